@@ -1,0 +1,26 @@
+//! The engine's typed errors. The HTTP layer maps each to an AWS error type in one place
+//! (`http::error`).
+
+use thingbox_model::registry::RegistryError;
+
+use crate::storage::StorageError;
+
+/// Anything an engine operation can refuse or fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A registry rule refused the request.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The request itself was malformed (bad JSON, a bad query parameter, a missing member).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl From<thingbox_model::ValidationError> for Error {
+    fn from(e: thingbox_model::ValidationError) -> Self {
+        Self::InvalidRequest(e.to_string())
+    }
+}

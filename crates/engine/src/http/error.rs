@@ -1,0 +1,117 @@
+//! The one place where engine errors become AWS error responses: HTTP status, the
+//! `x-amzn-ErrorType` header botocore and the AWS SDKs read the error code from, and a JSON body
+//! with a `message` a person understands.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use thingbox_api::ErrorBody;
+use thingbox_model::registry::RegistryError;
+
+use crate::Error;
+use crate::storage::StorageError;
+
+/// An error on its way to an AWS client, with the scope needed to render ARNs.
+#[derive(Debug)]
+pub struct ApiError {
+    /// What went wrong.
+    pub error: Error,
+    /// Region and account for ARNs in the body.
+    pub scope: Option<thingbox_model::arn::Scope>,
+}
+
+impl From<Error> for ApiError {
+    fn from(error: Error) -> Self {
+        Self { error, scope: None }
+    }
+}
+
+/// The AWS error types Thingbox answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AwsErrorType {
+    /// 400
+    InvalidRequest,
+    /// 404
+    ResourceNotFound,
+    /// 409
+    ResourceAlreadyExists,
+    /// 409
+    VersionConflict,
+    /// 404 (no such operation in this emulator)
+    UnknownOperation,
+    /// 500
+    InternalFailure,
+}
+
+impl AwsErrorType {
+    /// The name in `x-amzn-ErrorType`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "InvalidRequestException",
+            Self::ResourceNotFound => "ResourceNotFoundException",
+            Self::ResourceAlreadyExists => "ResourceAlreadyExistsException",
+            Self::VersionConflict => "VersionConflictException",
+            Self::UnknownOperation => "UnknownOperationException",
+            Self::InternalFailure => "InternalFailureException",
+        }
+    }
+
+    /// The HTTP status botocore's model gives the type.
+    pub const fn status(self) -> StatusCode {
+        match self {
+            Self::InvalidRequest => StatusCode::BAD_REQUEST,
+            Self::ResourceNotFound | Self::UnknownOperation => StatusCode::NOT_FOUND,
+            Self::ResourceAlreadyExists | Self::VersionConflict => StatusCode::CONFLICT,
+            Self::InternalFailure => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// Builds an AWS error response.
+pub fn aws_error(kind: AwsErrorType, body: ErrorBody) -> Response {
+    let mut res = (kind.status(), Json(body)).into_response();
+    res.headers_mut().insert("x-amzn-ErrorType", HeaderValue::from_static(kind.name()));
+    res
+}
+
+/// Builds an AWS error response with only a message.
+pub fn aws_message(kind: AwsErrorType, message: impl Into<String>) -> Response {
+    aws_error(kind, ErrorBody { message: message.into(), resource_id: None, resource_arn: None })
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (kind, body) = match self.error {
+            Error::Registry(RegistryError::InvalidRequest(m)) | Error::InvalidRequest(m) => {
+                (AwsErrorType::InvalidRequest, message(m))
+            }
+            Error::Registry(RegistryError::NotFound(m)) => (AwsErrorType::ResourceNotFound, message(m)),
+            Error::Registry(RegistryError::VersionConflict(m)) => (AwsErrorType::VersionConflict, message(m)),
+            Error::Registry(RegistryError::AlreadyExists { message, kind, name, id }) => (
+                AwsErrorType::ResourceAlreadyExists,
+                ErrorBody {
+                    message,
+                    resource_id: Some(id),
+                    resource_arn: self.scope.map(|s| s.arn(kind, &name)),
+                },
+            ),
+            Error::Storage(e) => {
+                tracing::error!(error = %e, "storage failure while serving a request");
+                let m = match e {
+                    StorageError::WriterGone => {
+                        "Thingbox is shutting down; the request was not applied".to_owned()
+                    }
+                    other => format!(
+                        "Thingbox could not complete the request because of a storage failure: {other}"
+                    ),
+                };
+                (AwsErrorType::InternalFailure, message(m))
+            }
+        };
+        aws_error(kind, body)
+    }
+}
+
+fn message(m: String) -> ErrorBody {
+    ErrorBody { message: m, resource_id: None, resource_arn: None }
+}

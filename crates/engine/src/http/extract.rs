@@ -1,0 +1,132 @@
+//! Request extractors that fail the AWS way: a malformed body, path or query parameter becomes an
+//! `InvalidRequestException` naming the problem, never a framework's plain-text rejection.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use thingbox_model::arn::Scope;
+use thingbox_model::paging;
+
+use super::error::ApiError;
+use crate::Error;
+
+/// Largest request body accepted (AWS IoT's largest documents are far smaller).
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Per-request context the dispatcher attaches: the region ARNs are rendered in, and the account.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// Region and account.
+    pub scope: Scope,
+}
+
+impl Ctx {
+    /// Wraps an engine error with this request's scope, so ARNs in it render correctly.
+    pub fn err(&self, error: impl Into<Error>) -> ApiError {
+        ApiError { error: error.into(), scope: Some(self.scope.clone()) }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Ctx>()
+            .cloned()
+            .ok_or_else(|| ApiError::from(Error::InvalidRequest("request context missing".into())))
+    }
+}
+
+/// A JSON request body; an empty body reads as `{}`.
+#[derive(Debug)]
+pub struct AwsJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for AwsJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            ApiError::from(Error::InvalidRequest(format!("The request body could not be read: {e}")))
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(T::default()));
+        }
+        serde_json::from_slice(&bytes).map(Self).map_err(|e| {
+            ApiError::from(Error::InvalidRequest(format!(
+                "The request body is not valid JSON for this operation: {e}"
+            )))
+        })
+    }
+}
+
+/// One path parameter (a resource name), percent-decoded.
+#[derive(Debug)]
+pub struct Name(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Name {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(n)| Self(n))
+            .map_err(|e| ApiError::from(Error::InvalidRequest(format!("Invalid path: {e}"))))
+    }
+}
+
+/// Query-string parameters with typed, AWS-validated accessors.
+#[derive(Debug, Default)]
+pub struct Params(HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
+            .map(|q| Self(q.0))
+            .map_err(|e| ApiError::from(Error::InvalidRequest(format!("Invalid query string: {e}"))))
+    }
+}
+
+impl Params {
+    /// A string parameter.
+    pub fn str(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// A boolean parameter (`true`/`false`).
+    pub fn bool(&self, name: &str) -> Result<Option<bool>, Error> {
+        match self.str(name) {
+            None => Ok(None),
+            Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
+            Some(v) => {
+                Err(Error::InvalidRequest(format!("Query parameter {name} must be true or false, not '{v}'")))
+            }
+        }
+    }
+
+    /// An integer parameter within `min..=max`.
+    pub fn int(&self, name: &str, min: i64, max: i64) -> Result<Option<i64>, Error> {
+        let Some(raw) = self.str(name) else { return Ok(None) };
+        let v: i64 = raw.parse().map_err(|_| {
+            Error::InvalidRequest(format!("Query parameter {name} must be a whole number, not '{raw}'"))
+        })?;
+        Ok(Some(paging::check_range(name, v, min, max)?))
+    }
+
+    /// `maxResults` for registry listings: 1–250, default 50 (the AWS CLI pages by itself).
+    pub fn max_results(&self) -> Result<usize, Error> {
+        Ok(self.int("maxResults", 1, 250)?.unwrap_or(50) as usize)
+    }
+
+    /// `nextToken`, if given (non-empty).
+    pub fn next_token(&self) -> Option<&str> {
+        self.str("nextToken").filter(|t| !t.is_empty())
+    }
+}

@@ -1,0 +1,145 @@
+//! The HTTP edge (the only axum code): AWS IoT's REST-JSON services on one port, told apart by the
+//! SigV4 credential scope's service name, with AWS-shaped errors and `x-amzn-RequestId` on every
+//! response.
+//!
+//! Routing: [`dispatch`] reads the scope (unsigned requests count as `iot`, the control plane),
+//! attaches a [`extract::Ctx`] with the region, and hands the request to that service's router.
+
+pub mod error;
+pub mod extract;
+mod iot;
+pub mod sigv4;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::HeaderValue;
+use axum::response::Response;
+use thingbox_model::Timestamp;
+use thingbox_model::arn::Scope;
+use tower::ServiceExt as _;
+
+use self::error::{AwsErrorType, aws_message};
+use self::extract::Ctx;
+use self::sigv4::Service;
+use crate::registry::RegistryService;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Shared>);
+
+/// The services and settings behind [`AppState`].
+#[derive(Debug)]
+pub struct Shared {
+    /// The registry.
+    pub registry: Arc<RegistryService>,
+    /// The account ARNs are rendered in.
+    pub account: String,
+    /// The region for unsigned requests.
+    pub default_region: String,
+    /// The host name DescribeEndpoint returns.
+    pub endpoint_host: String,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Wraps the shared state.
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+
+    /// The current time, read once per request at the edge and passed into the domain.
+    pub fn now(&self) -> Timestamp {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        Timestamp::from_millis(ms)
+    }
+}
+
+#[derive(Clone)]
+struct Routers {
+    iot: Router,
+}
+
+/// Builds the whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let routers = Routers { iot: iot::routes().fallback(unknown_operation).with_state(state.clone()) };
+    Router::new()
+        .fallback(dispatch)
+        .with_state((state, Arc::new(routers)))
+        .layer(axum::extract::DefaultBodyLimit::max(extract::MAX_BODY))
+        .layer(axum::middleware::map_response(add_request_id))
+}
+
+async fn dispatch(State((state, routers)): State<(AppState, Arc<Routers>)>, mut req: Request) -> Response {
+    let scope = sigv4::scope(req.headers(), req.uri().query());
+    let (service, region) = match &scope {
+        None => (Service::Iot, state.default_region.clone()),
+        Some(s) => match s.known_service() {
+            Some(svc) => (svc, s.region.clone()),
+            None => {
+                return aws_message(
+                    AwsErrorType::InvalidRequest,
+                    format!(
+                        "This endpoint serves the AWS IoT services iot, iotdata and iot-jobs-data; the request \
+                         was signed for service '{}'",
+                        s.service
+                    ),
+                );
+            }
+        },
+    };
+    req.extensions_mut().insert(Ctx { scope: Scope::new(region, state.account.clone()) });
+    let router = match service {
+        Service::Iot => routers.iot.clone(),
+        Service::IotData | Service::IotJobsData => {
+            return aws_message(
+                AwsErrorType::UnknownOperation,
+                format!(
+                    "Thingbox does not serve {} {} for service {} yet",
+                    req.method(),
+                    req.uri().path(),
+                    service.signing_name()
+                ),
+            );
+        }
+    };
+    match router.oneshot(req).await {
+        Ok(res) => res,
+        Err(never) => match never {},
+    }
+}
+
+async fn unknown_operation(req: Request) -> Response {
+    aws_message(
+        AwsErrorType::UnknownOperation,
+        format!("Thingbox does not serve {} {} for service iot", req.method(), req.uri().path()),
+    )
+}
+
+async fn add_request_id(mut res: Response) -> Response {
+    let id = uuid::Uuid::new_v4().to_string();
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert("x-amzn-RequestId", v);
+    }
+    res
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then finishes in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app.into_make_service()).with_graceful_shutdown(shutdown).await
+}

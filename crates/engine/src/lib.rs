@@ -1,0 +1,214 @@
+//! The Thingbox engine: AWS IoT Core on the desk.
+//!
+//! [`Engine::start`] takes a configuration, listeners that are already bound, and a shutdown future;
+//! it opens the data dir (lock, local CA, SQLite), loads every service's state, serves the AWS APIs
+//! and writes `endpoints.json`. [`EngineHandle::wait`] returns once the shutdown future has completed
+//! and every task has stopped, the database is closed and `endpoints.json` is removed.
+//!
+//! Module map: [`storage`] (SQLite, group-commit writer), [`ca`] (local CA), [`registry`] (things,
+//! types, groups), [`http`] (the AWS REST APIs).
+
+pub mod ca;
+mod error;
+pub mod http;
+pub mod registry;
+pub mod storage;
+
+use std::fs;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use error::Error;
+use thingbox_api::Endpoints;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// The file `Engine::start` writes into the data dir once every listener is ready.
+pub const ENDPOINTS_FILE: &str = "endpoints.json";
+const LOCK_FILE: &str = "thingbox.lock";
+
+/// How an engine is set up.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Where everything lives: database, CA, `endpoints.json`.
+    pub data_dir: PathBuf,
+    /// The emulated account id (12 digits).
+    pub account: String,
+    /// The region for requests that do not name one.
+    pub region: String,
+    /// The address the listeners are bound to; the server certificate covers it.
+    pub bind: IpAddr,
+    /// The host name DescribeEndpoint returns and the server certificate names first.
+    pub endpoint_host: String,
+}
+
+impl EngineConfig {
+    /// A configuration with Thingbox's defaults for `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            account: "000000000000".into(),
+            region: "us-east-1".into(),
+            bind: IpAddr::from([127, 0, 0, 1]),
+            endpoint_host: "localhost".into(),
+        }
+    }
+
+    /// The names the server certificate must cover.
+    fn server_names(&self) -> Vec<String> {
+        let mut names =
+            vec![self.endpoint_host.clone(), "localhost".into(), "127.0.0.1".into(), "::1".into()];
+        if !self.bind.is_unspecified() {
+            names.push(self.bind.to_string());
+        }
+        let mut seen = std::collections::HashSet::new();
+        names.retain(|n| seen.insert(n.clone()));
+        names
+    }
+}
+
+/// The listeners an engine serves, bound by the caller (port 0 in tests).
+#[derive(Debug)]
+pub struct Listeners {
+    /// The HTTP port: the AWS APIs.
+    pub api: TcpListener,
+}
+
+/// Why an engine could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Another process holds the data dir.
+    #[error("the data dir {0} is in use by another Thingbox; stop it first, or pass another --data-dir")]
+    Locked(PathBuf),
+    /// The data dir cannot be used.
+    #[error(
+        "the data dir {path} is not usable ({source}); check that it exists and is writable, or pass another --data-dir"
+    )]
+    DataDir {
+        /// The dir.
+        path: PathBuf,
+        /// The failure.
+        source: std::io::Error,
+    },
+    /// The local CA could not be loaded or made.
+    #[error("local CA: {0}")]
+    Ca(#[from] ca::CaError),
+    /// The database could not be opened.
+    #[error(transparent)]
+    Storage(#[from] storage::StorageError),
+    /// A listener failed.
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The engine.
+#[derive(Debug)]
+pub struct Engine;
+
+/// A running engine.
+#[derive(Debug)]
+pub struct EngineHandle {
+    endpoints: Endpoints,
+    api_addr: SocketAddr,
+    task: JoinHandle<Result<(), StartError>>,
+}
+
+fn data_dir_err(path: &Path) -> impl FnOnce(std::io::Error) -> StartError + '_ {
+    move |source| StartError::DataDir { path: path.to_owned(), source }
+}
+
+/// Writes a file atomically (temp file + rename), so readers never see half of it.
+fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, contents)?;
+    fs::rename(&tmp, path)
+}
+
+impl Engine {
+    /// Starts an engine. Returns once every listener is serving and `endpoints.json` is written.
+    pub async fn start(
+        config: EngineConfig,
+        listeners: Listeners,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<EngineHandle, StartError> {
+        let dir = config.data_dir.clone();
+        fs::create_dir_all(&dir).map_err(data_dir_err(&dir))?;
+        let dir = dir.canonicalize().map_err(data_dir_err(&dir))?;
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(LOCK_FILE))
+            .map_err(data_dir_err(&dir))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Err(StartError::Locked(dir)),
+            Err(fs::TryLockError::Error(e)) => return Err(data_dir_err(&dir)(e)),
+        }
+
+        let ca = ca::LocalCa::open(&dir, &config.server_names(), time::OffsetDateTime::now_utc())?;
+        let (db, writer_task) = storage::Db::open(&dir).await?;
+        let pool = db.pool().clone();
+        let registry = Arc::new(registry::RegistryService::load(db).await?);
+
+        let api_addr = listeners.api.local_addr()?;
+        let host =
+            if config.bind.is_unspecified() { "127.0.0.1".to_owned() } else { config.bind.to_string() };
+        let endpoints = Endpoints {
+            api: format!("http://{}", SocketAddr::new(host.parse().unwrap_or(config.bind), api_addr.port())),
+            mqtt_tls: None,
+            mqtt: None,
+            root_ca: ca.root_path().display().to_string(),
+            account: config.account.clone(),
+            region: config.region.clone(),
+        };
+        let state = http::AppState::new(http::Shared {
+            registry,
+            account: config.account.clone(),
+            default_region: config.region.clone(),
+            endpoint_host: config.endpoint_host.clone(),
+        });
+        let app = http::app(state);
+
+        let endpoints_path = dir.join(ENDPOINTS_FILE);
+        let json = serde_json::to_vec_pretty(&endpoints).map_err(std::io::Error::other)?;
+        write_atomic(&endpoints_path, &json).map_err(data_dir_err(&dir))?;
+
+        let api = listeners.api;
+        let task = tokio::spawn(async move {
+            let served = http::serve(api, app, shutdown).await;
+            // The router (and with it every service and writer handle) is dropped by now: the
+            // writer drains its queue and stops.
+            // Read connections close first, so the writer's is the last one and checkpoints the WAL.
+            pool.close().await;
+            let _ = writer_task.await;
+            let _ = fs::remove_file(&endpoints_path);
+            drop(lock);
+            drop(ca);
+            served.map_err(StartError::from)
+        });
+        Ok(EngineHandle { endpoints, api_addr, task })
+    }
+}
+
+impl EngineHandle {
+    /// What `endpoints.json` says.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// The address the AWS API is served on.
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api_addr
+    }
+
+    /// Waits until the engine has stopped (after the shutdown future completed).
+    pub async fn wait(self) -> Result<(), StartError> {
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(StartError::Io(std::io::Error::other(e))),
+        }
+    }
+}

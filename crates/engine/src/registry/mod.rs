@@ -1,0 +1,62 @@
+//! The registry service: the model's [`Registry`] held in memory for reads, with every accepted
+//! change made durable through the storage writer before the caller is answered.
+
+pub mod store;
+
+use parking_lot::RwLock;
+use thingbox_model::registry::{Change, Registry, RegistryError};
+
+use crate::Error;
+use crate::storage::{Db, StorageError, Write};
+
+/// Things, thing types, thing groups and memberships.
+#[derive(Debug)]
+pub struct RegistryService {
+    state: RwLock<Registry>,
+    db: Db,
+}
+
+impl RegistryService {
+    /// Loads the registry from the database.
+    pub async fn load(db: Db) -> Result<Self, StorageError> {
+        let registry = store::load(db.pool()).await?;
+        Ok(Self { state: RwLock::new(registry), db })
+    }
+
+    /// Runs a read against the current state.
+    pub fn read<R>(&self, f: impl FnOnce(&Registry) -> Result<R, RegistryError>) -> Result<R, Error> {
+        Ok(f(&self.state.read())?)
+    }
+
+    /// Runs a mutating operation: decides under the lock, queues its changes in decision order, and
+    /// returns once they are committed. A refused operation changed nothing.
+    pub async fn write<R>(
+        &self,
+        f: impl FnOnce(&mut Registry) -> Result<(R, Vec<Change>), RegistryError>,
+    ) -> Result<R, Error> {
+        let (out, pending) = {
+            let mut state = self.state.write();
+            let (out, changes) = f(&mut state)?;
+            let pending = self.db.writer().submit(changes.into_iter().map(Write::Registry).collect());
+            (out, pending)
+        };
+        if let Err(e) = pending.wait().await {
+            // Memory ran ahead of the disk: take the disk's word again.
+            tracing::error!(error = %e, "registry write failed; reloading the registry from the database");
+            match store::load(self.db.pool()).await {
+                Ok(fresh) => *self.state.write() = fresh,
+                Err(reload) => tracing::error!(error = %reload, "reloading the registry failed"),
+            }
+            return Err(e.into());
+        }
+        Ok(out)
+    }
+
+    /// Like [`write`](Self::write) for operations that only return changes.
+    pub async fn change(
+        &self,
+        f: impl FnOnce(&mut Registry) -> Result<Vec<Change>, RegistryError>,
+    ) -> Result<(), Error> {
+        self.write(|r| f(r).map(|c| ((), c))).await
+    }
+}

@@ -1,0 +1,285 @@
+//! Storage: one SQLite database in the data dir, in WAL mode, with embedded migrations, and a
+//! single writer task that commits in groups.
+//!
+//! Services keep their state in memory for reads and describe every accepted mutation as a
+//! [`Write`]. [`Writer::submit`] queues writes in the order the service decided them; the writer task
+//! drains whatever is queued, applies it in one transaction (`synchronous=FULL`, so a commit is on
+//! disk when it returns) and only then completes each submitter's future. Many concurrent requests
+//! therefore share one fsync, and nothing is acknowledged before it is durable.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Connection, SqliteConnection};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::registry;
+
+/// The database's file name inside the data dir.
+pub const DB_FILE: &str = "thingbox.db";
+
+/// Most jobs committed in one transaction.
+const MAX_BATCH: usize = 512;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Why the database could not be opened or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The file exists but is not a SQLite database, or is damaged.
+    #[error(
+        "the database {path} is not a readable Thingbox database ({detail}); move it aside to start fresh, \
+         or restore it from a backup"
+    )]
+    Corrupt {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's words.
+        detail: String,
+    },
+    /// The database was written by a newer Thingbox.
+    #[error(
+        "the database {path} was written by a newer Thingbox (schema version {found}; this build knows up \
+         to {known}); upgrade Thingbox, or use another --data-dir"
+    )]
+    TooNew {
+        /// The database file.
+        path: PathBuf,
+        /// The newest migration applied to it.
+        found: i64,
+        /// The newest migration this build knows.
+        known: i64,
+    },
+    /// Any other SQLite failure.
+    #[error("database error: {0}")]
+    Sqlite(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored record could not be decoded.
+    #[error("stored record {what} is unreadable: {detail}")]
+    Decode {
+        /// Which record.
+        what: String,
+        /// Why.
+        detail: String,
+    },
+    /// The transaction that carried this write failed.
+    #[error("writing to the database failed: {0}")]
+    WriteFailed(String),
+    /// The writer task has stopped (the engine is shutting down).
+    #[error("the storage writer has stopped")]
+    WriterGone,
+}
+
+/// One durable mutation, applied by the writer inside a transaction.
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// A registry change.
+    Registry(thingbox_model::registry::Change),
+    /// Set a key in the settings table.
+    Setting {
+        /// Key.
+        key: String,
+        /// Value.
+        value: String,
+    },
+}
+
+impl Write {
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+        match self {
+            Write::Registry(change) => registry::store::apply(conn, change).await,
+            Write::Setting { key, value } => sqlx::query(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
+            )
+            .bind(key)
+            .bind(value)
+            .execute(conn)
+            .await
+            .map(drop),
+        }
+    }
+}
+
+struct Job {
+    writes: Vec<Write>,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+/// The open database: a read pool and the writer's queue.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: SqlitePool,
+    writer: Writer,
+}
+
+/// The handle services use to submit writes.
+#[derive(Debug, Clone)]
+pub struct Writer {
+    tx: mpsc::UnboundedSender<Job>,
+}
+
+/// A queued write that completes when it is durable.
+#[derive(Debug)]
+pub struct Pending(Option<oneshot::Receiver<Result<(), String>>>);
+
+impl Pending {
+    /// A pending write that is already complete (nothing to write).
+    pub fn done() -> Self {
+        Self(None)
+    }
+
+    /// Waits until the writes are committed.
+    pub async fn wait(self) -> Result<(), StorageError> {
+        match self.0 {
+            None => Ok(()),
+            Some(rx) => match rx.await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(detail)) => Err(StorageError::WriteFailed(detail)),
+                Err(_) => Err(StorageError::WriterGone),
+            },
+        }
+    }
+}
+
+impl Writer {
+    /// Queues `writes` (in order, after everything queued before) and returns a future that
+    /// completes once they are committed. Call it while still holding the lock under which the
+    /// writes were decided, so the queue order is the decision order.
+    pub fn submit(&self, writes: Vec<Write>) -> Pending {
+        if writes.is_empty() {
+            return Pending::done();
+        }
+        let (done, rx) = oneshot::channel();
+        if self.tx.send(Job { writes, done }).is_err() {
+            // The receiver is gone: `wait` reports WriterGone through the dropped sender.
+        }
+        Pending(Some(rx))
+    }
+}
+
+fn classify(path: &Path, e: sqlx::Error) -> StorageError {
+    if let sqlx::Error::Database(db) = &e {
+        let msg = db.message().to_owned();
+        if msg.contains("not a database") || msg.contains("malformed") || msg.contains("corrupt") {
+            return StorageError::Corrupt { path: path.to_owned(), detail: msg };
+        }
+    }
+    StorageError::Sqlite(e)
+}
+
+impl Db {
+    /// Opens (creating if needed) the database in `data_dir`, migrates it, and starts the writer.
+    /// Returns the database and the writer task, which ends once every [`Writer`] is dropped and
+    /// the queue is drained.
+    pub async fn open(data_dir: &Path) -> Result<(Self, JoinHandle<()>), StorageError> {
+        let path = data_dir.join(DB_FILE);
+        let opts = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(StorageError::Sqlite)?
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let mut writer_conn = SqliteConnection::connect_with(&opts).await.map_err(|e| classify(&path, e))?;
+        // Reads everything once: a damaged file fails here, before anything is written to it.
+        let check: (String,) = sqlx::query_as("PRAGMA quick_check")
+            .fetch_one(&mut writer_conn)
+            .await
+            .map_err(|e| classify(&path, e))?;
+        if check.0 != "ok" {
+            return Err(StorageError::Corrupt { path, detail: check.0 });
+        }
+        migrate(&path, &mut writer_conn).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts.read_only(true))
+            .await
+            .map_err(|e| classify(&path, e))?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(run_writer(writer_conn, rx));
+        Ok((Self { pool, writer: Writer { tx } }, task))
+    }
+
+    /// The read pool (used at start-up to load state into memory).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The writer handle.
+    pub fn writer(&self) -> Writer {
+        self.writer.clone()
+    }
+
+    /// Reads one setting.
+    pub async fn setting(&self, key: &str) -> Result<Option<String>, StorageError> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT value FROM settings WHERE key = ?1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.0))
+    }
+
+    /// Closes the read pool (the writer closes its own connection when it stops).
+    pub async fn close(self) {
+        self.pool.close().await;
+    }
+}
+
+async fn migrate(path: &Path, conn: &mut SqliteConnection) -> Result<(), StorageError> {
+    let known = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    match MIGRATOR.run(conn).await {
+        Ok(()) => Ok(()),
+        Err(sqlx::migrate::MigrateError::VersionMissing(found)) => {
+            Err(StorageError::TooNew { path: path.to_owned(), found, known })
+        }
+        Err(sqlx::migrate::MigrateError::Execute(e)) => Err(classify(path, e)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn run_writer(mut conn: SqliteConnection, mut rx: mpsc::UnboundedReceiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        match commit(&mut conn, batch.iter().flat_map(|j| &j.writes)).await {
+            Ok(()) => {
+                for job in batch.drain(..) {
+                    let _ = job.done.send(Ok(()));
+                }
+            }
+            Err(e) => {
+                // Retry one by one so a single bad write fails alone.
+                tracing::warn!(error = %e, jobs = batch.len(), "group commit failed; retrying writes one by one");
+                for job in batch.drain(..) {
+                    let result = commit(&mut conn, job.writes.iter()).await.map_err(|e| e.to_string());
+                    if let Err(e) = &result {
+                        tracing::error!(error = %e, "write failed");
+                    }
+                    let _ = job.done.send(result);
+                }
+            }
+        }
+    }
+    let _ = conn.close().await;
+}
+
+async fn commit<'a>(
+    conn: &mut SqliteConnection,
+    writes: impl Iterator<Item = &'a Write>,
+) -> Result<(), sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    for w in writes {
+        w.apply(&mut tx).await?;
+    }
+    tx.commit().await
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,16 @@
+//! Thingbox's domain model: everything that can be decided without IO.
+//!
+//! This crate owns AWS IoT's naming rules and limits ([`names`]), ARNs ([`arn`]), opaque pagination
+//! tokens ([`paging`]), time as the domain sees it ([`time`]), tags ([`tags`]) and the device registry
+//! state machine ([`registry`]). It is synchronous, does no IO, never reads a clock (callers pass
+//! `now`) and compiles to wasm, so the console can run the same rules in the browser.
+
+pub mod arn;
+pub mod names;
+pub mod paging;
+pub mod registry;
+pub mod tags;
+pub mod time;
+
+pub use names::ValidationError;
+pub use time::Timestamp;

@@ -1,0 +1,182 @@
+//! Settings for `thingbox serve`: command-line flags over `<data dir>/thingbox.toml` over defaults.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::Args;
+use serde::Deserialize;
+use thingbox_engine::EngineConfig;
+
+/// Flags of `thingbox serve`. Every flag can also be set in `<data dir>/thingbox.toml` (same names
+/// with underscores, e.g. `api_port = 4580`); flags win.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Where Thingbox keeps its database, local CA and endpoints.json
+    /// [default: the platform data dir, e.g. ~/.local/share/thingbox]
+    #[arg(long, env = "THINGBOX_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address every listener binds to [default: 127.0.0.1]
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<IpAddr>,
+    /// Port of the AWS APIs (iot, iot-data, iot-jobs-data) and the console; 0 = any free port [default: 4580]
+    #[arg(long, value_name = "PORT")]
+    pub api_port: Option<u16>,
+    /// Port of the mutual-TLS MQTT listener; 0 = any free port [default: 8883] (reserved: served
+    /// once the device gateway lands)
+    #[arg(long, value_name = "PORT")]
+    pub mqtt_tls_port: Option<u16>,
+    /// Port of the plain MQTT listener; 0 = any free port [default: 1883] (reserved: served once the
+    /// device gateway lands)
+    #[arg(long, value_name = "PORT")]
+    pub mqtt_port: Option<u16>,
+    /// The emulated AWS account id, 12 digits [default: 000000000000]
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
+    /// The region for requests that do not name one (signed requests use their own) [default: us-east-1]
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Host name returned by DescribeEndpoint and named in the server certificate [default: localhost]
+    #[arg(long, value_name = "HOST")]
+    pub endpoint_host: Option<String>,
+}
+
+/// `thingbox.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    bind: Option<IpAddr>,
+    api_port: Option<u16>,
+    mqtt_tls_port: Option<u16>,
+    mqtt_port: Option<u16>,
+    account: Option<String>,
+    region: Option<String>,
+    endpoint_host: Option<String>,
+}
+
+/// The resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub bind: IpAddr,
+    pub api_port: u16,
+    pub mqtt_tls_port: u16,
+    pub mqtt_port: u16,
+    pub account: String,
+    pub region: String,
+    pub endpoint_host: String,
+}
+
+/// The file name of the optional config file in the data dir.
+pub const CONFIG_FILE: &str = "thingbox.toml";
+
+fn default_data_dir() -> anyhow::Result<PathBuf> {
+    dirs::data_dir()
+        .map(|d| d.join("thingbox"))
+        .context("cannot find the platform data dir (is HOME set?); pass --data-dir")
+}
+
+fn read_file_config(dir: &Path) -> anyhow::Result<FileConfig> {
+    let path = dir.join(CONFIG_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => toml::from_str(&text)
+            .with_context(|| format!("{} is not a valid Thingbox config", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+impl Settings {
+    /// Flags over the data dir's `thingbox.toml` over defaults, validated.
+    pub fn resolve(args: ServeArgs) -> anyhow::Result<Self> {
+        let data_dir = match args.data_dir {
+            Some(d) => d,
+            None => default_data_dir()?,
+        };
+        let file = read_file_config(&data_dir)?;
+        let settings = Self {
+            bind: args.bind.or(file.bind).unwrap_or(IpAddr::from([127, 0, 0, 1])),
+            api_port: args.api_port.or(file.api_port).unwrap_or(4580),
+            mqtt_tls_port: args.mqtt_tls_port.or(file.mqtt_tls_port).unwrap_or(8883),
+            mqtt_port: args.mqtt_port.or(file.mqtt_port).unwrap_or(1883),
+            account: args.account.or(file.account).unwrap_or_else(|| "000000000000".into()),
+            region: args.region.or(file.region).unwrap_or_else(|| "us-east-1".into()),
+            endpoint_host: args.endpoint_host.or(file.endpoint_host).unwrap_or_else(|| "localhost".into()),
+            data_dir,
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.account.len() != 12 || !self.account.bytes().all(|b| b.is_ascii_digit()) {
+            anyhow::bail!("--account must be 12 digits, like 000000000000 (got '{}')", self.account);
+        }
+        let region_ok = !self.region.is_empty()
+            && self.region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !region_ok {
+            anyhow::bail!("--region must look like us-east-1 (got '{}')", self.region);
+        }
+        if self.endpoint_host.is_empty()
+            || self.endpoint_host.contains(['/', ' ', ':']) && self.endpoint_host.parse::<IpAddr>().is_err()
+        {
+            anyhow::bail!("--endpoint-host must be a host name or IP address (got '{}')", self.endpoint_host);
+        }
+        if !self.bind.is_loopback() {
+            tracing::warn!(bind = %self.bind, "listening beyond this machine: anyone who can reach it can use the AWS API");
+        }
+        Ok(())
+    }
+
+    /// The engine's part of the settings.
+    pub fn engine_config(&self) -> EngineConfig {
+        EngineConfig {
+            data_dir: self.data_dir.clone(),
+            account: self.account.clone(),
+            region: self.region.clone(),
+            bind: self.bind,
+            endpoint_host: self.endpoint_host.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(dir: &Path) -> ServeArgs {
+        ServeArgs {
+            data_dir: Some(dir.to_owned()),
+            bind: None,
+            api_port: None,
+            mqtt_tls_port: None,
+            mqtt_port: None,
+            account: None,
+            region: None,
+            endpoint_host: None,
+        }
+    }
+
+    #[test]
+    fn flags_win_over_file_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Settings::resolve(args(dir.path())).unwrap();
+        assert_eq!((s.api_port, s.mqtt_tls_port, s.mqtt_port), (4580, 8883, 1883));
+        assert_eq!(s.bind, IpAddr::from([127, 0, 0, 1]));
+        std::fs::write(dir.path().join(CONFIG_FILE), "api_port = 5000\nregion = \"eu-west-1\"\n").unwrap();
+        let s = Settings::resolve(args(dir.path())).unwrap();
+        assert_eq!((s.api_port, s.region.as_str()), (5000, "eu-west-1"));
+        let s = Settings::resolve(ServeArgs { api_port: Some(0), ..args(dir.path()) }).unwrap();
+        assert_eq!(s.api_port, 0);
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Settings::resolve(ServeArgs { account: Some("12".into()), ..args(dir.path()) }).unwrap_err();
+        assert!(e.to_string().contains("12 digits"));
+        std::fs::write(dir.path().join(CONFIG_FILE), "api_prot = 1\n").unwrap();
+        let e = Settings::resolve(args(dir.path())).unwrap_err();
+        assert!(format!("{e:#}").contains("api_prot"), "{e:#}");
+    }
+}

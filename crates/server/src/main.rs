@@ -1,0 +1,143 @@
+//! `thingbox`, the headless server: parses the command line and `thingbox.toml`, binds the
+//! listeners, starts the engine, prints the banner, and stops cleanly on Ctrl-C or SIGTERM.
+
+mod config;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use thingbox_engine::{Engine, Listeners};
+use tokio::net::TcpListener;
+
+use crate::config::{ServeArgs, Settings};
+
+/// AWS IoT Core on the desk: device registry, local CA and the AWS APIs, on your machine.
+#[derive(Debug, Parser)]
+#[command(name = "thingbox", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the headless server: the AWS IoT APIs (and later the console) on --api-port.
+    Serve(ServeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Serve(args) => runtime.block_on(serve(args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn bind(addr: SocketAddr, flag: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            anyhow::anyhow!(
+                "port {} on {} is already in use (another Thingbox, or another program); stop it, or pass {flag} \
+                 with another port (0 takes any free port)",
+                addr.port(),
+                addr.ip()
+            )
+        } else {
+            anyhow::anyhow!("cannot listen on {addr} ({e}); pass another --bind or {flag}")
+        }
+    })
+}
+
+/// Checks that the data dir can be created and written, with one clear line if not.
+fn check_data_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .and_then(|()| {
+            let probe = dir.join(".write-test");
+            std::fs::write(&probe, b"ok")?;
+            std::fs::remove_file(&probe)
+        })
+        .with_context(|| {
+            format!("the data dir {} is not writable; fix its permissions or pass --data-dir", dir.display())
+        })
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let settings = Settings::resolve(args)?;
+    check_data_dir(&settings.data_dir)?;
+    let api = bind(SocketAddr::new(settings.bind, settings.api_port), "--api-port").await?;
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let engine = Engine::start(settings.engine_config(), Listeners { api }, async {
+        let _ = stop_rx.await;
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    let ep = engine.endpoints();
+    let dir = settings.data_dir.canonicalize().unwrap_or_else(|_| settings.data_dir.clone());
+    println!("Thingbox is running. Data dir: {}", dir.display());
+    println!("  AWS API    {}    try: aws --endpoint-url {} iot list-things", ep.api, ep.api);
+    println!("  Root CA    {}", ep.root_ca);
+    println!("  Account    {} ({})", ep.account, ep.region);
+    println!(
+        "  MQTT       not served yet by this build (--mqtt-tls-port {}, --mqtt-port {} are reserved)",
+        settings.mqtt_tls_port, settings.mqtt_port
+    );
+    println!("  Endpoints  {}", dir.join(thingbox_engine::ENDPOINTS_FILE).display());
+    println!("Press Ctrl-C to stop.");
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(());
+    tokio::select! {
+        r = engine.wait() => r.map_err(|e| anyhow::anyhow!("{e}"))?,
+        () = wait_for_signal() => anyhow::bail!("interrupted again during shutdown; stopped without waiting"),
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

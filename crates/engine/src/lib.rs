@@ -148,6 +148,13 @@ impl Engine {
             Err(fs::TryLockError::Error(e)) => return Err(data_dir_err(&dir)(e)),
         }
 
+        // A crashed predecessor may have left its endpoints.json: it names ports nobody serves.
+        let endpoints_path = dir.join(ENDPOINTS_FILE);
+        match fs::remove_file(&endpoints_path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(data_dir_err(&dir)(e)),
+            _ => {}
+        }
+
         let ca = ca::LocalCa::open(&dir, &config.server_names(), time::OffsetDateTime::now_utc())?;
         let (db, writer_task) = storage::Db::open(&dir).await?;
         let pool = db.pool().clone();
@@ -172,7 +179,6 @@ impl Engine {
         });
         let app = http::app(state);
 
-        let endpoints_path = dir.join(ENDPOINTS_FILE);
         let json = serde_json::to_vec_pretty(&endpoints).map_err(std::io::Error::other)?;
         write_atomic(&endpoints_path, &json).map_err(data_dir_err(&dir))?;
 

@@ -76,6 +76,22 @@ fn default_data_dir() -> anyhow::Result<PathBuf> {
         .context("cannot find the platform data dir (is HOME set?); pass --data-dir")
 }
 
+/// Checks that the data dir can be created and written, with one clear line if not.
+fn check_data_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .and_then(|()| {
+            let probe = dir.join(".write-test");
+            std::fs::write(&probe, b"ok")?;
+            std::fs::remove_file(&probe)
+        })
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "the data dir {} is not writable ({e}); fix its permissions or pass --data-dir",
+                dir.display()
+            )
+        })
+}
+
 fn read_file_config(dir: &Path) -> anyhow::Result<FileConfig> {
     let path = dir.join(CONFIG_FILE);
     match std::fs::read_to_string(&path) {
@@ -93,6 +109,7 @@ impl Settings {
             Some(d) => d,
             None => default_data_dir()?,
         };
+        check_data_dir(&data_dir)?;
         let file = read_file_config(&data_dir)?;
         let settings = Self {
             bind: args.bind.or(file.bind).unwrap_or(IpAddr::from([127, 0, 0, 1])),

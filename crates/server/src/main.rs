@@ -4,10 +4,8 @@
 mod config;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use thingbox_engine::{Engine, Listeners};
 use tokio::net::TcpListener;
@@ -71,22 +69,8 @@ async fn bind(addr: SocketAddr, flag: &str) -> anyhow::Result<TcpListener> {
     })
 }
 
-/// Checks that the data dir can be created and written, with one clear line if not.
-fn check_data_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)
-        .and_then(|()| {
-            let probe = dir.join(".write-test");
-            std::fs::write(&probe, b"ok")?;
-            std::fs::remove_file(&probe)
-        })
-        .with_context(|| {
-            format!("the data dir {} is not writable; fix its permissions or pass --data-dir", dir.display())
-        })
-}
-
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = Settings::resolve(args)?;
-    check_data_dir(&settings.data_dir)?;
     let api = bind(SocketAddr::new(settings.bind, settings.api_port), "--api-port").await?;
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -11,18 +11,13 @@ use thingbox_model::registry::RegistryError;
 use crate::Error;
 use crate::storage::StorageError;
 
-/// An error on its way to an AWS client, with the scope needed to render ARNs.
+/// An error on its way to an AWS client.
 #[derive(Debug)]
-pub struct ApiError {
-    /// What went wrong.
-    pub error: Error,
-    /// Region and account for ARNs in the body.
-    pub scope: Option<thingbox_model::arn::Scope>,
-}
+pub struct ApiError(pub Error);
 
-impl From<Error> for ApiError {
-    fn from(error: Error) -> Self {
-        Self { error, scope: None }
+impl<E: Into<Error>> From<E> for ApiError {
+    fn from(error: E) -> Self {
+        Self(error.into())
     }
 }
 
@@ -81,19 +76,15 @@ pub fn aws_message(kind: AwsErrorType, message: impl Into<String>) -> Response {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (kind, body) = match self.error {
+        let (kind, body) = match self.0 {
             Error::Registry(RegistryError::InvalidRequest(m)) | Error::InvalidRequest(m) => {
                 (AwsErrorType::InvalidRequest, message(m))
             }
             Error::Registry(RegistryError::NotFound(m)) => (AwsErrorType::ResourceNotFound, message(m)),
             Error::Registry(RegistryError::VersionConflict(m)) => (AwsErrorType::VersionConflict, message(m)),
-            Error::Registry(RegistryError::AlreadyExists { message, kind, name, id }) => (
+            Error::Registry(RegistryError::AlreadyExists { message, arn, id }) => (
                 AwsErrorType::ResourceAlreadyExists,
-                ErrorBody {
-                    message,
-                    resource_id: Some(id),
-                    resource_arn: self.scope.map(|s| s.arn(kind, &name)),
-                },
+                ErrorBody { message, resource_id: Some(id), resource_arn: Some(arn) },
             ),
             Error::Storage(e) => {
                 tracing::error!(error = %e, "storage failure while serving a request");

@@ -23,13 +23,6 @@ pub struct Ctx {
     pub scope: Scope,
 }
 
-impl Ctx {
-    /// Wraps an engine error with this request's scope, so ARNs in it render correctly.
-    pub fn err(&self, error: impl Into<Error>) -> ApiError {
-        ApiError { error: error.into(), scope: Some(self.scope.clone()) }
-    }
-}
-
 impl<S: Send + Sync> FromRequestParts<S> for Ctx {
     type Rejection = ApiError;
 
@@ -38,7 +31,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
             .extensions
             .get::<Ctx>()
             .cloned()
-            .ok_or_else(|| ApiError::from(Error::InvalidRequest("request context missing".into())))
+            .ok_or_else(|| ApiError(Error::InvalidRequest("request context missing".into())))
     }
 }
 
@@ -51,13 +44,13 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for AwsJson<T
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            ApiError::from(Error::InvalidRequest(format!("The request body could not be read: {e}")))
+            ApiError(Error::InvalidRequest(format!("The request body could not be read: {e}")))
         })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(T::default()));
         }
         serde_json::from_slice(&bytes).map(Self).map_err(|e| {
-            ApiError::from(Error::InvalidRequest(format!(
+            ApiError(Error::InvalidRequest(format!(
                 "The request body is not valid JSON for this operation: {e}"
             )))
         })
@@ -75,7 +68,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Name {
         Path::<String>::from_request_parts(parts, state)
             .await
             .map(|Path(n)| Self(n))
-            .map_err(|e| ApiError::from(Error::InvalidRequest(format!("Invalid path: {e}"))))
+            .map_err(|e| ApiError(Error::InvalidRequest(format!("Invalid path: {e}"))))
     }
 }
 
@@ -89,7 +82,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         axum::extract::Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
             .map(|q| Self(q.0))
-            .map_err(|e| ApiError::from(Error::InvalidRequest(format!("Invalid query string: {e}"))))
+            .map_err(|e| ApiError(Error::InvalidRequest(format!("Invalid query string: {e}"))))
     }
 }
 

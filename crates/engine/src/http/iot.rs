@@ -5,8 +5,11 @@ use axum::extract::State;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use thingbox_api::iot::*;
+use thingbox_model::Timestamp;
 use thingbox_model::arn::{Arn, ResourceType, Scope};
-use thingbox_model::registry::{self, Registry, ThingFilter, ThingGroupProps, ThingTypeProps, ThingUpdate};
+use thingbox_model::registry::{
+    self, NewResource, Registry, ThingFilter, ThingGroupProps, ThingTypeProps, ThingUpdate,
+};
 
 use super::AppState;
 use super::error::ApiError;
@@ -55,8 +58,9 @@ pub fn routes() -> Router<AppState> {
         .route("/untag", post(untag_resource))
 }
 
-fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+/// A fresh id (UUID v4) and the request's scope and time, for a create operation.
+fn new_resource(ctx: &Ctx, now: Timestamp) -> NewResource<'_> {
+    NewResource { scope: &ctx.scope, id: uuid::Uuid::new_v4().to_string(), now }
 }
 
 fn payload(p: Option<AttributePayload>) -> Option<registry::AttributePayload> {
@@ -81,16 +85,14 @@ async fn create_thing(
         .registry
         .write(|r| {
             r.create_thing(
+                new_resource(&ctx, now),
                 &name,
                 req.thing_type_name.as_deref(),
                 attrs.as_ref(),
                 req.billing_group_name.as_deref(),
-                new_id(),
-                now,
             )
         })
-        .await
-        .map_err(|e| ctx.err(e))?;
+        .await?;
     Ok(Json(CreateThingResponse {
         thing_arn: ctx.scope.arn(ResourceType::Thing, &thing.name),
         thing_name: thing.name,
@@ -103,7 +105,7 @@ async fn describe_thing(
     ctx: Ctx,
     Name(name): Name,
 ) -> Reply<DescribeThingResponse> {
-    let t = s.registry.read(|r| r.thing(&name).cloned()).map_err(|e| ctx.err(e))?;
+    let t = s.registry.read(|r| r.thing(&name).cloned())?;
     Ok(Json(DescribeThingResponse {
         default_client_id: t.name.clone(),
         thing_arn: ctx.scope.arn(ResourceType::Thing, &t.name),
@@ -118,7 +120,6 @@ async fn describe_thing(
 
 async fn update_thing(
     State(s): State<AppState>,
-    ctx: Ctx,
     Name(name): Name,
     AwsJson(req): AwsJson<UpdateThingRequest>,
 ) -> Result<Empty, ApiError> {
@@ -128,49 +129,41 @@ async fn update_thing(
         attributes: payload(req.attribute_payload),
         expected_version: req.expected_version,
     };
-    s.registry.change(|r| r.update_thing(&name, &update)).await.map_err(|e| ctx.err(e))?;
+    s.registry.change(|r| r.update_thing(&name, &update)).await?;
     Ok(empty())
 }
 
-async fn delete_thing(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Name(name): Name,
-    q: Params,
-) -> Result<Empty, ApiError> {
-    let expected = q.int("expectedVersion", i64::MIN, i64::MAX).map_err(|e| ctx.err(e))?;
-    s.registry.change(|r| r.delete_thing(&name, expected)).await.map_err(|e| ctx.err(e))?;
+async fn delete_thing(State(s): State<AppState>, Name(name): Name, q: Params) -> Result<Empty, ApiError> {
+    let expected = q.int("expectedVersion", i64::MIN, i64::MAX)?;
+    s.registry.change(|r| r.delete_thing(&name, expected)).await?;
     Ok(empty())
 }
 
 async fn list_things(State(s): State<AppState>, ctx: Ctx, q: Params) -> Reply<ListThingsResponse> {
-    let max = q.max_results().map_err(|e| ctx.err(e))?;
+    let max = q.max_results()?;
     let filter = ThingFilter {
         attribute_name: q.str("attributeName").map(str::to_owned),
         attribute_value: q.str("attributeValue").map(str::to_owned),
-        prefix: q.bool("usePrefixAttributeValue").map_err(|e| ctx.err(e))?.unwrap_or(false),
+        prefix: q.bool("usePrefixAttributeValue")?.unwrap_or(false),
         type_name: q.str("thingTypeName").map(str::to_owned),
     };
-    let page = s
-        .registry
-        .read(|r| {
-            let p = r.list_things(&filter, q.next_token(), max)?;
-            Ok(ListThingsResponse {
-                things: p
-                    .items
-                    .into_iter()
-                    .map(|t| ThingAttribute {
-                        thing_name: t.name.clone(),
-                        thing_type_name: t.type_name.clone(),
-                        thing_arn: ctx.scope.arn(ResourceType::Thing, &t.name),
-                        attributes: t.attributes.clone(),
-                        version: t.version,
-                    })
-                    .collect(),
-                next_token: p.next_token,
-            })
+    let page = s.registry.read(|r| {
+        let p = r.list_things(&filter, q.next_token(), max)?;
+        Ok(ListThingsResponse {
+            things: p
+                .items
+                .into_iter()
+                .map(|t| ThingAttribute {
+                    thing_name: t.name.clone(),
+                    thing_type_name: t.type_name.clone(),
+                    thing_arn: ctx.scope.arn(ResourceType::Thing, &t.name),
+                    attributes: t.attributes.clone(),
+                    version: t.version,
+                })
+                .collect(),
+            next_token: p.next_token,
         })
-        .map_err(|e| ctx.err(e))?;
+    })?;
     Ok(Json(page))
 }
 
@@ -212,11 +205,7 @@ async fn create_thing_type(
     let props = type_props(req.thing_type_properties);
     let tags = tag_pairs(req.tags);
     let now = s.now();
-    let ty = s
-        .registry
-        .write(|r| r.create_thing_type(&name, &props, &tags, new_id(), now))
-        .await
-        .map_err(|e| ctx.err(e))?;
+    let ty = s.registry.write(|r| r.create_thing_type(new_resource(&ctx, now), &name, &props, &tags)).await?;
     Ok(Json(CreateThingTypeResponse {
         thing_type_arn: ctx.scope.arn(ResourceType::ThingType, &ty.name),
         thing_type_name: ty.name,
@@ -229,7 +218,7 @@ async fn describe_thing_type(
     ctx: Ctx,
     Name(name): Name,
 ) -> Reply<DescribeThingTypeResponse> {
-    let t = s.registry.read(|r| r.thing_type(&name).cloned()).map_err(|e| ctx.err(e))?;
+    let t = s.registry.read(|r| r.thing_type(&name).cloned())?;
     let (props, meta) = type_wire(&t);
     Ok(Json(DescribeThingTypeResponse {
         thing_type_arn: ctx.scope.arn(ResourceType::ThingType, &t.name),
@@ -242,56 +231,51 @@ async fn describe_thing_type(
 
 async fn update_thing_type(
     State(s): State<AppState>,
-    ctx: Ctx,
     Name(name): Name,
     AwsJson(req): AwsJson<UpdateThingTypeRequest>,
 ) -> Result<Empty, ApiError> {
     let props = type_props(req.thing_type_properties);
-    s.registry.change(|r| r.update_thing_type(&name, &props)).await.map_err(|e| ctx.err(e))?;
+    s.registry.change(|r| r.update_thing_type(&name, &props)).await?;
     Ok(empty())
 }
 
 async fn deprecate_thing_type(
     State(s): State<AppState>,
-    ctx: Ctx,
     Name(name): Name,
     AwsJson(req): AwsJson<DeprecateThingTypeRequest>,
 ) -> Result<Empty, ApiError> {
     let now = s.now();
     let undo = req.undo_deprecate.unwrap_or(false);
-    s.registry.change(|r| r.deprecate_thing_type(&name, undo, now)).await.map_err(|e| ctx.err(e))?;
+    s.registry.change(|r| r.deprecate_thing_type(&name, undo, now)).await?;
     Ok(empty())
 }
 
-async fn delete_thing_type(State(s): State<AppState>, ctx: Ctx, Name(name): Name) -> Result<Empty, ApiError> {
-    s.registry.change(|r| r.delete_thing_type(&name)).await.map_err(|e| ctx.err(e))?;
+async fn delete_thing_type(State(s): State<AppState>, Name(name): Name) -> Result<Empty, ApiError> {
+    s.registry.change(|r| r.delete_thing_type(&name)).await?;
     Ok(empty())
 }
 
 async fn list_thing_types(State(s): State<AppState>, ctx: Ctx, q: Params) -> Reply<ListThingTypesResponse> {
-    let max = q.max_results().map_err(|e| ctx.err(e))?;
-    let out = s
-        .registry
-        .read(|r| {
-            let p = r.list_thing_types(q.str("thingTypeName"), q.next_token(), max)?;
-            Ok(ListThingTypesResponse {
-                thing_types: p
-                    .items
-                    .into_iter()
-                    .map(|t| {
-                        let (props, meta) = type_wire(t);
-                        ThingTypeDefinition {
-                            thing_type_name: t.name.clone(),
-                            thing_type_arn: ctx.scope.arn(ResourceType::ThingType, &t.name),
-                            thing_type_properties: props,
-                            thing_type_metadata: meta,
-                        }
-                    })
-                    .collect(),
-                next_token: p.next_token,
-            })
+    let max = q.max_results()?;
+    let out = s.registry.read(|r| {
+        let p = r.list_thing_types(q.str("thingTypeName"), q.next_token(), max)?;
+        Ok(ListThingTypesResponse {
+            thing_types: p
+                .items
+                .into_iter()
+                .map(|t| {
+                    let (props, meta) = type_wire(t);
+                    ThingTypeDefinition {
+                        thing_type_name: t.name.clone(),
+                        thing_type_arn: ctx.scope.arn(ResourceType::ThingType, &t.name),
+                        thing_type_properties: props,
+                        thing_type_metadata: meta,
+                    }
+                })
+                .collect(),
+            next_token: p.next_token,
         })
-        .map_err(|e| ctx.err(e))?;
+    })?;
     Ok(Json(out))
 }
 
@@ -318,10 +302,15 @@ async fn create_thing_group(
     let g = s
         .registry
         .write(|r| {
-            r.create_thing_group(&name, req.parent_group_name.as_deref(), &props, &tags, new_id(), now)
+            r.create_thing_group(
+                new_resource(&ctx, now),
+                &name,
+                req.parent_group_name.as_deref(),
+                &props,
+                &tags,
+            )
         })
-        .await
-        .map_err(|e| ctx.err(e))?;
+        .await?;
     Ok(Json(CreateThingGroupResponse {
         thing_group_arn: ctx.scope.arn(ResourceType::ThingGroup, &g.name),
         thing_group_name: g.name,
@@ -334,87 +323,75 @@ async fn describe_thing_group(
     ctx: Ctx,
     Name(name): Name,
 ) -> Reply<DescribeThingGroupResponse> {
-    let out = s
-        .registry
-        .read(|r| {
-            let g = r.thing_group(&name)?;
-            let chain: Vec<GroupNameAndArn> =
-                r.ancestors(&name).iter().map(|a| name_and_arn(&ctx.scope, &a.name)).collect();
-            Ok(DescribeThingGroupResponse {
-                thing_group_name: g.name.clone(),
-                thing_group_id: g.id.clone(),
-                thing_group_arn: ctx.scope.arn(ResourceType::ThingGroup, &g.name),
-                version: g.version,
-                thing_group_properties: ThingGroupProperties {
-                    thing_group_description: g.description.clone(),
-                    attribute_payload: Some(AttributePayload {
-                        attributes: Some(g.attributes.clone()),
-                        merge: None,
-                    }),
-                },
-                thing_group_metadata: ThingGroupMetadata {
-                    parent_group_name: g.parent.clone(),
-                    root_to_parent_thing_groups: (!chain.is_empty()).then_some(chain),
-                    creation_date: g.created.epoch_seconds(),
-                },
-            })
+    let out = s.registry.read(|r| {
+        let g = r.thing_group(&name)?;
+        let chain: Vec<GroupNameAndArn> =
+            r.ancestors(&name).iter().map(|a| name_and_arn(&ctx.scope, &a.name)).collect();
+        Ok(DescribeThingGroupResponse {
+            thing_group_name: g.name.clone(),
+            thing_group_id: g.id.clone(),
+            thing_group_arn: ctx.scope.arn(ResourceType::ThingGroup, &g.name),
+            version: g.version,
+            thing_group_properties: ThingGroupProperties {
+                thing_group_description: g.description.clone(),
+                attribute_payload: Some(AttributePayload {
+                    attributes: Some(g.attributes.clone()),
+                    merge: None,
+                }),
+            },
+            thing_group_metadata: ThingGroupMetadata {
+                parent_group_name: g.parent.clone(),
+                root_to_parent_thing_groups: (!chain.is_empty()).then_some(chain),
+                creation_date: g.created.epoch_seconds(),
+            },
         })
-        .map_err(|e| ctx.err(e))?;
+    })?;
     Ok(Json(out))
 }
 
 async fn update_thing_group(
     State(s): State<AppState>,
-    ctx: Ctx,
     Name(name): Name,
     AwsJson(req): AwsJson<UpdateThingGroupRequest>,
 ) -> Reply<VersionResponse> {
     let Some(props) = req.thing_group_properties else {
-        return Err(ctx.err(Error::InvalidRequest(
+        return Err(ApiError(Error::InvalidRequest(
             "1 validation error detected: Value null at 'thingGroupProperties' failed to satisfy constraint: \
              Member must not be null"
                 .into(),
         )));
     };
     let props = group_props(Some(props));
-    let version = s
-        .registry
-        .write(|r| r.update_thing_group(&name, &props, req.expected_version))
-        .await
-        .map_err(|e| ctx.err(e))?;
+    let version = s.registry.write(|r| r.update_thing_group(&name, &props, req.expected_version)).await?;
     Ok(Json(VersionResponse { version }))
 }
 
 async fn delete_thing_group(
     State(s): State<AppState>,
-    ctx: Ctx,
     Name(name): Name,
     q: Params,
 ) -> Result<Empty, ApiError> {
-    let expected = q.int("expectedVersion", i64::MIN, i64::MAX).map_err(|e| ctx.err(e))?;
-    s.registry.change(|r| r.delete_thing_group(&name, expected)).await.map_err(|e| ctx.err(e))?;
+    let expected = q.int("expectedVersion", i64::MIN, i64::MAX)?;
+    s.registry.change(|r| r.delete_thing_group(&name, expected)).await?;
     Ok(empty())
 }
 
 async fn list_thing_groups(State(s): State<AppState>, ctx: Ctx, q: Params) -> Reply<ListThingGroupsResponse> {
-    let max = q.max_results().map_err(|e| ctx.err(e))?;
-    let recursive = q.bool("recursive").map_err(|e| ctx.err(e))?.unwrap_or(false);
-    let out = s
-        .registry
-        .read(|r| {
-            let p = r.list_thing_groups(
-                q.str("parentGroup"),
-                q.str("namePrefixFilter"),
-                recursive,
-                q.next_token(),
-                max,
-            )?;
-            Ok(ListThingGroupsResponse {
-                thing_groups: p.items.iter().map(|g| name_and_arn(&ctx.scope, &g.name)).collect(),
-                next_token: p.next_token,
-            })
+    let max = q.max_results()?;
+    let recursive = q.bool("recursive")?.unwrap_or(false);
+    let out = s.registry.read(|r| {
+        let p = r.list_thing_groups(
+            q.str("parentGroup"),
+            q.str("namePrefixFilter"),
+            recursive,
+            q.next_token(),
+            max,
+        )?;
+        Ok(ListThingGroupsResponse {
+            thing_groups: p.items.iter().map(|g| name_and_arn(&ctx.scope, &g.name)).collect(),
+            next_token: p.next_token,
         })
-        .map_err(|e| ctx.err(e))?;
+    })?;
     Ok(Json(out))
 }
 
@@ -451,58 +428,51 @@ fn membership(req: ThingGroupMembershipRequest) -> Result<(String, String), Erro
 
 async fn add_thing_to_thing_group(
     State(s): State<AppState>,
-    ctx: Ctx,
     AwsJson(req): AwsJson<ThingGroupMembershipRequest>,
 ) -> Result<Empty, ApiError> {
-    let (group, thing) = membership(req).map_err(|e| ctx.err(e))?;
-    s.registry.change(|r| r.add_thing_to_group(&group, &thing)).await.map_err(|e| ctx.err(e))?;
+    let (group, thing) = membership(req)?;
+    s.registry.change(|r| r.add_thing_to_group(&group, &thing)).await?;
     Ok(empty())
 }
 
 async fn remove_thing_from_thing_group(
     State(s): State<AppState>,
-    ctx: Ctx,
     AwsJson(req): AwsJson<ThingGroupMembershipRequest>,
 ) -> Result<Empty, ApiError> {
-    let (group, thing) = membership(req).map_err(|e| ctx.err(e))?;
-    s.registry.change(|r| r.remove_thing_from_group(&group, &thing)).await.map_err(|e| ctx.err(e))?;
+    let (group, thing) = membership(req)?;
+    s.registry.change(|r| r.remove_thing_from_group(&group, &thing)).await?;
     Ok(empty())
 }
 
 async fn update_thing_groups_for_thing(
     State(s): State<AppState>,
-    ctx: Ctx,
     AwsJson(req): AwsJson<UpdateThingGroupsForThingRequest>,
 ) -> Result<Empty, ApiError> {
     let thing = req.thing_name.ok_or_else(|| {
-        ctx.err(Error::InvalidRequest(
+        ApiError(Error::InvalidRequest(
             "UpdateThingGroupsForThing needs thingName: the thing whose groups change".into(),
         ))
     })?;
     let add = req.thing_groups_to_add.unwrap_or_default();
     let remove = req.thing_groups_to_remove.unwrap_or_default();
-    s.registry.change(|r| r.update_groups_for_thing(&thing, &add, &remove)).await.map_err(|e| ctx.err(e))?;
+    s.registry.change(|r| r.update_groups_for_thing(&thing, &add, &remove)).await?;
     Ok(empty())
 }
 
 async fn list_things_in_thing_group(
     State(s): State<AppState>,
-    ctx: Ctx,
     Name(name): Name,
     q: Params,
 ) -> Reply<ListThingsInThingGroupResponse> {
-    let max = q.max_results().map_err(|e| ctx.err(e))?;
-    let recursive = q.bool("recursive").map_err(|e| ctx.err(e))?.unwrap_or(false);
-    let out = s
-        .registry
-        .read(|r| {
-            let p = r.list_things_in_group(&name, recursive, q.next_token(), max)?;
-            Ok(ListThingsInThingGroupResponse {
-                things: p.items.into_iter().map(str::to_owned).collect(),
-                next_token: p.next_token,
-            })
+    let max = q.max_results()?;
+    let recursive = q.bool("recursive")?.unwrap_or(false);
+    let out = s.registry.read(|r| {
+        let p = r.list_things_in_group(&name, recursive, q.next_token(), max)?;
+        Ok(ListThingsInThingGroupResponse {
+            things: p.items.into_iter().map(str::to_owned).collect(),
+            next_token: p.next_token,
         })
-        .map_err(|e| ctx.err(e))?;
+    })?;
     Ok(Json(out))
 }
 
@@ -512,17 +482,14 @@ async fn list_thing_groups_for_thing(
     Name(name): Name,
     q: Params,
 ) -> Reply<ListThingGroupsResponse> {
-    let max = q.max_results().map_err(|e| ctx.err(e))?;
-    let out = s
-        .registry
-        .read(|r| {
-            let p = r.list_groups_for_thing(&name, q.next_token(), max)?;
-            Ok(ListThingGroupsResponse {
-                thing_groups: p.items.iter().map(|g| name_and_arn(&ctx.scope, &g.name)).collect(),
-                next_token: p.next_token,
-            })
+    let max = q.max_results()?;
+    let out = s.registry.read(|r| {
+        let p = r.list_groups_for_thing(&name, q.next_token(), max)?;
+        Ok(ListThingGroupsResponse {
+            thing_groups: p.items.iter().map(|g| name_and_arn(&ctx.scope, &g.name)).collect(),
+            next_token: p.next_token,
         })
-        .map_err(|e| ctx.err(e))?;
+    })?;
     Ok(Json(out))
 }
 
@@ -531,15 +498,11 @@ async fn list_thing_groups_for_thing(
 /// The endpoint types DescribeEndpoint knows.
 const ENDPOINT_TYPES: [&str; 4] = ["iot:Data", "iot:Data-ATS", "iot:CredentialProvider", "iot:Jobs"];
 
-async fn describe_endpoint(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    q: Params,
-) -> Reply<DescribeEndpointResponse> {
+async fn describe_endpoint(State(s): State<AppState>, q: Params) -> Reply<DescribeEndpointResponse> {
     if let Some(t) = q.str("endpointType")
         && !ENDPOINT_TYPES.contains(&t)
     {
-        return Err(ctx.err(Error::InvalidRequest(format!(
+        return Err(ApiError(Error::InvalidRequest(format!(
             "Endpoint type {t} is not valid; use one of {}",
             ENDPOINT_TYPES.join(", ")
         ))));
@@ -560,9 +523,9 @@ fn taggable(arn: Option<&str>) -> Result<(ResourceType, String), Error> {
     Ok((parsed.kind, parsed.id))
 }
 
-async fn list_tags_for_resource(State(s): State<AppState>, ctx: Ctx, q: Params) -> Reply<ListTagsResponse> {
-    let (kind, name) = taggable(q.str("resourceArn")).map_err(|e| ctx.err(e))?;
-    let tags = s.registry.read(|r: &Registry| r.tags(kind, &name).cloned()).map_err(|e| ctx.err(e))?;
+async fn list_tags_for_resource(State(s): State<AppState>, q: Params) -> Reply<ListTagsResponse> {
+    let (kind, name) = taggable(q.str("resourceArn"))?;
+    let tags = s.registry.read(|r: &Registry| r.tags(kind, &name).cloned())?;
     Ok(Json(ListTagsResponse {
         tags: tags.into_iter().map(|(key, value)| Tag { key, value: Some(value) }).collect(),
         next_token: None,
@@ -571,22 +534,20 @@ async fn list_tags_for_resource(State(s): State<AppState>, ctx: Ctx, q: Params) 
 
 async fn tag_resource(
     State(s): State<AppState>,
-    ctx: Ctx,
     AwsJson(req): AwsJson<TagResourceRequest>,
 ) -> Result<Empty, ApiError> {
-    let (kind, name) = taggable(req.resource_arn.as_deref()).map_err(|e| ctx.err(e))?;
+    let (kind, name) = taggable(req.resource_arn.as_deref())?;
     let tags = tag_pairs(req.tags);
-    s.registry.change(|r| r.tag(kind, &name, &tags)).await.map_err(|e| ctx.err(e))?;
+    s.registry.change(|r| r.tag(kind, &name, &tags)).await?;
     Ok(empty())
 }
 
 async fn untag_resource(
     State(s): State<AppState>,
-    ctx: Ctx,
     AwsJson(req): AwsJson<UntagResourceRequest>,
 ) -> Result<Empty, ApiError> {
-    let (kind, name) = taggable(req.resource_arn.as_deref()).map_err(|e| ctx.err(e))?;
+    let (kind, name) = taggable(req.resource_arn.as_deref())?;
     let keys = req.tag_keys.unwrap_or_default();
-    s.registry.change(|r| r.untag(kind, &name, &keys)).await.map_err(|e| ctx.err(e))?;
+    s.registry.change(|r| r.untag(kind, &name, &keys)).await?;
     Ok(empty())
 }

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub use types::{Attributes, Change, PropagatingAttribute, Thing, ThingGroup, ThingType};
 
 use crate::Timestamp;
-use crate::arn::ResourceType;
+use crate::arn::{ResourceType, Scope};
 use crate::names::{self, ValidationError};
 use crate::paging::{self, Page, TokenError};
 use crate::tags::{self, TagError, Tags};
@@ -31,10 +31,8 @@ pub enum RegistryError {
     AlreadyExists {
         /// What a person reads.
         message: String,
-        /// The existing resource's type (its ARN is rendered by the caller's scope).
-        kind: ResourceType,
-        /// The existing resource's name.
-        name: String,
+        /// The existing resource's ARN, in the caller's scope.
+        arn: String,
         /// The existing resource's id.
         id: String,
     },
@@ -116,6 +114,18 @@ pub struct ThingGroupProps {
     pub description: Option<String>,
     /// Attributes.
     pub attributes: Option<AttributePayload>,
+}
+
+/// What every create operation needs from its caller besides the request: the scope ARNs are
+/// rendered in, the id a new resource gets, and the time.
+#[derive(Debug, Clone)]
+pub struct NewResource<'a> {
+    /// Region and account.
+    pub scope: &'a Scope,
+    /// The id for the resource if it is created (unused when the call is idempotent).
+    pub id: String,
+    /// Now.
+    pub now: Timestamp,
 }
 
 /// The registry: every thing, thing type, thing group and membership.
@@ -287,12 +297,11 @@ impl Registry {
     /// CreateThing. Idempotent for the same configuration; `new_id` is used only for a new thing.
     pub fn create_thing(
         &mut self,
+        new: NewResource<'_>,
         name: &str,
         type_name: Option<&str>,
         attributes: Option<&AttributePayload>,
         billing_group: Option<&str>,
-        new_id: String,
-        now: Timestamp,
     ) -> Result<(Thing, Vec<Change>)> {
         names::check_resource_name("thingName", name)?;
         let attrs = match attributes {
@@ -316,8 +325,7 @@ impl Registry {
             }
             return Err(RegistryError::AlreadyExists {
                 message: format!("Thing {name} already exists in account with different attributes"),
-                kind: ResourceType::Thing,
-                name: name.to_owned(),
+                arn: new.scope.arn(ResourceType::Thing, name),
                 id: existing.id.clone(),
             });
         }
@@ -330,12 +338,12 @@ impl Registry {
         Self::check_attribute_count(name, &attrs, type_name.is_some())?;
         let thing = Thing {
             name: name.to_owned(),
-            id: new_id,
+            id: new.id,
             type_name: type_name.map(str::to_owned),
             attributes: attrs,
             version: 1,
             billing_group: None,
-            created: now,
+            created: new.now,
         };
         let changes = self.commit(vec![Change::PutThing(thing.clone())]);
         Ok((thing, changes))
@@ -452,11 +460,10 @@ impl Registry {
     /// CreateThingType. Idempotent for the same properties.
     pub fn create_thing_type(
         &mut self,
+        new: NewResource<'_>,
         name: &str,
         props: &ThingTypeProps,
         tags: &[(String, String)],
-        new_id: String,
-        now: Timestamp,
     ) -> Result<(ThingType, Vec<Change>)> {
         names::check_resource_name("thingTypeName", name)?;
         Self::check_type_props(props)?;
@@ -471,20 +478,19 @@ impl Registry {
             }
             return Err(RegistryError::AlreadyExists {
                 message: format!("Thing type {name} already exists in account with different properties"),
-                kind: ResourceType::ThingType,
-                name: name.to_owned(),
+                arn: new.scope.arn(ResourceType::ThingType, name),
                 id: existing.id.clone(),
             });
         }
         let ty = ThingType {
             name: name.to_owned(),
-            id: new_id,
+            id: new.id,
             description: props.description.clone(),
             searchable_attributes: searchable,
             propagating_attributes: props.propagating_attributes.clone(),
             deprecated: false,
             deprecation_date: None,
-            created: now,
+            created: new.now,
             tags,
         };
         let changes = self.commit(vec![Change::PutThingType(ty.clone())]);
@@ -622,12 +628,11 @@ impl Registry {
     /// CreateThingGroup. Idempotent for the same parent and properties.
     pub fn create_thing_group(
         &mut self,
+        new: NewResource<'_>,
         name: &str,
         parent: Option<&str>,
         props: &ThingGroupProps,
         tags: &[(String, String)],
-        new_id: String,
-        now: Timestamp,
     ) -> Result<(ThingGroup, Vec<Change>)> {
         names::check_resource_name("thingGroupName", name)?;
         if let Some(p) = parent {
@@ -647,8 +652,7 @@ impl Registry {
             }
             return Err(RegistryError::AlreadyExists {
                 message: format!("Thing group {name} already exists in account with different properties"),
-                kind: ResourceType::ThingGroup,
-                name: name.to_owned(),
+                arn: new.scope.arn(ResourceType::ThingGroup, name),
                 id: existing.id.clone(),
             });
         }
@@ -673,12 +677,12 @@ impl Registry {
         }
         let group = ThingGroup {
             name: name.to_owned(),
-            id: new_id,
+            id: new.id,
             parent: parent.map(str::to_owned),
             description: props.description.clone(),
             attributes,
             version: 1,
-            created: now,
+            created: new.now,
             tags,
         };
         let changes = self.commit(vec![Change::PutThingGroup(group.clone())]);

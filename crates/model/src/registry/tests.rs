@@ -4,6 +4,13 @@ use super::*;
 
 const T0: Timestamp = Timestamp::from_millis(1_700_000_000_000);
 
+static SCOPE: std::sync::LazyLock<Scope> =
+    std::sync::LazyLock::new(|| Scope::new("us-east-1", "000000000000"));
+
+fn nr(id: impl ToString) -> NewResource<'static> {
+    NewResource { scope: &SCOPE, id: id.to_string(), now: T0 }
+}
+
 fn attrs(pairs: &[(&str, &str)]) -> Attributes {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
@@ -13,11 +20,11 @@ fn payload(pairs: &[(&str, &str)], merge: bool) -> AttributePayload {
 }
 
 fn thing(r: &mut Registry, name: &str) -> Thing {
-    r.create_thing(name, None, None, None, format!("id-{name}"), T0).unwrap().0
+    r.create_thing(nr(format!("id-{name}")), name, None, None, None).unwrap().0
 }
 
 fn group(r: &mut Registry, name: &str, parent: Option<&str>) {
-    r.create_thing_group(name, parent, &ThingGroupProps::default(), &[], format!("g-{name}"), T0).unwrap();
+    r.create_thing_group(nr(format!("g-{name}")), name, parent, &ThingGroupProps::default(), &[]).unwrap();
 }
 
 /// Runs `op` and checks that a failure left every record as it was.
@@ -36,16 +43,19 @@ fn refused<T: std::fmt::Debug>(
 fn create_thing_is_idempotent_for_same_config() {
     let mut r = Registry::new();
     let p = payload(&[("color", "red")], false);
-    let (a, ch) = r.create_thing("lamp", None, Some(&p), None, "id1".into(), T0).unwrap();
+    let (a, ch) = r.create_thing(nr("id1"), "lamp", None, Some(&p), None).unwrap();
     assert_eq!(ch.len(), 1);
     assert_eq!(a.version, 1);
-    let (b, ch) = r.create_thing("lamp", None, Some(&p), None, "id2".into(), T0).unwrap();
+    let (b, ch) = r.create_thing(nr("id2"), "lamp", None, Some(&p), None).unwrap();
     assert!(ch.is_empty());
     assert_eq!(b.id, "id1");
     let err = refused(&mut r, |r| {
-        r.create_thing("lamp", None, Some(&payload(&[("color", "blue")], false)), None, "id3".into(), T0)
+        r.create_thing(nr("id3"), "lamp", None, Some(&payload(&[("color", "blue")], false)), None)
     });
-    assert!(matches!(err, RegistryError::AlreadyExists { ref id, .. } if id == "id1"), "{err:?}");
+    assert!(
+        matches!(err, RegistryError::AlreadyExists { ref id, ref arn, .. } if id == "id1" && arn.ends_with(":thing/lamp")),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -53,28 +63,25 @@ fn create_thing_refusals() {
     let mut r = Registry::new();
     type Op = Box<dyn FnOnce(&mut Registry) -> Result<(Thing, Vec<Change>)>>;
     let cases: Vec<(&str, Op)> = vec![
-        ("bad name", Box::new(|r| r.create_thing("a b", None, None, None, "x".into(), T0))),
-        ("unknown type", Box::new(|r| r.create_thing("a", Some("nope"), None, None, "x".into(), T0))),
+        ("bad name", Box::new(|r| r.create_thing(nr("x"), "a b", None, None, None))),
+        ("unknown type", Box::new(|r| r.create_thing(nr("x"), "a", Some("nope"), None, None))),
         (
             "too many attributes",
             Box::new(|r| {
                 r.create_thing(
+                    nr("x"),
                     "a",
                     None,
                     Some(&payload(&[("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")], false)),
                     None,
-                    "x".into(),
-                    T0,
                 )
             }),
         ),
         (
             "bad attribute value",
-            Box::new(|r| {
-                r.create_thing("a", None, Some(&payload(&[("a", "x y")], false)), None, "x".into(), T0)
-            }),
+            Box::new(|r| r.create_thing(nr("x"), "a", None, Some(&payload(&[("a", "x y")], false)), None)),
         ),
-        ("unknown billing group", Box::new(|r| r.create_thing("a", None, None, Some("bg"), "x".into(), T0))),
+        ("unknown billing group", Box::new(|r| r.create_thing(nr("x"), "a", None, None, Some("bg")))),
     ];
     for (what, op) in cases {
         let err = refused(&mut r, op);
@@ -87,10 +94,10 @@ fn create_thing_refusals() {
 #[test]
 fn typed_things_may_have_fifty_attributes() {
     let mut r = Registry::new();
-    r.create_thing_type("bulb", &ThingTypeProps::default(), &[], "t".into(), T0).unwrap();
+    r.create_thing_type(nr("t"), "bulb", &ThingTypeProps::default(), &[]).unwrap();
     let many: Vec<(String, String)> = (0..50).map(|i| (format!("a{i}"), "v".to_owned())).collect();
     let p = AttributePayload { attributes: Some(many.into_iter().collect()), merge: false };
-    r.create_thing("lamp", Some("bulb"), Some(&p), None, "id".into(), T0).unwrap();
+    r.create_thing(nr("id"), "lamp", Some("bulb"), Some(&p), None).unwrap();
     // Removing the type would leave 50 attributes on an untyped thing.
     let err =
         refused(&mut r, |r| r.update_thing("lamp", &ThingUpdate { remove_type: true, ..Default::default() }));
@@ -100,8 +107,7 @@ fn typed_things_may_have_fifty_attributes() {
 #[test]
 fn update_thing_merges_replaces_and_versions() {
     let mut r = Registry::new();
-    r.create_thing("lamp", None, Some(&payload(&[("a", "1"), ("b", "2")], false)), None, "id".into(), T0)
-        .unwrap();
+    r.create_thing(nr("id"), "lamp", None, Some(&payload(&[("a", "1"), ("b", "2")], false)), None).unwrap();
     let merge =
         ThingUpdate { attributes: Some(payload(&[("b", ""), ("c", "3")], true)), ..Default::default() };
     r.update_thing("lamp", &merge).unwrap();
@@ -124,19 +130,19 @@ fn update_thing_merges_replaces_and_versions() {
 #[test]
 fn deprecated_types_refuse_new_things_and_delete_needs_deprecation() {
     let mut r = Registry::new();
-    r.create_thing_type("bulb", &ThingTypeProps::default(), &[], "t".into(), T0).unwrap();
+    r.create_thing_type(nr("t"), "bulb", &ThingTypeProps::default(), &[]).unwrap();
     thing(&mut r, "lamp");
     r.update_thing("lamp", &ThingUpdate { type_name: Some("bulb".into()), ..Default::default() }).unwrap();
     assert!(matches!(refused(&mut r, |r| r.delete_thing_type("bulb")), RegistryError::InvalidRequest(_)));
     r.deprecate_thing_type("bulb", false, T0).unwrap();
-    let err = refused(&mut r, |r| r.create_thing("other", Some("bulb"), None, None, "x".into(), T0));
+    let err = refused(&mut r, |r| r.create_thing(nr("x"), "other", Some("bulb"), None, None));
     assert!(err.to_string().contains("deprecated"));
     // Still in use by lamp.
     assert!(refused(&mut r, |r| r.delete_thing_type("bulb")).to_string().contains("1 thing"));
     r.update_thing("lamp", &ThingUpdate { remove_type: true, ..Default::default() }).unwrap();
     r.deprecate_thing_type("bulb", true, T0).unwrap();
     assert!(!r.thing_type("bulb").unwrap().deprecated);
-    r.create_thing("other", Some("bulb"), None, None, "x".into(), T0).unwrap();
+    r.create_thing(nr("x"), "other", Some("bulb"), None, None).unwrap();
     r.update_thing("other", &ThingUpdate { remove_type: true, ..Default::default() }).unwrap();
     r.deprecate_thing_type("bulb", false, T0).unwrap();
     r.delete_thing_type("bulb").unwrap();
@@ -147,7 +153,7 @@ fn deprecated_types_refuse_new_things_and_delete_needs_deprecation() {
 fn thing_type_update_only_changes_mqtt5_configuration() {
     let mut r = Registry::new();
     let props = ThingTypeProps { description: Some("bulbs".into()), ..Default::default() };
-    r.create_thing_type("bulb", &props, &[("env".into(), "dev".into())], "t".into(), T0).unwrap();
+    r.create_thing_type(nr("t"), "bulb", &props, &[("env".into(), "dev".into())]).unwrap();
     let changed = ThingTypeProps { description: Some("lamps".into()), ..Default::default() };
     assert!(matches!(
         refused(&mut r, |r| r.update_thing_type("bulb", &changed)),
@@ -167,7 +173,7 @@ fn thing_type_update_only_changes_mqtt5_configuration() {
         searchable_attributes: Some(vec!["a".into(), "b".into(), "c".into(), "d".into()]),
         ..Default::default()
     };
-    refused(&mut r, |r| r.create_thing_type("x", &too_many, &[], "t".into(), T0));
+    refused(&mut r, |r| r.create_thing_type(nr("t"), "x", &too_many, &[]));
 }
 
 #[test]
@@ -191,7 +197,7 @@ fn list_things_filters_and_pages() {
     let mut r = Registry::new();
     for i in 0..5 {
         let p = payload(&[("floor", if i % 2 == 0 { "2a" } else { "3" })], false);
-        r.create_thing(&format!("t{i}"), None, Some(&p), None, format!("id{i}"), T0).unwrap();
+        r.create_thing(nr(format!("id{i}")), &format!("t{i}"), None, Some(&p), None).unwrap();
     }
     let all = r.list_things(&ThingFilter::default(), None, 2).unwrap();
     assert_eq!(all.items.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["t0", "t1"]);
@@ -219,7 +225,7 @@ fn groups_hierarchy_rules() {
     group(&mut r, "room1", Some("floor1"));
     group(&mut r, "other", None);
     let err = refused(&mut r, |r| {
-        r.create_thing_group("x", Some("ghost"), &ThingGroupProps::default(), &[], "g".into(), T0)
+        r.create_thing_group(nr("g"), "x", Some("ghost"), &ThingGroupProps::default(), &[])
     });
     assert!(matches!(err, RegistryError::InvalidRequest(_)));
     assert_eq!(
@@ -234,7 +240,7 @@ fn groups_hierarchy_rules() {
         parent = name;
     }
     let err = refused(&mut r, |r| {
-        r.create_thing_group("d8", Some("d7"), &ThingGroupProps::default(), &[], "g".into(), T0)
+        r.create_thing_group(nr("g"), "d8", Some("d7"), &ThingGroupProps::default(), &[])
     });
     assert!(err.to_string().contains("at most 7"), "{err}");
 
@@ -299,7 +305,7 @@ fn update_thing_group_versions_and_merges() {
     let mut r = Registry::new();
     let props =
         ThingGroupProps { description: Some("d".into()), attributes: Some(payload(&[("a", "1")], false)) };
-    r.create_thing_group("g", None, &props, &[], "g".into(), T0).unwrap();
+    r.create_thing_group(nr("g"), "g", None, &props, &[]).unwrap();
     let upd = ThingGroupProps { description: None, attributes: Some(payload(&[("b", "2")], true)) };
     let (v, _) = r.update_thing_group("g", &upd, Some(1)).unwrap();
     assert_eq!(v, 2);
@@ -336,9 +342,9 @@ fn tags_on_types_and_groups() {
 fn records_round_trip_through_changes() {
     let mut r = Registry::new();
     let mut log = Vec::new();
-    log.extend(r.create_thing_type("bulb", &ThingTypeProps::default(), &[], "t".into(), T0).unwrap().1);
-    log.extend(r.create_thing("lamp", Some("bulb"), None, None, "i".into(), T0).unwrap().1);
-    log.extend(r.create_thing_group("g", None, &ThingGroupProps::default(), &[], "g".into(), T0).unwrap().1);
+    log.extend(r.create_thing_type(nr("t"), "bulb", &ThingTypeProps::default(), &[]).unwrap().1);
+    log.extend(r.create_thing(nr("i"), "lamp", Some("bulb"), None, None).unwrap().1);
+    log.extend(r.create_thing_group(nr("g"), "g", None, &ThingGroupProps::default(), &[]).unwrap().1);
     log.extend(r.add_thing_to_group("g", "lamp").unwrap());
     log.extend(r.update_thing("lamp", &ThingUpdate::default()).unwrap());
     let mut replay = Registry::new();

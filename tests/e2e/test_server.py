@@ -1,0 +1,153 @@
+"""`thingbox serve` as a process: discovery through endpoints.json, clean shutdown, persistence
+across restarts, and one clear line for every start-up problem."""
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import stat
+import subprocess
+
+import pytest
+from conftest import BIN, Server, free_port
+
+
+def run_to_exit(*args, timeout=30):
+    """Runs thingbox to completion (for start-up failures); returns (code, stderr)."""
+    res = subprocess.run([str(BIN), *args], capture_output=True, text=True, timeout=timeout,
+                         env={**os.environ, "RUST_LOG": "off"})
+    return res.returncode, res.stderr.strip()
+
+
+def test_endpoints_json_and_clean_shutdown(fresh_server):
+    s = fresh_server().start()
+    ep = s.endpoints
+    assert set(ep) == {"api", "mqtt_tls", "mqtt", "root_ca", "account", "region"}
+    assert ep["api"].startswith("http://127.0.0.1:") and not ep["api"].endswith(":0")
+    assert os.path.isabs(ep["root_ca"]) and open(ep["root_ca"]).read().startswith("-----BEGIN CERTIFICATE-----")
+    assert (ep["account"], ep["region"]) == ("000000000000", "us-east-1")
+    key = s.data_dir / "ca" / "root-ca.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert stat.S_IMODE((s.data_dir / "ca" / "server.key").stat().st_mode) == 0o600
+    assert s.stop(signal.SIGTERM) == 0
+    assert not s.endpoints_file.exists()
+
+
+def test_registry_survives_restart(fresh_server):
+    s = fresh_server().start()
+    iot = s.client()
+    iot.create_thing_type(thingTypeName="bulb")
+    created = iot.create_thing(thingName="lamp-1", thingTypeName="bulb", attributePayload={"attributes": {"a": "1"}})
+    iot.create_thing_group(thingGroupName="hall", tags=[{"Key": "env", "Value": "dev"}])
+    iot.add_thing_to_thing_group(thingGroupName="hall", thingName="lamp-1")
+    iot.update_thing(thingName="lamp-1", attributePayload={"attributes": {"b": "2"}, "merge": True})
+    root_ca = open(s.endpoints["root_ca"]).read()
+    assert s.stop() == 0
+
+    again = fresh_server(data_dir=s.data_dir).start()
+    iot = again.client()
+    d = iot.describe_thing(thingName="lamp-1")
+    assert d["thingId"] == created["thingId"]
+    assert (d["attributes"], d["version"], d["thingTypeName"]) == ({"a": "1", "b": "2"}, 2, "bulb")
+    assert iot.list_things_in_thing_group(thingGroupName="hall")["things"] == ["lamp-1"]
+    arn = iot.describe_thing_group(thingGroupName="hall")["thingGroupArn"]
+    assert iot.list_tags_for_resource(resourceArn=arn)["tags"] == [{"Key": "env", "Value": "dev"}]
+    assert open(again.endpoints["root_ca"]).read() == root_ca, "the root CA must be kept across restarts"
+
+
+def test_writes_acknowledged_before_sigkill_survive(fresh_server):
+    s = fresh_server().start()
+    iot = s.client()
+    for i in range(50):
+        iot.create_thing(thingName=f"k{i}")
+    s.proc.kill()
+    s.proc.wait()
+    again = fresh_server(data_dir=s.data_dir).start()
+    names = [t["thingName"] for p in again.client().get_paginator("list_things").paginate() for t in p["things"]]
+    assert sorted(names) == sorted(f"k{i}" for i in range(50))
+
+
+def test_port_in_use_is_one_clear_line(tmp_path):
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        code, err = run_to_exit("serve", "--data-dir", str(tmp_path), "--api-port", str(port))
+    assert code != 0
+    assert err.count("\n") == 0, err
+    assert f"port {port}" in err and "already in use" in err and "--api-port" in err
+
+
+def test_unwritable_data_dir(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a dir")
+    code, err = run_to_exit("serve", "--data-dir", str(blocker / "data"), "--api-port", "0")
+    assert code != 0 and "not writable" in err and "--data-dir" in err, err
+
+
+def test_corrupt_database_is_refused_and_kept(tmp_path):
+    db = tmp_path / "thingbox.db"
+    junk = b"definitely not sqlite " * 500
+    db.write_bytes(junk)
+    code, err = run_to_exit("serve", "--data-dir", str(tmp_path), "--api-port", "0")
+    assert code != 0 and "not a readable Thingbox database" in err, err
+    assert db.read_bytes() == junk
+    assert not (tmp_path / "endpoints.json").exists()
+
+
+def test_database_from_a_newer_version_is_refused(fresh_server):
+    s = fresh_server().start()
+    s.stop()
+    con = sqlite3.connect(s.data_dir / "thingbox.db")
+    con.execute(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) "
+        "VALUES (99990101000000, 'future', 1, x'00', 0)"
+    )
+    con.commit()
+    con.close()
+    code, err = run_to_exit("serve", "--data-dir", str(s.data_dir), "--api-port", "0")
+    assert code != 0 and "newer Thingbox" in err, err
+
+
+def test_second_server_on_same_data_dir_is_refused(fresh_server):
+    s = fresh_server().start()
+    code, err = run_to_exit("serve", "--data-dir", str(s.data_dir), "--api-port", "0")
+    assert code != 0 and "in use by another Thingbox" in err, err
+    assert s.endpoints_file.exists(), "the running server's endpoints.json must be left alone"
+
+
+def test_config_file_and_flags(tmp_path):
+    port = free_port()
+    (tmp_path / "thingbox.toml").write_text(f'api_port = {port}\nregion = "eu-west-3"\naccount = "111122223333"\n')
+    s = Server(tmp_path)
+    s.args = [str(BIN), "serve", "--data-dir", str(tmp_path)]
+    s.start()
+    try:
+        assert s.endpoints["api"] == f"http://127.0.0.1:{port}"
+        assert (s.endpoints["region"], s.endpoints["account"]) == ("eu-west-3", "111122223333")
+        arn = s.client(region="eu-west-3").create_thing(thingName="x")["thingArn"]
+        assert arn == "arn:aws:iot:eu-west-3:111122223333:thing/x"
+    finally:
+        assert s.stop() == 0
+    s = Server(tmp_path, "--region", "ap-south-1")  # flags win over the file; --api-port 0 from Server
+    s.start()
+    try:
+        assert s.endpoints["region"] == "ap-south-1" and s.endpoints["api"] != f"http://127.0.0.1:{port}"
+    finally:
+        s.stop()
+
+
+def test_bad_config_is_named(tmp_path):
+    (tmp_path / "thingbox.toml").write_text("api_prot = 1\n")
+    code, err = run_to_exit("serve", "--data-dir", str(tmp_path))
+    assert code != 0 and "thingbox.toml" in err and "api_prot" in err, err
+    code, err = run_to_exit("serve", "--data-dir", str(tmp_path / "x"), "--account", "42")
+    assert code != 0 and "12 digits" in err
+
+
+def test_help_lists_every_flag():
+    res = subprocess.run([str(BIN), "serve", "--help"], capture_output=True, text=True)
+    assert res.returncode == 0
+    for flag in ["--data-dir", "--bind", "--api-port", "--mqtt-tls-port", "--mqtt-port", "--account", "--region", "--endpoint-host"]:
+        assert flag in res.stdout, flag

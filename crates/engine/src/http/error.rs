@@ -34,6 +34,16 @@ pub enum AwsErrorType {
     VersionConflict,
     /// 404 (no such operation in this emulator)
     UnknownOperation,
+    /// 406
+    CertificateState,
+    /// 400
+    CertificateValidation,
+    /// 400
+    RegistrationCodeValidation,
+    /// 409
+    DeleteConflict,
+    /// 410
+    LimitExceeded,
     /// 500
     InternalFailure,
 }
@@ -47,6 +57,11 @@ impl AwsErrorType {
             Self::ResourceAlreadyExists => "ResourceAlreadyExistsException",
             Self::VersionConflict => "VersionConflictException",
             Self::UnknownOperation => "UnknownOperationException",
+            Self::CertificateState => "CertificateStateException",
+            Self::CertificateValidation => "CertificateValidationException",
+            Self::RegistrationCodeValidation => "RegistrationCodeValidationException",
+            Self::DeleteConflict => "DeleteConflictException",
+            Self::LimitExceeded => "LimitExceededException",
             Self::InternalFailure => "InternalFailureException",
         }
     }
@@ -54,9 +69,15 @@ impl AwsErrorType {
     /// The HTTP status botocore's model gives the type.
     pub const fn status(self) -> StatusCode {
         match self {
-            Self::InvalidRequest => StatusCode::BAD_REQUEST,
+            Self::InvalidRequest | Self::CertificateValidation | Self::RegistrationCodeValidation => {
+                StatusCode::BAD_REQUEST
+            }
             Self::ResourceNotFound | Self::UnknownOperation => StatusCode::NOT_FOUND,
-            Self::ResourceAlreadyExists | Self::VersionConflict => StatusCode::CONFLICT,
+            Self::CertificateState => StatusCode::NOT_ACCEPTABLE,
+            Self::ResourceAlreadyExists | Self::VersionConflict | Self::DeleteConflict => {
+                StatusCode::CONFLICT
+            }
+            Self::LimitExceeded => StatusCode::GONE,
             Self::InternalFailure => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -82,6 +103,17 @@ impl IntoResponse for ApiError {
             }
             Error::Registry(RegistryError::NotFound(m)) => (AwsErrorType::ResourceNotFound, message(m)),
             Error::Registry(RegistryError::VersionConflict(m)) => (AwsErrorType::VersionConflict, message(m)),
+            Error::Registry(RegistryError::CertificateState(m)) => {
+                (AwsErrorType::CertificateState, message(m))
+            }
+            Error::Registry(RegistryError::CertificateValidation(m)) => {
+                (AwsErrorType::CertificateValidation, message(m))
+            }
+            Error::Registry(RegistryError::RegistrationCodeValidation(m)) => {
+                (AwsErrorType::RegistrationCodeValidation, message(m))
+            }
+            Error::Registry(RegistryError::DeleteConflict(m)) => (AwsErrorType::DeleteConflict, message(m)),
+            Error::Registry(RegistryError::LimitExceeded(m)) => (AwsErrorType::LimitExceeded, message(m)),
             Error::Registry(RegistryError::AlreadyExists { message, arn, id }) => (
                 AwsErrorType::ResourceAlreadyExists,
                 ErrorBody { message, resource_id: Some(id), resource_arn: Some(arn) },

@@ -1,7 +1,9 @@
 //! The registry's tables: loading every record at start-up and applying [`Change`]s.
 
 use sqlx::{SqliteConnection, SqlitePool};
-use thingbox_model::registry::{Change, Registry, Thing, ThingGroup, ThingType};
+use thingbox_model::registry::{
+    CaCertificate, Certificate, Change, Registry, Thing, ThingGroup, ThingPrincipalType, ThingType,
+};
 
 use crate::storage::StorageError;
 
@@ -19,14 +21,26 @@ async fn docs<T: serde::de::DeserializeOwned>(
     rows.iter().map(|(name, doc)| decode(table, name, doc)).collect()
 }
 
-/// Loads the whole registry.
+/// Loads the whole registry (things, types, groups, memberships, certificates, principals).
 pub async fn load(pool: &SqlitePool) -> Result<Registry, StorageError> {
-    let things: Vec<Thing> = docs(pool, "things").await?;
-    let types: Vec<ThingType> = docs(pool, "thing_types").await?;
-    let groups: Vec<ThingGroup> = docs(pool, "thing_groups").await?;
+    let mut changes: Vec<Change> = Vec::new();
+    changes.extend(docs::<ThingType>(pool, "thing_types").await?.into_iter().map(Change::PutThingType));
+    changes.extend(docs::<ThingGroup>(pool, "thing_groups").await?.into_iter().map(Change::PutThingGroup));
+    changes.extend(docs::<Thing>(pool, "things").await?.into_iter().map(Change::PutThing));
     let members: Vec<(String, String)> =
         sqlx::query_as("SELECT group_name, thing_name FROM thing_group_members").fetch_all(pool).await?;
-    Ok(Registry::from_records(things, types, groups, members))
+    changes.extend(members.into_iter().map(|(group, thing)| Change::AddMember { group, thing }));
+    changes.extend(
+        docs::<CaCertificate>(pool, "ca_certificates").await?.into_iter().map(Change::PutCaCertificate),
+    );
+    changes.extend(docs::<Certificate>(pool, "certificates").await?.into_iter().map(Change::PutCertificate));
+    let principals: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT thing_name, principal, kind FROM thing_principals").fetch_all(pool).await?;
+    for (thing, principal, kind) in principals {
+        let kind: ThingPrincipalType = decode("thing_principals", &principal, &format!("\"{kind}\""))?;
+        changes.push(Change::AttachPrincipal { thing, principal, kind });
+    }
+    Ok(Registry::from_changes(changes))
 }
 
 async fn put(
@@ -71,6 +85,31 @@ pub async fn apply(conn: &mut SqliteConnection, change: &Change) -> Result<(), s
             sqlx::query("DELETE FROM thing_group_members WHERE group_name = ?1 AND thing_name = ?2")
                 .bind(group)
                 .bind(thing)
+                .execute(conn)
+                .await
+                .map(drop)
+        }
+        Change::PutCertificate(c) => put(conn, "certificates", &c.facts.id, c).await,
+        Change::DeleteCertificate(id) => delete(conn, "certificates", id).await,
+        Change::PutCaCertificate(c) => put(conn, "ca_certificates", &c.facts.id, c).await,
+        Change::DeleteCaCertificate(id) => delete(conn, "ca_certificates", id).await,
+        Change::AttachPrincipal { thing, principal, kind } => {
+            let kind = serde_json::to_value(kind).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+            sqlx::query(
+                "INSERT INTO thing_principals (thing_name, principal, kind) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(thing_name, principal) DO UPDATE SET kind = ?3",
+            )
+            .bind(thing)
+            .bind(principal)
+            .bind(kind.as_str().unwrap_or("NON_EXCLUSIVE_THING"))
+            .execute(conn)
+            .await
+            .map(drop)
+        }
+        Change::DetachPrincipal { thing, principal } => {
+            sqlx::query("DELETE FROM thing_principals WHERE thing_name = ?1 AND principal = ?2")
+                .bind(thing)
+                .bind(principal)
                 .execute(conn)
                 .await
                 .map(drop)

@@ -5,10 +5,15 @@
 //! [`RegistryError`], or applies itself and returns the [`Change`]s to persist, in order. The engine
 //! holds one [`Registry`] in memory for reads and writes those changes to storage before it answers.
 
+mod certs;
 mod types;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use certs::{
+    CaCertificate, CaRegistration, CaStatus, CertFacts, CertMode, CertStatus, Certificate,
+    ThingPrincipalType, cert_id_of_principal,
+};
 pub use types::{Attributes, Change, PropagatingAttribute, Thing, ThingGroup, ThingType};
 
 use crate::Timestamp;
@@ -39,6 +44,21 @@ pub enum RegistryError {
     /// `VersionConflictException`.
     #[error("{0}")]
     VersionConflict(String),
+    /// `CertificateStateException` (406): the operation is not allowed in the certificate's state.
+    #[error("{0}")]
+    CertificateState(String),
+    /// `CertificateValidationException` (400): the certificate is malformed or does not verify.
+    #[error("{0}")]
+    CertificateValidation(String),
+    /// `RegistrationCodeValidationException` (400).
+    #[error("{0}")]
+    RegistrationCodeValidation(String),
+    /// `DeleteConflictException` (409): something still depends on the resource.
+    #[error("{0}")]
+    DeleteConflict(String),
+    /// `LimitExceededException` (410).
+    #[error("{0}")]
+    LimitExceeded(String),
 }
 
 impl From<ValidationError> for RegistryError {
@@ -138,6 +158,8 @@ pub struct Registry {
     memberships: BTreeMap<String, BTreeSet<String>>,
     /// group → its direct member things.
     members: BTreeMap<String, BTreeSet<String>>,
+    /// Certificates, CA certificates and thing principals.
+    certs: certs::CertState,
 }
 
 fn not_found(kind: &str, name: &str) -> RegistryError {
@@ -180,19 +202,11 @@ impl Registry {
         Self::default()
     }
 
-    /// Rebuilds a registry from stored records (as loaded at start-up).
-    pub fn from_records(
-        things: impl IntoIterator<Item = Thing>,
-        types: impl IntoIterator<Item = ThingType>,
-        groups: impl IntoIterator<Item = ThingGroup>,
-        members: impl IntoIterator<Item = (String, String)>,
-    ) -> Self {
+    /// Rebuilds a registry from stored records (as loaded at start-up): replays them as changes.
+    pub fn from_changes(changes: impl IntoIterator<Item = Change>) -> Self {
         let mut r = Self::new();
-        r.things = things.into_iter().map(|t| (t.name.clone(), t)).collect();
-        r.types = types.into_iter().map(|t| (t.name.clone(), t)).collect();
-        r.groups = groups.into_iter().map(|g| (g.name.clone(), g)).collect();
-        for (group, thing) in members {
-            r.link(&group, &thing);
+        for c in changes {
+            r.apply(&c);
         }
         r
     }
@@ -220,6 +234,12 @@ impl Registry {
             }
             Change::AddMember { group, thing } => self.link(group, thing),
             Change::RemoveMember { group, thing } => self.unlink(group, thing),
+            Change::PutCertificate(_)
+            | Change::DeleteCertificate(_)
+            | Change::PutCaCertificate(_)
+            | Change::DeleteCaCertificate(_)
+            | Change::AttachPrincipal { .. }
+            | Change::DetachPrincipal { .. } => self.apply_cert_change(change),
         }
     }
 
@@ -393,6 +413,11 @@ impl Registry {
         names::check_resource_name("thingName", name)?;
         let Some(current) = self.things.get(name) else { return Ok(Vec::new()) };
         check_version("thing", name, expected_version, current.version)?;
+        if self.certs.thing_principals.get(name).is_some_and(|p| !p.is_empty()) {
+            return Err(RegistryError::InvalidRequest(format!(
+                "Cannot delete. Thing {name} is still attached to one or more principals"
+            )));
+        }
         let mut changes: Vec<Change> = self
             .memberships
             .get(name)

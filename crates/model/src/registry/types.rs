@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::certs::{CaCertificate, Certificate, ThingPrincipalType};
 use crate::Timestamp;
 use crate::tags::Tags;
 
@@ -132,5 +133,29 @@ pub enum Change {
         group: String,
         /// Thing name.
         thing: String,
+    },
+    /// Insert or replace a device certificate.
+    PutCertificate(Certificate),
+    /// Remove a device certificate (by id).
+    DeleteCertificate(String),
+    /// Insert or replace a CA certificate.
+    PutCaCertificate(CaCertificate),
+    /// Remove a CA certificate (by id).
+    DeleteCaCertificate(String),
+    /// Attach a principal (certificate ARN) to a thing.
+    AttachPrincipal {
+        /// Thing name.
+        thing: String,
+        /// Principal ARN.
+        principal: String,
+        /// Exclusive or not.
+        kind: ThingPrincipalType,
+    },
+    /// Detach a principal from a thing.
+    DetachPrincipal {
+        /// Thing name.
+        thing: String,
+        /// Principal ARN.
+        principal: String,
     },
 }

@@ -42,6 +42,9 @@ def test_registry_survives_restart(fresh_server):
     iot.create_thing_group(thingGroupName="hall", tags=[{"Key": "env", "Value": "dev"}])
     iot.add_thing_to_thing_group(thingGroupName="hall", thingName="lamp-1")
     iot.update_thing(thingName="lamp-1", attributePayload={"attributes": {"b": "2"}, "merge": True})
+    cert = iot.create_keys_and_certificate(setAsActive=True)
+    iot.attach_thing_principal(thingName="lamp-1", principal=cert["certificateArn"])
+    code = iot.get_registration_code()["registrationCode"]
     root_ca = open(s.endpoints["root_ca"]).read()
     assert s.stop() == 0
 
@@ -54,6 +57,10 @@ def test_registry_survives_restart(fresh_server):
     arn = iot.describe_thing_group(thingGroupName="hall")["thingGroupArn"]
     assert iot.list_tags_for_resource(resourceArn=arn)["tags"] == [{"Key": "env", "Value": "dev"}]
     assert open(again.endpoints["root_ca"]).read() == root_ca, "the root CA must be kept across restarts"
+    d = iot.describe_certificate(certificateId=cert["certificateId"])["certificateDescription"]
+    assert (d["status"], d["certificatePem"]) == ("ACTIVE", cert["certificatePem"])
+    assert iot.list_thing_principals(thingName="lamp-1")["principals"] == [cert["certificateArn"]]
+    assert iot.get_registration_code()["registrationCode"] == code
 
 
 def test_writes_acknowledged_before_sigkill_survive(fresh_server):

@@ -450,3 +450,258 @@ pub struct ListTagsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
 }
+
+// ------------------------------------------------------------------------ certificates
+
+/// `KeyPair` (note the capitalised members).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyPair {
+    /// SubjectPublicKeyInfo PEM.
+    #[serde(rename = "PublicKey")]
+    pub public_key: String,
+    /// Private key PEM (returned once, never stored).
+    #[serde(rename = "PrivateKey")]
+    pub private_key: String,
+}
+
+/// CreateKeysAndCertificate / CreateCertificateFromCsr / RegisterCertificate* response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateCreated {
+    /// ARN.
+    pub certificate_arn: String,
+    /// Id (SHA-256 of the DER, hex).
+    pub certificate_id: String,
+    /// PEM (CreateKeysAndCertificate, CreateCertificateFromCsr).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_pem: Option<String>,
+    /// Key pair (CreateKeysAndCertificate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_pair: Option<KeyPair>,
+}
+
+/// CreateCertificateFromCsr request body.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateCertificateFromCsrRequest {
+    /// The CSR (PEM).
+    #[serde(default)]
+    pub certificate_signing_request: Option<String>,
+}
+
+/// RegisterCertificate / RegisterCertificateWithoutCA request body.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterCertificateRequest {
+    /// The certificate (PEM).
+    #[serde(default)]
+    pub certificate_pem: Option<String>,
+    /// The issuing CA (PEM), optional.
+    #[serde(default)]
+    pub ca_certificate_pem: Option<String>,
+    /// Initial status.
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// `CertificateValidity`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateValidity {
+    /// Epoch seconds.
+    pub not_before: f64,
+    /// Epoch seconds.
+    pub not_after: f64,
+}
+
+/// `CertificateDescription`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateDescription {
+    /// ARN.
+    pub certificate_arn: String,
+    /// Id.
+    pub certificate_id: String,
+    /// Issuing registered CA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_certificate_id: Option<String>,
+    /// Status.
+    pub status: String,
+    /// PEM.
+    pub certificate_pem: String,
+    /// Account.
+    pub owned_by: String,
+    /// Epoch seconds.
+    pub creation_date: f64,
+    /// Epoch seconds.
+    pub last_modified_date: f64,
+    /// Version.
+    pub customer_version: i64,
+    /// Generation.
+    pub generation_id: String,
+    /// Validity.
+    pub validity: CertificateValidity,
+    /// DEFAULT or SNI_ONLY.
+    pub certificate_mode: String,
+}
+
+/// DescribeCertificate response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeCertificateResponse {
+    /// The description.
+    pub certificate_description: CertificateDescription,
+}
+
+/// `Certificate`, an item of ListCertificates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateSummary {
+    /// ARN.
+    pub certificate_arn: String,
+    /// Id.
+    pub certificate_id: String,
+    /// Status.
+    pub status: String,
+    /// DEFAULT or SNI_ONLY (device certificates only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_mode: Option<String>,
+    /// Epoch seconds.
+    pub creation_date: f64,
+}
+
+/// ListCertificates / ListCertificatesByCA / ListCACertificates response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListCertificatesResponse {
+    /// Certificates on this page.
+    pub certificates: Vec<CertificateSummary>,
+    /// Marker for the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_marker: Option<String>,
+}
+
+/// RegisterCACertificate request body.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterCaCertificateRequest {
+    /// The CA certificate (PEM).
+    #[serde(default)]
+    pub ca_certificate: Option<String>,
+    /// Proof of possession: CN = registration code, signed by the CA.
+    #[serde(default)]
+    pub verification_certificate: Option<String>,
+    /// Kept as given.
+    #[serde(default)]
+    pub registration_config: Option<serde_json::Value>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Option<Vec<Tag>>,
+    /// DEFAULT or SNI_ONLY.
+    #[serde(default)]
+    pub certificate_mode: Option<String>,
+}
+
+/// `CACertificateDescription`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaCertificateDescription {
+    /// ARN.
+    pub certificate_arn: String,
+    /// Id.
+    pub certificate_id: String,
+    /// ACTIVE or INACTIVE.
+    pub status: String,
+    /// PEM.
+    pub certificate_pem: String,
+    /// Account.
+    pub owned_by: String,
+    /// Epoch seconds.
+    pub creation_date: f64,
+    /// ENABLE or DISABLE.
+    pub auto_registration_status: String,
+    /// Epoch seconds.
+    pub last_modified_date: f64,
+    /// Version.
+    pub customer_version: i64,
+    /// Generation.
+    pub generation_id: String,
+    /// Validity.
+    pub validity: CertificateValidity,
+    /// DEFAULT or SNI_ONLY.
+    pub certificate_mode: String,
+}
+
+/// DescribeCACertificate response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeCaCertificateResponse {
+    /// The description.
+    pub certificate_description: CaCertificateDescription,
+    /// Registration config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_config: Option<serde_json::Value>,
+}
+
+/// UpdateCACertificate request body.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateCaCertificateRequest {
+    /// New registration config.
+    #[serde(default)]
+    pub registration_config: Option<serde_json::Value>,
+    /// Remove the registration config.
+    #[serde(default)]
+    pub remove_auto_registration: Option<bool>,
+}
+
+/// GetRegistrationCode response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistrationCodeResponse {
+    /// 64 hex characters.
+    pub registration_code: String,
+}
+
+/// ListThingPrincipals response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListThingPrincipalsResponse {
+    /// Principal ARNs.
+    pub principals: Vec<String>,
+    /// Token for the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// `ThingPrincipalObject`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThingPrincipalObject {
+    /// Principal ARN.
+    pub principal: String,
+    /// EXCLUSIVE_THING or NON_EXCLUSIVE_THING.
+    pub thing_principal_type: String,
+}
+
+/// ListThingPrincipalsV2 response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListThingPrincipalsV2Response {
+    /// Principals.
+    pub thing_principal_objects: Vec<ThingPrincipalObject>,
+    /// Token for the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// ListPrincipalThings response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListPrincipalThingsResponse {
+    /// Thing names.
+    pub things: Vec<String>,
+    /// Token for the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}

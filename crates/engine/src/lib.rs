@@ -9,6 +9,7 @@
 //! types, groups), [`http`] (the AWS REST APIs).
 
 pub mod ca;
+pub mod certs;
 mod error;
 pub mod http;
 pub mod registry;
@@ -158,7 +159,17 @@ impl Engine {
         let ca = ca::LocalCa::open(&dir, &config.server_names(), time::OffsetDateTime::now_utc())?;
         let (db, writer_task) = storage::Db::open(&dir).await?;
         let pool = db.pool().clone();
+        let registration_code = match db.setting("registration_code").await? {
+            Some(code) => code,
+            None => {
+                let code = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+                let write = storage::Write::Setting { key: "registration_code".into(), value: code.clone() };
+                db.writer().submit(vec![write]).wait().await?;
+                code
+            }
+        };
         let registry = Arc::new(registry::RegistryService::load(db).await?);
+        let ca = Arc::new(ca);
 
         let api_addr = listeners.api.local_addr()?;
         let host =
@@ -176,6 +187,8 @@ impl Engine {
             account: config.account.clone(),
             default_region: config.region.clone(),
             endpoint_host: config.endpoint_host.clone(),
+            ca: ca.clone(),
+            registration_code,
         });
         let app = http::app(state);
 

@@ -8,6 +8,7 @@
 pub mod error;
 pub mod extract;
 mod iot;
+mod iot_certs;
 pub mod sigv4;
 
 use std::future::Future;
@@ -24,6 +25,7 @@ use tower::ServiceExt as _;
 use self::error::{AwsErrorType, aws_message};
 use self::extract::Ctx;
 use self::sigv4::Service;
+use crate::ca::LocalCa;
 use crate::registry::RegistryService;
 
 /// What every handler can reach.
@@ -41,6 +43,10 @@ pub struct Shared {
     pub default_region: String,
     /// The host name DescribeEndpoint returns.
     pub endpoint_host: String,
+    /// The local CA (issues device certificates).
+    pub ca: Arc<LocalCa>,
+    /// The account's CA registration code (GetRegistrationCode), fixed per data dir.
+    pub registration_code: String,
 }
 
 impl std::ops::Deref for AppState {
@@ -73,7 +79,9 @@ struct Routers {
 
 /// Builds the whole HTTP application.
 pub fn app(state: AppState) -> Router {
-    let routers = Routers { iot: iot::routes().fallback(unknown_operation).with_state(state.clone()) };
+    let routers = Routers {
+        iot: iot::routes().merge(iot_certs::routes()).fallback(unknown_operation).with_state(state.clone()),
+    };
     Router::new()
         .fallback(dispatch)
         .with_state((state, Arc::new(routers)))

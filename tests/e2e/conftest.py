@@ -38,7 +38,8 @@ class Server:
 
     def __init__(self, data_dir: Path, *extra: str):
         self.data_dir = Path(data_dir)
-        self.args = [str(BIN), "serve", "--data-dir", str(self.data_dir), "--api-port", "0", *extra]
+        self.args = [str(BIN), "serve", "--data-dir", str(self.data_dir), "--api-port", "0",
+                     "--mqtt-tls-port", "0", "--mqtt-port", "0", *extra]
         self.proc = None
         self.endpoints = None
 

@@ -14,7 +14,12 @@ from conftest import BIN, Server, free_port
 
 
 def run_to_exit(*args, timeout=30):
-    """Runs thingbox to completion (for start-up failures); returns (code, stderr)."""
+    """Runs thingbox to completion (for start-up failures); returns (code, stderr). MQTT ports
+    default to 0 so that only the failure under test can stop it."""
+    args = list(args)
+    for flag in ("--mqtt-tls-port", "--mqtt-port"):
+        if args and args[0] == "serve" and flag not in args:
+            args += [flag, "0"]
     res = subprocess.run([str(BIN), *args], capture_output=True, text=True, timeout=timeout,
                          env={**os.environ, "RUST_LOG": "off"})
     return res.returncode, res.stderr.strip()
@@ -24,6 +29,7 @@ def test_endpoints_json_and_clean_shutdown(fresh_server):
     s = fresh_server().start()
     ep = s.endpoints
     assert set(ep) == {"api", "mqtt_tls", "mqtt", "root_ca", "account", "region"}
+    assert ep["mqtt_tls"].startswith("127.0.0.1:") and ep["mqtt"].startswith("127.0.0.1:")
     assert ep["api"].startswith("http://127.0.0.1:") and not ep["api"].endswith(":0")
     assert os.path.isabs(ep["root_ca"]) and open(ep["root_ca"]).read().startswith("-----BEGIN CERTIFICATE-----")
     assert (ep["account"], ep["region"]) == ("000000000000", "us-east-1")
@@ -128,7 +134,7 @@ def test_config_file_and_flags(tmp_path):
     port = free_port()
     (tmp_path / "thingbox.toml").write_text(f'api_port = {port}\nregion = "eu-west-3"\naccount = "111122223333"\n')
     s = Server(tmp_path)
-    s.args = [str(BIN), "serve", "--data-dir", str(tmp_path)]
+    s.args = [str(BIN), "serve", "--data-dir", str(tmp_path), "--mqtt-tls-port", "0", "--mqtt-port", "0"]
     s.start()
     try:
         assert s.endpoints["api"] == f"http://127.0.0.1:{port}"

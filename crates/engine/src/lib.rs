@@ -8,9 +8,11 @@
 //! Module map: [`storage`] (SQLite, group-commit writer), [`ca`] (local CA), [`registry`] (things,
 //! types, groups), [`http`] (the AWS REST APIs).
 
+pub mod broker;
 pub mod ca;
 pub mod certs;
 mod error;
+pub mod gateway;
 pub mod http;
 pub mod registry;
 pub mod storage;
@@ -43,6 +45,10 @@ pub struct EngineConfig {
     pub bind: IpAddr,
     /// The host name DescribeEndpoint returns and the server certificate names first.
     pub endpoint_host: String,
+    /// Router settings.
+    pub broker: broker::BrokerConfig,
+    /// Device gateway settings.
+    pub gateway: gateway::GatewayConfig,
 }
 
 impl EngineConfig {
@@ -54,6 +60,8 @@ impl EngineConfig {
             region: "us-east-1".into(),
             bind: IpAddr::from([127, 0, 0, 1]),
             endpoint_host: "localhost".into(),
+            broker: broker::BrokerConfig::default(),
+            gateway: gateway::GatewayConfig::default(),
         }
     }
 
@@ -75,6 +83,10 @@ impl EngineConfig {
 pub struct Listeners {
     /// The HTTP port: the AWS APIs.
     pub api: TcpListener,
+    /// The mutual-TLS MQTT port.
+    pub mqtt_tls: Option<TcpListener>,
+    /// The plain MQTT port.
+    pub mqtt: Option<TcpListener>,
 }
 
 /// Why an engine could not start or stop cleanly.
@@ -168,22 +180,27 @@ impl Engine {
                 code
             }
         };
+        let retained = broker::store::load_retained(&pool).await?;
+        let broker = Arc::new(broker::Broker::new(config.broker.clone(), retained, db.writer()));
         let registry = Arc::new(registry::RegistryService::load(db).await?);
+        let tls = gateway::tls::server_config(&ca, registry.clone())?;
         let ca = Arc::new(ca);
 
+        let host: IpAddr =
+            if config.bind.is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { config.bind };
+        let addr_of = |l: &TcpListener| l.local_addr().map(|a| SocketAddr::new(host, a.port()));
         let api_addr = listeners.api.local_addr()?;
-        let host =
-            if config.bind.is_unspecified() { "127.0.0.1".to_owned() } else { config.bind.to_string() };
         let endpoints = Endpoints {
-            api: format!("http://{}", SocketAddr::new(host.parse().unwrap_or(config.bind), api_addr.port())),
-            mqtt_tls: None,
-            mqtt: None,
+            api: format!("http://{}", SocketAddr::new(host, api_addr.port())),
+            mqtt_tls: listeners.mqtt_tls.as_ref().map(addr_of).transpose()?.map(|a| a.to_string()),
+            mqtt: listeners.mqtt.as_ref().map(addr_of).transpose()?.map(|a| a.to_string()),
             root_ca: ca.root_path().display().to_string(),
             account: config.account.clone(),
             region: config.region.clone(),
         };
         let state = http::AppState::new(http::Shared {
             registry,
+            broker: broker.clone(),
             account: config.account.clone(),
             default_region: config.region.clone(),
             endpoint_host: config.endpoint_host.clone(),
@@ -192,15 +209,43 @@ impl Engine {
         });
         let app = http::app(state);
 
+        // One signal for every task: set when the caller's shutdown future completes.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let gw = gateway::Gateway {
+            broker: broker.clone(),
+            auth: Arc::new(gateway::AllowAll),
+            config: config.gateway.clone(),
+            shutdown: stop_rx.clone(),
+        };
+        let mut tasks = tokio::task::JoinSet::new();
+        if let Some(l) = listeners.mqtt_tls {
+            tasks.spawn(gw.clone().serve_tls(l, tls));
+        }
+        if let Some(l) = listeners.mqtt {
+            tasks.spawn(gw.clone().serve_plain(l));
+        }
+        tasks.spawn(reap_sessions(broker.clone(), stop_rx.clone()));
+
         let json = serde_json::to_vec_pretty(&endpoints).map_err(std::io::Error::other)?;
         write_atomic(&endpoints_path, &json).map_err(data_dir_err(&dir))?;
 
         let api = listeners.api;
         let task = tokio::spawn(async move {
-            let served = http::serve(api, app, shutdown).await;
-            // The router (and with it every service and writer handle) is dropped by now: the
-            // writer drains its queue and stops.
-            // Read connections close first, so the writer's is the last one and checkpoints the WAL.
+            let mut http_stop = stop_rx.clone();
+            let stopper = tokio::spawn(async move {
+                shutdown.await;
+                let _ = stop_tx.send(true);
+            });
+            let served = http::serve(api, app, async move {
+                let _ = http_stop.wait_for(|stop| *stop).await;
+            })
+            .await;
+            while tasks.join_next().await.is_some() {}
+            stopper.abort();
+            drop(broker);
+            // Every service and writer handle is dropped by now: the writer drains its queue and
+            // stops. Read connections close first, so the writer's is the last one and checkpoints
+            // the WAL.
             pool.close().await;
             let _ = writer_task.await;
             let _ = fs::remove_file(&endpoints_path);
@@ -209,6 +254,17 @@ impl Engine {
             served.map_err(StartError::from)
         });
         Ok(EngineHandle { endpoints, api_addr, task })
+    }
+}
+
+/// Ends expired persistent sessions every few seconds until shutdown.
+async fn reap_sessions(broker: Arc<broker::Broker>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => { broker.expire_sessions(std::time::Instant::now()); }
+            _ = stop.wait_for(|s| *s) => return,
+        }
     }
 }
 

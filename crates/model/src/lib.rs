@@ -11,6 +11,7 @@ pub mod paging;
 pub mod registry;
 pub mod tags;
 pub mod time;
+pub mod topic;
 
 pub use names::ValidationError;
 pub use time::Timestamp;

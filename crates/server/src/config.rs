@@ -22,12 +22,12 @@ pub struct ServeArgs {
     /// Port of the AWS APIs (iot, iot-data, iot-jobs-data) and the console; 0 = any free port [default: 4580]
     #[arg(long, value_name = "PORT")]
     pub api_port: Option<u16>,
-    /// Port of the mutual-TLS MQTT listener; 0 = any free port [default: 8883] (reserved: served
-    /// once the device gateway lands)
+    /// Port of the mutual-TLS MQTT listener (MQTT 3.1.1 and 5, device certificates); 0 = any free
+    /// port [default: 8883]
     #[arg(long, value_name = "PORT")]
     pub mqtt_tls_port: Option<u16>,
-    /// Port of the plain MQTT listener; 0 = any free port [default: 1883] (reserved: served once the
-    /// device gateway lands)
+    /// Port of the plain MQTT listener (no TLS; every client shares one identity); 0 = any free
+    /// port [default: 1883]
     #[arg(long, value_name = "PORT")]
     pub mqtt_port: Option<u16>,
     /// The emulated AWS account id, 12 digits [default: 000000000000]
@@ -148,11 +148,11 @@ impl Settings {
     /// The engine's part of the settings.
     pub fn engine_config(&self) -> EngineConfig {
         EngineConfig {
-            data_dir: self.data_dir.clone(),
             account: self.account.clone(),
             region: self.region.clone(),
             bind: self.bind,
             endpoint_host: self.endpoint_host.clone(),
+            ..EngineConfig::new(&self.data_dir)
         }
     }
 }

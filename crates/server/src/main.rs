@@ -72,11 +72,17 @@ async fn bind(addr: SocketAddr, flag: &str) -> anyhow::Result<TcpListener> {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = Settings::resolve(args)?;
     let api = bind(SocketAddr::new(settings.bind, settings.api_port), "--api-port").await?;
+    let mqtt_tls = bind(SocketAddr::new(settings.bind, settings.mqtt_tls_port), "--mqtt-tls-port").await?;
+    let mqtt = bind(SocketAddr::new(settings.bind, settings.mqtt_port), "--mqtt-port").await?;
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let engine = Engine::start(settings.engine_config(), Listeners { api }, async {
-        let _ = stop_rx.await;
-    })
+    let engine = Engine::start(
+        settings.engine_config(),
+        Listeners { api, mqtt_tls: Some(mqtt_tls), mqtt: Some(mqtt) },
+        async {
+            let _ = stop_rx.await;
+        },
+    )
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
 

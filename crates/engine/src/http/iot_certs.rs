@@ -278,6 +278,16 @@ async fn update_certificate(State(s): State<AppState>, Name(id): Name, q: Params
     })?;
     let now = s.now();
     s.registry.change(|r| r.update_certificate_status(&id, status, now)).await?;
+    if status != CertStatus::Active {
+        // Live connections of a certificate that is no longer ACTIVE are closed now.
+        let cert = crate::broker::Principal::Certificate(id.to_ascii_lowercase());
+        let n = s.broker.kick_where(crate::broker::DisconnectReason::AuthError, |sess| {
+            sess.state.lock().principal.as_ref() == Some(&cert)
+        });
+        if n > 0 {
+            tracing::info!(certificate = %id, connections = n, status = status.as_str(), "disconnected devices");
+        }
+    }
     Ok(empty())
 }
 

@@ -37,6 +37,8 @@ pub struct AppState(Arc<Shared>);
 pub struct Shared {
     /// The registry.
     pub registry: Arc<RegistryService>,
+    /// The MQTT router.
+    pub broker: Arc<crate::broker::Broker>,
     /// The account ARNs are rendered in.
     pub account: String,
     /// The region for unsigned requests.

@@ -82,6 +82,10 @@ pub enum StorageError {
 pub enum Write {
     /// A registry change.
     Registry(thingbox_model::registry::Change),
+    /// Store the retained message of a topic.
+    PutRetained(std::sync::Arc<crate::broker::Message>),
+    /// Remove the retained message of a topic.
+    DeleteRetained(String),
     /// Set a key in the settings table.
     Setting {
         /// Key.
@@ -95,6 +99,10 @@ impl Write {
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
         match self {
             Write::Registry(change) => registry::store::apply(conn, change).await,
+            Write::PutRetained(m) => crate::broker::store::put_retained(conn, m).await,
+            Write::DeleteRetained(topic) => {
+                sqlx::query("DELETE FROM retained WHERE topic = ?1").bind(topic).execute(conn).await.map(drop)
+            }
             Write::Setting { key, value } => sqlx::query(
                 "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
             )

@@ -1,0 +1,74 @@
+//! What flows through the router: a message with its publisher's identity attached, and the
+//! identities that can publish.
+
+use bytes::Bytes;
+
+/// Who a connection or in-process client is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// A device authenticated by an X.509 certificate (its certificate id).
+    Certificate(String),
+    /// A client of the plain (non-TLS) listener, which all share one configured identity.
+    Plain(String),
+    /// One of Thingbox's own services (shadow, jobs, rules, console), by name.
+    Service(&'static str),
+    /// An HTTP publish (iot-data Publish) by an AWS client.
+    Http,
+}
+
+impl Principal {
+    /// AWS's `principalIdentifier` / `principal()` value.
+    pub fn identifier(&self) -> String {
+        match self {
+            Self::Certificate(id) => id.clone(),
+            Self::Plain(name) => name.clone(),
+            Self::Service(name) => format!("thingbox:{name}"),
+            Self::Http => "n/a".into(),
+        }
+    }
+}
+
+/// MQTT 5 publish properties Thingbox carries end to end.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Properties {
+    /// Payload format indicator (1 = UTF-8).
+    pub payload_format_indicator: Option<u8>,
+    /// Message expiry in seconds.
+    pub message_expiry_interval: Option<u32>,
+    /// Response topic.
+    pub response_topic: Option<String>,
+    /// Correlation data.
+    pub correlation_data: Option<Bytes>,
+    /// User properties, in order.
+    pub user_properties: Vec<(String, String)>,
+    /// Content type.
+    pub content_type: Option<String>,
+}
+
+impl Properties {
+    /// Whether no property is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// One published message.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// Topic name.
+    pub topic: String,
+    /// Payload.
+    pub payload: Bytes,
+    /// QoS it was published with (0 or 1).
+    pub qos: u8,
+    /// Whether it was published with RETAIN.
+    pub retain: bool,
+    /// MQTT 5 properties.
+    pub properties: Properties,
+    /// The publisher's client id (`None` for HTTP publishes and services).
+    pub client_id: Option<String>,
+    /// The publisher.
+    pub principal: Principal,
+    /// When the router accepted it (ms since the epoch).
+    pub timestamp_ms: i64,
+}

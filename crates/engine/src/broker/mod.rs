@@ -1,0 +1,503 @@
+//! The router: sessions by client id, the subscription trie, retained messages, and fan-out.
+//!
+//! Publishing never waits for a subscriber: matching deliveries are pushed into each session's
+//! bounded queue (see [`session`]) and the session's connection writer is woken. The gateway's
+//! connections and the engine's own services (through [`InternalClient`]) use the same router, and
+//! every message carries its publisher's identity.
+
+pub mod message;
+pub mod session;
+pub mod store;
+pub mod trie;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+use serde_json::json;
+use tokio::sync::oneshot;
+
+pub use self::message::{Message, Principal, Properties};
+pub use self::session::{Delivery, DisconnectReason, Session, SubOptions};
+use self::trie::{Entry, Trie};
+use crate::storage::{StorageError, Write, Writer};
+
+/// Router settings.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// Most deliveries queued per session (QoS 0 and 1 alike); past it deliveries are dropped.
+    pub max_queued: usize,
+    /// Expiry of a persistent session after its connection goes away, when the client asks for
+    /// none (MQTT 3.1.1 clean-session=false): AWS's default, one hour.
+    pub default_session_expiry_secs: u64,
+    /// The longest expiry a client may ask for.
+    pub max_session_expiry_secs: u64,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        Self { max_queued: 1000, default_session_expiry_secs: 3600, max_session_expiry_secs: 7 * 24 * 3600 }
+    }
+}
+
+/// Counters for the console and benchmarks.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Messages accepted for routing.
+    pub published: AtomicU64,
+    /// Deliveries queued.
+    pub delivered: AtomicU64,
+    /// Deliveries dropped (queue full, or QoS 0 to an offline client).
+    pub dropped: AtomicU64,
+}
+
+/// The router.
+#[derive(Debug)]
+pub struct Broker {
+    config: BrokerConfig,
+    trie: RwLock<Trie>,
+    sessions: Mutex<HashMap<String, Arc<Session>>>,
+    retained: RwLock<BTreeMap<String, Arc<Message>>>,
+    next_id: AtomicU64,
+    writer: Writer,
+    /// Counters.
+    pub stats: Stats,
+}
+
+/// What [`Broker::connect`] hands a new connection.
+#[derive(Debug)]
+pub struct Attached {
+    /// The session (new or resumed).
+    pub session: Arc<Session>,
+    /// Whether an existing session was resumed.
+    pub session_present: bool,
+    /// This connection's number within the session.
+    pub connection: u64,
+    /// Fires when another connection takes the client id (or the engine stops).
+    pub kicked: oneshot::Receiver<DisconnectReason>,
+    /// Lifecycle `versionNumber`.
+    pub version: u64,
+}
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Broker {
+    /// A router whose retained messages are `retained` (loaded from storage) and persisted by
+    /// `writer`.
+    pub fn new(config: BrokerConfig, retained: Vec<Message>, writer: Writer) -> Self {
+        Self {
+            config,
+            trie: RwLock::new(Trie::default()),
+            sessions: Mutex::new(HashMap::new()),
+            retained: RwLock::new(retained.into_iter().map(|m| (m.topic.clone(), Arc::new(m))).collect()),
+            next_id: AtomicU64::new(1),
+            writer,
+            stats: Stats::default(),
+        }
+    }
+
+    fn new_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Publishes: stores or clears the retained message first (durably) when RETAIN is set, then
+    /// routes.
+    pub async fn publish(&self, msg: Message) -> Result<(), StorageError> {
+        let msg = Arc::new(msg);
+        if msg.retain {
+            let write = if msg.payload.is_empty() {
+                self.retained.write().remove(&msg.topic);
+                Write::DeleteRetained(msg.topic.clone())
+            } else {
+                self.retained.write().insert(msg.topic.clone(), msg.clone());
+                Write::PutRetained(msg.clone())
+            };
+            self.writer.submit(vec![write]).wait().await?;
+        }
+        self.route(msg);
+        Ok(())
+    }
+
+    /// Delivers `msg` to every matching subscription (once per session, at the highest granted QoS).
+    pub fn route(&self, msg: Arc<Message>) {
+        self.stats.published.fetch_add(1, Ordering::Relaxed);
+        let mut targets: Vec<(Arc<Session>, u8)> = Vec::new();
+        {
+            let trie = self.trie.read();
+            trie.for_each_match(&msg.topic, |e: &Entry| {
+                match targets.iter_mut().find(|(s, _)| s.id == e.session.id) {
+                    Some((_, q)) => *q = (*q).max(e.qos),
+                    None => targets.push((e.session.clone(), e.qos)),
+                }
+            });
+        }
+        for (session, sub_qos) in targets {
+            if let Some(cid) = &msg.client_id
+                && *cid == session.client_id
+                && session
+                    .state
+                    .lock()
+                    .subscriptions
+                    .iter()
+                    .any(|(f, o)| o.no_local && thingbox_model::topic::matches(f, &msg.topic))
+            {
+                continue;
+            }
+            let d = Delivery { message: msg.clone(), qos: sub_qos.min(msg.qos), retain: false, dup: false };
+            if session.enqueue(d) {
+                self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+            } else {
+                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Attaches a new connection for `client_id`: takes over a live connection (which is told
+    /// `DuplicateClientId`), resumes a persistent session unless `clean`, or starts a new one.
+    pub fn connect(&self, client_id: &str, clean: bool, persistent: bool, expiry_secs: u64) -> Attached {
+        let (kick_tx, kicked) = oneshot::channel();
+        let connection = self.new_id();
+        let mut sessions = self.sessions.lock();
+        let existing = sessions.get(client_id).cloned();
+        let (session, session_present) = match existing {
+            Some(s) => {
+                let reusable = {
+                    let mut st = s.state.lock();
+                    if let Some(kick) = st.kick.take() {
+                        let _ = kick.send(DisconnectReason::DuplicateClientId);
+                    }
+                    st.connection = None;
+                    !clean && st.persistent
+                };
+                if reusable {
+                    (s, true)
+                } else {
+                    self.drop_subscriptions(&s);
+                    let fresh =
+                        Arc::new(Session::new(self.new_id(), client_id.to_owned(), self.config.max_queued));
+                    fresh.state.lock().version = s.state.lock().version;
+                    sessions.insert(client_id.to_owned(), fresh.clone());
+                    (fresh, false)
+                }
+            }
+            None => {
+                let fresh =
+                    Arc::new(Session::new(self.new_id(), client_id.to_owned(), self.config.max_queued));
+                sessions.insert(client_id.to_owned(), fresh.clone());
+                (fresh, false)
+            }
+        };
+        let version = {
+            let mut st = session.state.lock();
+            st.connection = Some(connection);
+            st.kick = Some(kick_tx);
+            st.persistent = persistent;
+            st.expiry_secs = expiry_secs.min(self.config.max_session_expiry_secs);
+            st.disconnected_at = None;
+            st.version += 1;
+            // A resumed session resends what was in flight first.
+            let inflight: Vec<Delivery> = std::mem::take(&mut st.inflight).into_values().collect();
+            for d in inflight.into_iter().rev() {
+                st.queue.push_front(Delivery { dup: true, ..d });
+            }
+            st.version
+        };
+        session.notify.notify_one();
+        Attached { session, session_present, connection, kicked, version }
+    }
+
+    /// Detaches connection `connection` from `session`. A non-persistent session (or one with expiry
+    /// 0) ends now; a persistent one waits for its expiry.
+    pub fn disconnect(&self, session: &Arc<Session>, connection: u64) {
+        let end = {
+            let mut st = session.state.lock();
+            if st.connection != Some(connection) {
+                return; // taken over already
+            }
+            st.connection = None;
+            st.kick = None;
+            st.disconnected_at = Some(Instant::now());
+            if st.persistent && st.expiry_secs > 0 {
+                // Unacknowledged QoS 1 deliveries are kept for the next connection; QoS 0 ones go.
+                st.queue.retain(|d| d.qos > 0);
+                false
+            } else {
+                true
+            }
+        };
+        if end {
+            self.end_session(session);
+        }
+    }
+
+    fn end_session(&self, session: &Arc<Session>) {
+        let mut sessions = self.sessions.lock();
+        if sessions.get(&session.client_id).is_some_and(|s| s.id == session.id) {
+            sessions.remove(&session.client_id);
+        }
+        drop(sessions);
+        self.drop_subscriptions(session);
+    }
+
+    fn drop_subscriptions(&self, session: &Arc<Session>) {
+        let filters: Vec<String> = session.state.lock().subscriptions.drain().map(|(f, _)| f).collect();
+        let mut trie = self.trie.write();
+        for f in filters {
+            trie.remove(&f, session.id);
+        }
+    }
+
+    /// Ends persistent sessions whose expiry has passed; returns how many.
+    pub fn expire_sessions(&self, now: Instant) -> usize {
+        let expired: Vec<Arc<Session>> = self
+            .sessions
+            .lock()
+            .values()
+            .filter(|s| {
+                let st = s.state.lock();
+                st.connection.is_none()
+                    && st
+                        .disconnected_at
+                        .is_some_and(|at| now.duration_since(at) >= Duration::from_secs(st.expiry_secs))
+            })
+            .cloned()
+            .collect();
+        for s in &expired {
+            self.end_session(s);
+        }
+        expired.len()
+    }
+
+    /// Adds (or replaces) a subscription and queues the retained message of an exactly matching
+    /// topic (AWS delivers retained messages only for filters without wildcards).
+    pub fn subscribe(&self, session: &Arc<Session>, filter: &str, opts: SubOptions) {
+        session.state.lock().subscriptions.insert(filter.to_owned(), opts);
+        self.trie.write().insert(filter, Entry { session: session.clone(), qos: opts.qos });
+        if !thingbox_model::topic::has_wildcard(filter) {
+            let retained = self.retained.read().get(filter).cloned();
+            if let Some(m) = retained {
+                let qos = opts.qos.min(m.qos);
+                session.enqueue(Delivery { message: m, qos, retain: true, dup: false });
+            }
+        }
+    }
+
+    /// Removes a subscription; true if it existed.
+    pub fn unsubscribe(&self, session: &Arc<Session>, filter: &str) -> bool {
+        let had = session.state.lock().subscriptions.remove(filter).is_some();
+        self.trie.write().remove(filter, session.id) || had
+    }
+
+    /// Number of live sessions (connected or waiting for expiry).
+    pub fn session_count(&self) -> usize {
+        self.sessions.lock().len()
+    }
+
+    /// Client ids with a live connection.
+    pub fn connected_clients(&self) -> Vec<String> {
+        self.sessions
+            .lock()
+            .values()
+            .filter(|s| s.state.lock().connection.is_some())
+            .map(|s| s.client_id.clone())
+            .collect()
+    }
+
+    /// Tells every live connection to close (engine shutdown, or a certificate that stopped being
+    /// ACTIVE when `only` says so).
+    pub fn kick_where(&self, reason: DisconnectReason, mut only: impl FnMut(&Session) -> bool) -> usize {
+        let mut n = 0;
+        for s in self.sessions.lock().values() {
+            if only(s)
+                && let Some(kick) = s.state.lock().kick.take()
+            {
+                let _ = kick.send(reason);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Retained messages, sorted by topic, after `after`, at most `max`.
+    pub fn retained_page(&self, after: Option<&str>, max: usize) -> (Vec<Arc<Message>>, bool) {
+        use std::ops::Bound;
+        let r = self.retained.read();
+        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut it = r.range::<str, _>((lower, Bound::Unbounded)).map(|(_, m)| m.clone());
+        let page: Vec<_> = it.by_ref().take(max).collect();
+        (page, it.next().is_some())
+    }
+
+    /// The retained message of `topic`.
+    pub fn retained(&self, topic: &str) -> Option<Arc<Message>> {
+        self.retained.read().get(topic).cloned()
+    }
+
+    /// Publishes a lifecycle event (`$aws/events/...`) with a JSON payload. Client ids containing
+    /// `+` or `#` produce no events, as on AWS.
+    pub fn event(&self, client_id: &str, topic: String, payload: serde_json::Value) {
+        if client_id.contains(['+', '#']) {
+            return;
+        }
+        self.route(Arc::new(Message {
+            topic,
+            payload: Bytes::from(payload.to_string()),
+            qos: 1,
+            retain: false,
+            properties: Properties::default(),
+            client_id: None,
+            principal: Principal::Service("lifecycle"),
+            timestamp_ms: now_ms(),
+        }));
+    }
+
+    /// `$aws/events/presence/connected/{clientId}`.
+    pub fn event_connected(
+        &self,
+        client_id: &str,
+        principal: &Principal,
+        ip: &str,
+        session_id: &str,
+        version: u64,
+    ) {
+        self.event(
+            client_id,
+            format!("$aws/events/presence/connected/{client_id}"),
+            json!({
+                "clientId": client_id,
+                "timestamp": now_ms(),
+                "eventType": "connected",
+                "sessionIdentifier": session_id,
+                "principalIdentifier": principal.identifier(),
+                "ipAddress": ip,
+                "versionNumber": version,
+            }),
+        );
+    }
+
+    /// `$aws/events/presence/disconnected/{clientId}`.
+    pub fn event_disconnected(
+        &self,
+        client_id: &str,
+        principal: &Principal,
+        session_id: &str,
+        version: u64,
+        reason: DisconnectReason,
+    ) {
+        self.event(
+            client_id,
+            format!("$aws/events/presence/disconnected/{client_id}"),
+            json!({
+                "clientId": client_id,
+                "timestamp": now_ms(),
+                "eventType": "disconnected",
+                "sessionIdentifier": session_id,
+                "principalIdentifier": principal.identifier(),
+                "clientInitiatedDisconnect": reason == DisconnectReason::ClientInitiated,
+                "disconnectReason": reason.as_str(),
+                "versionNumber": version,
+            }),
+        );
+    }
+
+    /// `$aws/events/subscriptions/{subscribed|unsubscribed}/{clientId}`.
+    pub fn event_subscriptions(
+        &self,
+        client_id: &str,
+        principal: &Principal,
+        session_id: &str,
+        subscribed: bool,
+        topics: &[String],
+    ) {
+        let kind = if subscribed { "subscribed" } else { "unsubscribed" };
+        self.event(
+            client_id,
+            format!("$aws/events/subscriptions/{kind}/{client_id}"),
+            json!({
+                "clientId": client_id,
+                "timestamp": now_ms(),
+                "eventType": kind,
+                "sessionIdentifier": session_id,
+                "principalIdentifier": principal.identifier(),
+                "topics": topics,
+            }),
+        );
+    }
+
+    /// An in-process client for the engine's own services: it subscribes and publishes through
+    /// this router like any device, under `principal`.
+    pub fn internal_client(self: &Arc<Self>, name: &'static str) -> InternalClient {
+        let session = Arc::new(Session::new(self.new_id(), format!("$thingbox/{name}"), usize::MAX / 2));
+        {
+            let mut st = session.state.lock();
+            st.connection = Some(0);
+        }
+        InternalClient { broker: self.clone(), session, principal: Principal::Service(name) }
+    }
+}
+
+/// A service's connection to the router, without a socket.
+#[derive(Debug)]
+pub struct InternalClient {
+    broker: Arc<Broker>,
+    session: Arc<Session>,
+    principal: Principal,
+}
+
+impl InternalClient {
+    /// Subscribes to `filter` (QoS 1: nothing is dropped for an in-process client).
+    pub fn subscribe(&self, filter: &str) {
+        self.broker.subscribe(
+            &self.session,
+            filter,
+            SubOptions { qos: 1, no_local: false, retain_as_published: false },
+        );
+    }
+
+    /// Publishes under this client's identity.
+    pub async fn publish(
+        &self,
+        topic: &str,
+        payload: impl Into<Bytes>,
+        qos: u8,
+        retain: bool,
+    ) -> Result<(), StorageError> {
+        self.broker
+            .publish(Message {
+                topic: topic.to_owned(),
+                payload: payload.into(),
+                qos,
+                retain,
+                properties: Properties::default(),
+                client_id: None,
+                principal: self.principal.clone(),
+                timestamp_ms: now_ms(),
+            })
+            .await
+    }
+
+    /// The next message for this client.
+    pub async fn recv(&self) -> Arc<Message> {
+        loop {
+            if let Some(d) = self.session.state.lock().queue.pop_front() {
+                return d.message;
+            }
+            self.session.notify.notified().await;
+        }
+    }
+}
+
+impl Drop for InternalClient {
+    fn drop(&mut self) {
+        self.broker.drop_subscriptions(&self.session);
+    }
+}

@@ -1,0 +1,551 @@
+//! One device connection, from CONNECT to close: a reader that handles the client's packets and a
+//! writer that sends replies and the session's deliveries, so a client that stops reading never
+//! stops us from reading its acknowledgements.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{mpsc, watch};
+
+use super::Authorizer;
+use super::codec::{self, ConnectInfo, Inbound, Proto, Refusal, ServerDisconnect, SubResult};
+use crate::broker::{Broker, Delivery, DisconnectReason, Message, Principal, Session, SubOptions, now_ms};
+
+/// AWS IoT's payload limit for PUBLISH (and CONNECT will) messages.
+pub const MAX_PAYLOAD: usize = 128 * 1024;
+/// Topic filters allowed in one SUBSCRIBE.
+pub const MAX_FILTERS_PER_SUBSCRIBE: usize = 8;
+/// Subscriptions one connection may hold.
+pub const MAX_SUBSCRIPTIONS: usize = 50;
+/// Longest client id, in bytes.
+pub const MAX_CLIENT_ID: usize = 128;
+/// QoS 1 deliveries in flight per connection when the client sets no receive maximum.
+const DEFAULT_INFLIGHT: usize = 100;
+/// Topic aliases a v5 client may use.
+const TOPIC_ALIAS_MAX: u16 = 8;
+
+/// Everything a connection needs from the gateway.
+#[derive(Debug, Clone)]
+pub struct ConnCtx {
+    /// The router.
+    pub broker: Arc<Broker>,
+    /// Authorization decisions.
+    pub auth: Arc<dyn Authorizer>,
+    /// Who the transport authenticated.
+    pub principal: Principal,
+    /// The peer.
+    pub peer: SocketAddr,
+    /// Fires when the engine stops.
+    pub shutdown: watch::Receiver<bool>,
+    /// How long a client may take to send CONNECT.
+    pub connect_timeout: Duration,
+    /// Expiry of persistent sessions that ask for none (MQTT 3.1.1).
+    pub default_session_expiry: u64,
+}
+
+enum Ctl {
+    Bytes(BytesMut),
+    Close(Option<ServerDisconnect>),
+}
+
+/// Serves one connection until it closes.
+pub async fn serve<S>(stream: S, ctx: ConnCtx)
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let mut buf = BytesMut::with_capacity(4096);
+    let connect = match tokio::time::timeout(ctx.connect_timeout, read_connect(&mut rd, &mut buf)).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(why)) => {
+            tracing::debug!(peer = %ctx.peer, %why, "connection closed before CONNECT");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(peer = %ctx.peer, "no CONNECT in time; closing");
+            return;
+        }
+    };
+    let proto = connect.proto;
+    let mut out = BytesMut::new();
+
+    // Client id rules.
+    let mut assigned = None;
+    let client_id = if connect.client_id.is_empty() {
+        if !connect.clean {
+            codec::connack(proto, false, Some(Refusal::BadClientId), None, &mut out);
+            let _ = wr.write_all(&out).await;
+            return;
+        }
+        let id = format!("thingbox-{}", uuid::Uuid::new_v4().simple());
+        assigned = Some(id.clone());
+        id
+    } else {
+        connect.client_id.clone()
+    };
+    if client_id.len() > MAX_CLIENT_ID || client_id.starts_with('$') {
+        codec::connack(proto, false, Some(Refusal::BadClientId), None, &mut out);
+        let _ = wr.write_all(&out).await;
+        return;
+    }
+    if !ctx.auth.connect(&ctx.principal, &client_id) {
+        codec::connack(proto, false, Some(Refusal::NotAuthorized), None, &mut out);
+        let _ = wr.write_all(&out).await;
+        return;
+    }
+    if let Some(w) = &connect.will
+        && (w.payload.len() > MAX_PAYLOAD || thingbox_model::topic::check_name(&w.topic).is_err())
+    {
+        codec::connack(proto, false, Some(Refusal::NotAuthorized), None, &mut out);
+        let _ = wr.write_all(&out).await;
+        return;
+    }
+
+    let (persistent, expiry) = match proto {
+        Proto::V4 => (!connect.clean, ctx.default_session_expiry),
+        Proto::V5 => {
+            let e = u64::from(connect.session_expiry.unwrap_or(0));
+            (e > 0, e)
+        }
+    };
+    let attached = ctx.broker.connect(&client_id, connect.clean, persistent, expiry);
+    attached.session.state.lock().principal = Some(ctx.principal.clone());
+    codec::connack(proto, attached.session_present, None, assigned, &mut out);
+    if wr.write_all(&out).await.is_err() {
+        ctx.broker.disconnect(&attached.session, attached.connection);
+        return;
+    }
+    let session_ident =
+        format!("{:032x}", attached.connection as u128 | (u128::from(attached.session.id) << 64));
+    ctx.broker.event_connected(
+        &client_id,
+        &ctx.principal,
+        &ctx.peer.ip().to_string(),
+        &session_ident,
+        attached.version,
+    );
+
+    let inflight_max =
+        connect.receive_maximum.map_or(DEFAULT_INFLIGHT, |m| usize::from(m).min(DEFAULT_INFLIGHT));
+    let (ctl_tx, ctl_rx) = mpsc::channel::<Ctl>(64);
+    let writer = tokio::spawn(write_loop(
+        wr,
+        ctl_rx,
+        attached.session.clone(),
+        proto,
+        inflight_max,
+        ctx.auth.clone(),
+        ctx.principal.clone(),
+        client_id.clone(),
+    ));
+
+    let mut conn = Conn {
+        ctx: &ctx,
+        proto,
+        client_id: &client_id,
+        session: &attached.session,
+        session_ident: &session_ident,
+        ctl: ctl_tx,
+        aliases: std::collections::HashMap::new(),
+    };
+    let reason = conn.read_loop(&mut rd, &mut buf, connect.keep_alive, attached.kicked).await;
+    let (reason, publish_will) = reason;
+    drop(conn);
+    let _ = writer.await;
+
+    ctx.broker.disconnect(&attached.session, attached.connection);
+    if publish_will && let Some(w) = connect.will {
+        let msg = Message {
+            topic: w.topic,
+            payload: w.payload,
+            qos: w.qos.min(1),
+            retain: w.retain,
+            properties: w.properties,
+            client_id: Some(client_id.clone()),
+            principal: ctx.principal.clone(),
+            timestamp_ms: now_ms(),
+        };
+        if ctx.auth.publish(&ctx.principal, &client_id, &msg.topic) {
+            let _ = ctx.broker.publish(msg).await;
+        }
+    }
+    ctx.broker.event_disconnected(&client_id, &ctx.principal, &session_ident, attached.version, reason);
+}
+
+async fn read_connect<R: AsyncRead + Unpin>(rd: &mut R, buf: &mut BytesMut) -> Result<ConnectInfo, String> {
+    let proto = loop {
+        if let Some(p) = codec::sniff(buf)? {
+            break p;
+        }
+        if rd.read_buf(buf).await.map_err(|e| e.to_string())? == 0 {
+            return Err("closed".into());
+        }
+    };
+    loop {
+        match codec::read(proto, buf).map_err(|e| e.to_string())? {
+            Some(Inbound::Connect(c)) => return Ok(c),
+            Some(_) => return Err("the first packet must be CONNECT".into()),
+            None => {
+                if rd.read_buf(buf).await.map_err(|e| e.to_string())? == 0 {
+                    return Err("closed".into());
+                }
+            }
+        }
+    }
+}
+
+struct Conn<'a> {
+    ctx: &'a ConnCtx,
+    proto: Proto,
+    client_id: &'a str,
+    session: &'a Arc<Session>,
+    session_ident: &'a str,
+    ctl: mpsc::Sender<Ctl>,
+    aliases: std::collections::HashMap<u16, String>,
+}
+
+/// How a read loop ended: the reason, and whether the will is published.
+type Ending = (DisconnectReason, bool);
+
+impl Conn<'_> {
+    async fn send(&self, f: impl FnOnce(&mut BytesMut)) -> bool {
+        let mut b = BytesMut::new();
+        f(&mut b);
+        self.ctl.send(Ctl::Bytes(b)).await.is_ok()
+    }
+
+    async fn close(&self, why: Option<ServerDisconnect>) {
+        let _ = self.ctl.send(Ctl::Close(why)).await;
+    }
+
+    async fn read_loop<R: AsyncRead + Unpin>(
+        &mut self,
+        rd: &mut R,
+        buf: &mut BytesMut,
+        keep_alive: u16,
+        mut kicked: tokio::sync::oneshot::Receiver<DisconnectReason>,
+    ) -> Ending {
+        let idle = if keep_alive == 0 {
+            Duration::from_secs(u64::MAX / 4)
+        } else {
+            Duration::from_millis(u64::from(keep_alive) * 1500)
+        };
+        let mut shutdown = self.ctx.shutdown.clone();
+        loop {
+            // Handle every complete packet already buffered.
+            loop {
+                match codec::read(self.proto, buf) {
+                    Ok(Some(p)) => {
+                        if let Some(end) = self.handle(p).await {
+                            return end;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::debug!(client = self.client_id, error = %e, "malformed packet; closing");
+                        let why = if e.too_large {
+                            ServerDisconnect::PacketTooLarge
+                        } else {
+                            ServerDisconnect::ProtocolError
+                        };
+                        self.close(Some(why)).await;
+                        return (DisconnectReason::ClientError, true);
+                    }
+                }
+            }
+            tokio::select! {
+                r = tokio::time::timeout(idle, rd.read_buf(buf)) => match r {
+                    Ok(Ok(0)) | Ok(Err(_)) => { self.close(None).await; return (DisconnectReason::ConnectionLost, true) }
+                    Ok(Ok(_)) => {}
+                    Err(_) => {
+                        self.close(Some(ServerDisconnect::KeepAliveTimeout)).await;
+                        return (DisconnectReason::KeepAliveTimeout, true);
+                    }
+                },
+                why = &mut kicked => {
+                    let why = why.unwrap_or(DisconnectReason::ServerInitiated);
+                    let code = match why {
+                        DisconnectReason::DuplicateClientId => ServerDisconnect::SessionTakenOver,
+                        DisconnectReason::AuthError => ServerDisconnect::NotAuthorized,
+                        _ => ServerDisconnect::ShuttingDown,
+                    };
+                    self.close(Some(code)).await;
+                    return (why, why != DisconnectReason::ServerInitiated);
+                }
+                _ = shutdown.changed() => {
+                    self.close(Some(ServerDisconnect::ShuttingDown)).await;
+                    return (DisconnectReason::ServerInitiated, false);
+                }
+            }
+        }
+    }
+
+    /// Handles one packet; `Some` ends the connection.
+    async fn handle(&mut self, p: Inbound) -> Option<Ending> {
+        match p {
+            Inbound::Publish { topic, payload, qos, retain, pkid, properties, topic_alias } => {
+                self.publish(topic, payload, qos, retain, pkid, properties, topic_alias).await
+            }
+            Inbound::PubAck(pkid) => {
+                let freed = self.session.state.lock().inflight.remove(&pkid).is_some();
+                if freed {
+                    self.session.notify.notify_one();
+                }
+                None
+            }
+            Inbound::Subscribe { pkid, filters } => self.subscribe(pkid, filters).await,
+            Inbound::Unsubscribe { pkid, filters } => {
+                for f in &filters {
+                    self.ctx.broker.unsubscribe(self.session, f);
+                }
+                let n = filters.len();
+                self.send(|b| codec::unsuback(self.proto, pkid, n, b)).await;
+                self.ctx.broker.event_subscriptions(
+                    self.client_id,
+                    &self.ctx.principal,
+                    self.session_ident,
+                    false,
+                    &filters,
+                );
+                None
+            }
+            Inbound::PingReq => {
+                self.send(|b| codec::pingresp(self.proto, b)).await;
+                None
+            }
+            Inbound::Disconnect { with_will } => {
+                self.close(None).await;
+                Some((DisconnectReason::ClientInitiated, with_will))
+            }
+            Inbound::Connect(_) => {
+                tracing::debug!(client = self.client_id, "second CONNECT on one connection; closing");
+                self.close(Some(ServerDisconnect::ProtocolError)).await;
+                Some((DisconnectReason::ClientError, true))
+            }
+            Inbound::Unexpected(what) => {
+                tracing::debug!(client = self.client_id, what, "unexpected packet; closing");
+                self.close(Some(ServerDisconnect::ProtocolError)).await;
+                Some((DisconnectReason::ClientError, true))
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn publish(
+        &mut self,
+        mut topic: String,
+        payload: Bytes,
+        qos: u8,
+        retain: bool,
+        pkid: u16,
+        properties: crate::broker::Properties,
+        alias: Option<u16>,
+    ) -> Option<Ending> {
+        if qos > 1 {
+            // AWS IoT does not support QoS 2: no PUBACK, nothing routed.
+            return None;
+        }
+        if let Some(a) = alias {
+            if a == 0 || a > TOPIC_ALIAS_MAX {
+                self.close(Some(ServerDisconnect::ProtocolError)).await;
+                return Some((DisconnectReason::ClientError, true));
+            }
+            if topic.is_empty() {
+                match self.aliases.get(&a) {
+                    Some(t) => topic = t.clone(),
+                    None => {
+                        self.close(Some(ServerDisconnect::ProtocolError)).await;
+                        return Some((DisconnectReason::ClientError, true));
+                    }
+                }
+            } else {
+                self.aliases.insert(a, topic.clone());
+            }
+        }
+        if payload.len() > MAX_PAYLOAD {
+            tracing::debug!(client = self.client_id, size = payload.len(), "payload over 128 KB; closing");
+            self.close(Some(ServerDisconnect::PacketTooLarge)).await;
+            return Some((DisconnectReason::ClientError, true));
+        }
+        let reserved_ok = match thingbox_model::topic::reserved(&topic) {
+            None => true,
+            Some(thingbox_model::topic::Reserved::Shadow { .. })
+            | Some(thingbox_model::topic::Reserved::Jobs { .. })
+            | Some(thingbox_model::topic::Reserved::Rule { .. }) => !retain,
+            Some(_) => false,
+        };
+        if thingbox_model::topic::check_name(&topic).is_err() || !reserved_ok {
+            tracing::debug!(
+                client = self.client_id,
+                topic,
+                "publish to an invalid or reserved topic; closing"
+            );
+            self.close(Some(ServerDisconnect::TopicNameInvalid)).await;
+            return Some((DisconnectReason::ClientError, true));
+        }
+        let allowed = self.ctx.auth.publish(&self.ctx.principal, self.client_id, &topic)
+            && (!retain || self.ctx.auth.retain(&self.ctx.principal, self.client_id, &topic));
+        if !allowed {
+            self.close(Some(ServerDisconnect::NotAuthorized)).await;
+            return Some((DisconnectReason::AuthError, true));
+        }
+        let msg = Message {
+            topic,
+            payload,
+            qos,
+            retain,
+            properties,
+            client_id: Some(self.client_id.to_owned()),
+            principal: self.ctx.principal.clone(),
+            timestamp_ms: now_ms(),
+        };
+        if let Err(e) = self.ctx.broker.publish(msg).await {
+            tracing::error!(error = %e, "publish failed to store its retained message");
+            self.close(None).await;
+            return Some((DisconnectReason::ConnectionLost, true));
+        }
+        if qos == 1 {
+            self.send(|b| codec::puback(self.proto, pkid, false, b)).await;
+        }
+        None
+    }
+
+    async fn subscribe(&mut self, pkid: u16, filters: Vec<codec::FilterRequest>) -> Option<Ending> {
+        if filters.iter().any(|f| f.qos > 1) {
+            // AWS IoT does not support QoS 2: no SUBACK.
+            return None;
+        }
+        let mut results = Vec::with_capacity(filters.len());
+        let mut granted = Vec::new();
+        let too_many = filters.len() > MAX_FILTERS_PER_SUBSCRIBE;
+        for f in &filters {
+            let held = self.session.state.lock().subscriptions.len();
+            let already = self.session.state.lock().subscriptions.contains_key(&f.filter);
+            let r = if too_many || (held >= MAX_SUBSCRIPTIONS && !already) {
+                SubResult::Quota
+            } else if thingbox_model::topic::check_filter(&f.filter).is_err() {
+                SubResult::InvalidFilter
+            } else if !self.ctx.auth.subscribe(&self.ctx.principal, self.client_id, &f.filter) {
+                SubResult::NotAuthorized
+            } else {
+                let opts = SubOptions {
+                    qos: f.qos,
+                    no_local: f.no_local,
+                    retain_as_published: f.retain_as_published,
+                };
+                self.ctx.broker.subscribe(self.session, &f.filter, opts);
+                granted.push(f.filter.clone());
+                SubResult::Granted(f.qos)
+            };
+            results.push(r);
+        }
+        self.send(|b| codec::suback(self.proto, pkid, &results, b)).await;
+        if !granted.is_empty() {
+            self.ctx.broker.event_subscriptions(
+                self.client_id,
+                &self.ctx.principal,
+                self.session_ident,
+                true,
+                &granted,
+            );
+        }
+        None
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut wr: W,
+    mut ctl: mpsc::Receiver<Ctl>,
+    session: Arc<Session>,
+    proto: Proto,
+    inflight_max: usize,
+    auth: Arc<dyn Authorizer>,
+    principal: Principal,
+    client_id: String,
+) {
+    let mut out = BytesMut::with_capacity(16 * 1024);
+    let mut closing: Option<Option<ServerDisconnect>> = None;
+    loop {
+        tokio::select! {
+            biased;
+            c = ctl.recv() => match c {
+                Some(Ctl::Bytes(b)) => out.extend_from_slice(&b),
+                Some(Ctl::Close(why)) => closing = Some(why),
+                None => closing = Some(None),
+            },
+            () = session.notify.notified() => {}
+        }
+        while closing.is_none() {
+            match ctl.try_recv() {
+                Ok(Ctl::Bytes(b)) => out.extend_from_slice(&b),
+                Ok(Ctl::Close(why)) => closing = Some(why),
+                Err(_) => break,
+            }
+        }
+        if closing.is_none() {
+            fill(&session, proto, inflight_max, &*auth, &principal, &client_id, &mut out);
+        }
+        if let Some(why) = closing {
+            if let Some(w) = why {
+                codec::disconnect(proto, w, &mut out);
+            }
+            let _ = wr.write_all(&out).await;
+            let _ = wr.shutdown().await;
+            return;
+        }
+        if !out.is_empty() {
+            if wr.write_all(&out).await.is_err() {
+                // The reader sees the broken socket too and ends the connection.
+                while let Some(c) = ctl.recv().await {
+                    if matches!(c, Ctl::Close(_)) {
+                        break;
+                    }
+                }
+                return;
+            }
+            out.clear();
+            if out.capacity() > 1024 * 1024 {
+                out = BytesMut::with_capacity(16 * 1024);
+            }
+        }
+    }
+}
+
+/// Moves deliveries from the session queue into `out`, up to the in-flight window for QoS 1.
+fn fill(
+    session: &Session,
+    proto: Proto,
+    inflight_max: usize,
+    auth: &dyn Authorizer,
+    principal: &Principal,
+    client_id: &str,
+    out: &mut BytesMut,
+) {
+    let mut st = session.state.lock();
+    let mut budget = 256;
+    while budget > 0 {
+        let Some(front) = st.queue.front() else { break };
+        if front.qos == 1 && st.inflight.len() >= inflight_max {
+            break;
+        }
+        let d: Delivery = st.queue.pop_front().expect("front exists");
+        budget -= 1;
+        if !auth.receive(principal, client_id, &d.message.topic) {
+            continue;
+        }
+        if d.qos == 1 {
+            let pkid = st.next_packet_id();
+            codec::publish(proto, &d, pkid, d.dup, out);
+            st.inflight.insert(pkid, d);
+        } else {
+            codec::publish(proto, &d, 0, false, out);
+        }
+    }
+    if budget == 0 && !st.queue.is_empty() {
+        session.notify.notify_one();
+    }
+}

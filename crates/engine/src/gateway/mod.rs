@@ -1,0 +1,175 @@
+//! The device edge: the mutual-TLS MQTT listener, the plain MQTT listener, identity, and the
+//! authorization hook every CONNECT, PUBLISH, SUBSCRIBE and delivery goes through.
+//!
+//! Each listener has an accept loop that owns its connection tasks; a TLS handshake and a CONNECT
+//! each have a deadline, so a silent socket only ever holds its own task.
+
+pub mod codec;
+pub mod conn;
+pub mod tls;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::broker::{Broker, Principal};
+
+/// Authorization decisions for device traffic. Until IoT policies are enforced, [`AllowAll`]
+/// allows everything a connected (ACTIVE) identity asks for.
+pub trait Authorizer: Send + Sync + std::fmt::Debug {
+    /// iot:Connect for `client_id`.
+    fn connect(&self, who: &Principal, client_id: &str) -> bool;
+    /// iot:Publish to `topic`.
+    fn publish(&self, who: &Principal, client_id: &str, topic: &str) -> bool;
+    /// iot:RetainPublish to `topic`.
+    fn retain(&self, who: &Principal, client_id: &str, topic: &str) -> bool;
+    /// iot:Subscribe to `filter`.
+    fn subscribe(&self, who: &Principal, client_id: &str, filter: &str) -> bool;
+    /// iot:Receive of a message on `topic`.
+    fn receive(&self, who: &Principal, client_id: &str, topic: &str) -> bool;
+}
+
+/// Allows everything.
+#[derive(Debug, Default)]
+pub struct AllowAll;
+
+impl Authorizer for AllowAll {
+    fn connect(&self, _: &Principal, _: &str) -> bool {
+        true
+    }
+    fn publish(&self, _: &Principal, _: &str, _: &str) -> bool {
+        true
+    }
+    fn retain(&self, _: &Principal, _: &str, _: &str) -> bool {
+        true
+    }
+    fn subscribe(&self, _: &Principal, _: &str, _: &str) -> bool {
+        true
+    }
+    fn receive(&self, _: &Principal, _: &str, _: &str) -> bool {
+        true
+    }
+}
+
+/// Deadlines and identities of the gateway.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// TLS handshake deadline.
+    pub handshake_timeout: Duration,
+    /// CONNECT deadline (after the handshake).
+    pub connect_timeout: Duration,
+    /// The identity every plain-listener client gets.
+    pub plain_identity: String,
+    /// Expiry of persistent MQTT 3.1.1 sessions.
+    pub default_session_expiry: u64,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            handshake_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(10),
+            plain_identity: "thingbox-plain-listener".into(),
+            default_session_expiry: 3600,
+        }
+    }
+}
+
+/// What the accept loops share.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    /// The router.
+    pub broker: Arc<Broker>,
+    /// Authorization.
+    pub auth: Arc<dyn Authorizer>,
+    /// Settings.
+    pub config: GatewayConfig,
+    /// Fires when the engine stops.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl Gateway {
+    fn ctx(&self, principal: Principal, peer: std::net::SocketAddr) -> conn::ConnCtx {
+        conn::ConnCtx {
+            broker: self.broker.clone(),
+            auth: self.auth.clone(),
+            principal,
+            peer,
+            shutdown: self.shutdown.clone(),
+            connect_timeout: self.config.connect_timeout,
+            default_session_expiry: self.config.default_session_expiry,
+        }
+    }
+
+    /// Serves mutual-TLS MQTT on `listener` until shutdown; returns once every connection is closed.
+    pub async fn serve_tls(self, listener: TcpListener, tls: Arc<rustls::ServerConfig>) {
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+        self.accept_loop(listener, move |gw, socket, peer| {
+            let acceptor = acceptor.clone();
+            async move {
+                let stream =
+                    match tokio::time::timeout(gw.config.handshake_timeout, acceptor.accept(socket)).await {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                let Some(cert) = stream.get_ref().1.peer_certificates().and_then(|c| c.first()) else {
+                    return;
+                };
+                let principal = Principal::Certificate(crate::certs::cert_id(cert.as_ref()));
+                conn::serve(stream, gw.ctx(principal, peer)).await;
+            }
+        })
+        .await;
+    }
+
+    /// Serves plain MQTT on `listener` until shutdown.
+    pub async fn serve_plain(self, listener: TcpListener) {
+        self.accept_loop(listener, |gw, socket, peer| async move {
+            let principal = Principal::Plain(gw.config.plain_identity.clone());
+            conn::serve(socket, gw.ctx(principal, peer)).await;
+        })
+        .await;
+    }
+
+    async fn accept_loop<F, Fut>(self, listener: TcpListener, handle: F)
+    where
+        F: Fn(Gateway, tokio::net::TcpStream, std::net::SocketAddr) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let mut tasks = JoinSet::new();
+        let mut shutdown = self.shutdown.clone();
+        loop {
+            while tasks.try_join_next().is_some() {}
+            tokio::select! {
+                r = listener.accept() => match r {
+                    Ok((socket, peer)) => {
+                        let _ = socket.set_nodelay(true);
+                        tasks.spawn(handle(self.clone(), socket, peer));
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                _ = shutdown.changed() => break,
+            }
+        }
+        drop(listener);
+        // Connections see the same shutdown signal and close; give them a moment, then stop them.
+        let drain = async { while tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(Duration::from_secs(5), drain).await.is_err() {
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+        }
+    }
+}

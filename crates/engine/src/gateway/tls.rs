@@ -1,0 +1,164 @@
+//! TLS for device connections: rustls with our own client-certificate verifier. A client
+//! certificate is accepted only if it is registered and ACTIVE, and (unless it was registered
+//! without a CA) chains to Thingbox's root or to a registered ACTIVE CA.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
+use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{
+    CertificateError, DigitallySignedStruct, DistinguishedName, Error as TlsError, RootCertStore,
+    SignatureScheme,
+};
+use thingbox_model::registry::{CaStatus, CertMode, CertStatus};
+
+use crate::ca::{CaError, LocalCa};
+use crate::certs;
+use crate::registry::RegistryService;
+
+/// ALPN protocols accepted on the MQTT TLS port (the AWS Device SDK sends `x-amzn-mqtt-ca` on 443).
+const ALPN: [&[u8]; 2] = [b"x-amzn-mqtt-ca", b"mqtt"];
+
+fn pem_der(path: &std::path::Path, what: &str) -> Result<Vec<u8>, CaError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|source| CaError::Io { path: path.to_owned(), source })?;
+    let (_, pem) = x509_parser::pem::parse_x509_pem(text.as_bytes())
+        .map_err(|e| CaError::Invalid { path: path.to_owned(), detail: format!("{what}: {e}") })?;
+    Ok(pem.contents)
+}
+
+/// The rustls server configuration for the device gateway.
+pub fn server_config(
+    ca: &LocalCa,
+    registry: Arc<RegistryService>,
+) -> Result<Arc<rustls::ServerConfig>, CaError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let (cert_path, key_path) = ca.server_paths();
+    let cert = CertificateDer::from(pem_der(&cert_path, "server certificate")?);
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pem_der(&key_path, "server key")?));
+    let root = CertificateDer::from(pem_der(&ca.root_path(), "root certificate")?);
+    let verifier = Arc::new(DeviceVerifier {
+        registry,
+        root: root.clone(),
+        provider: provider.clone(),
+        cache: Mutex::new(None),
+    });
+    let invalid = |e: TlsError| CaError::Invalid { path: cert_path.clone(), detail: e.to_string() };
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(invalid)?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(vec![cert, root], key)
+        .map_err(invalid)?;
+    config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+    Ok(Arc::new(config))
+}
+
+type Cached = (Vec<String>, Arc<dyn ClientCertVerifier>);
+
+#[derive(Debug)]
+struct DeviceVerifier {
+    registry: Arc<RegistryService>,
+    root: CertificateDer<'static>,
+    provider: Arc<CryptoProvider>,
+    /// The chain verifier for the current set of ACTIVE CAs, rebuilt when the set changes.
+    cache: Mutex<Option<Cached>>,
+}
+
+fn rejected(why: &str) -> TlsError {
+    tracing::debug!(why, "device certificate refused");
+    TlsError::InvalidCertificate(CertificateError::ApplicationVerificationFailure)
+}
+
+impl DeviceVerifier {
+    fn chain_verifier(&self, cas: Vec<(String, String)>) -> Result<Arc<dyn ClientCertVerifier>, TlsError> {
+        let ids: Vec<String> = cas.iter().map(|(id, _)| id.clone()).collect();
+        let mut cache = self.cache.lock();
+        if let Some((cached_ids, v)) = cache.as_ref()
+            && *cached_ids == ids
+        {
+            return Ok(v.clone());
+        }
+        let mut roots = RootCertStore::empty();
+        roots.add(self.root.clone())?;
+        for (_, pem) in &cas {
+            if let Ok(parsed) = certs::parse_cert_pem("ca", pem) {
+                let _ = roots.add(CertificateDer::from(parsed.der));
+            }
+        }
+        let v = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), self.provider.clone())
+            .build()
+            .map_err(|e| TlsError::General(e.to_string()))?;
+        *cache = Some((ids, v.clone()));
+        Ok(v)
+    }
+}
+
+impl ClientCertVerifier for DeviceVerifier {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, TlsError> {
+        let id = certs::cert_id(end_entity.as_ref());
+        let found = self.registry.read(|r| {
+            let cert = r.certificate(&id).ok().map(|c| (c.status, c.mode));
+            let cas: Vec<(String, String)> = r
+                .ca_certificates()
+                .filter(|c| c.status == CaStatus::Active)
+                .map(|c| (c.facts.id.clone(), c.facts.pem.clone()))
+                .collect();
+            Ok((cert, cas))
+        });
+        let Ok((cert, cas)) = found else { return Err(rejected("registry unavailable")) };
+        match cert {
+            None => Err(rejected("certificate not registered")),
+            Some((status, _)) if status != CertStatus::Active => Err(rejected("certificate not ACTIVE")),
+            Some((_, CertMode::SniOnly)) => Ok(ClientCertVerified::assertion()),
+            Some((_, CertMode::Default)) => {
+                self.chain_verifier(cas)?.verify_client_cert(end_entity, intermediates, now)
+            }
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, TlsError> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, TlsError> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}

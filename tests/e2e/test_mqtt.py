@@ -1,0 +1,373 @@
+"""Devices connecting over mutual TLS and plain MQTT with real clients (paho-mqtt 3.1.1 and 5, the
+AWS IoT Device SDK v2): routing, AWS's topic rules, retained messages, persistent sessions, wills,
+takeover, lifecycle events, certificate status, limits and misbehaving sockets."""
+
+import json
+import queue
+import socket
+import ssl
+import time
+import uuid
+
+import pytest
+
+from conftest import wait_for
+from mqtt_helpers import Client, Device, host_port
+
+
+@pytest.fixture
+def device(iot, tmp_path):
+    return Device(iot, tmp_path)
+
+
+def topic(prefix="t"):
+    return f"{prefix}/{uuid.uuid4().hex[:8]}"
+
+
+def test_tls_round_trip_qos0_and_qos1(server, device):
+    sub = Client(server, device=device)
+    sub.connect()
+    t = topic()
+    assert sub.subscribe(f"{t}/+", qos=1)[0].value == 1
+    pub = Client(server, device=device)
+    pub.connect()
+    pub.publish(f"{t}/a", b"zero", qos=0)
+    pub.publish(f"{t}/b", b"one", qos=1)
+    got = {m.topic: (m.payload, m.qos) for m in (sub.recv(), sub.recv())}
+    assert got == {f"{t}/a": (b"zero", 0), f"{t}/b": (b"one", 1)}
+    pub.close()
+    sub.close()
+
+
+def test_delivered_qos_is_the_lower_of_publish_and_subscription(server, device):
+    sub = Client(server, device=device)
+    sub.connect()
+    t = topic()
+    sub.subscribe(t, qos=0)
+    pub = Client(server, device=device)
+    pub.connect()
+    pub.publish(t, b"x", qos=1)
+    assert sub.recv().qos == 0
+    pub.close()
+    sub.close()
+
+
+def test_mqtt5_round_trip_with_properties(server, device):
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    sub = Client(server, device=device, v5=True)
+    sub.connect()
+    t = topic()
+    sub.subscribe(t)
+    pub = Client(server, device=device, v5=True)
+    pub.connect()
+    props = Properties(PacketTypes.PUBLISH)
+    props.UserProperty = [("k", "v")]
+    props.ContentType = "application/json"
+    props.ResponseTopic = "reply/here"
+    pub.c.publish(t, b"{}", qos=1, properties=props).wait_for_publish(5)
+    m = sub.recv()
+    assert m.payload == b"{}"
+    assert m.properties.UserProperty == [("k", "v")]
+    assert m.properties.ContentType == "application/json"
+    assert m.properties.ResponseTopic == "reply/here"
+    pub.close()
+    sub.close()
+
+
+def test_wildcards_and_dollar_rules(server, device):
+    root = f"w{uuid.uuid4().hex[:6]}"
+    hash_all = Client(server, device=device)
+    hash_all.connect()
+    hash_all.subscribe("#")
+    sub = Client(server, device=device)
+    sub.connect()
+    sub.subscribe(f"{root}/#")
+    pub = Client(server, device=device)
+    pub.connect()
+    pub.publish(root, b"parent")  # AWS: a/# does not match a
+    pub.publish(f"{root}/x/y", b"child")
+    assert sub.recv().topic == f"{root}/x/y"
+    sub.nothing()
+    # '#' sees ordinary topics but never $aws topics (lifecycle events of these clients included).
+    seen = set()
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        try:
+            seen.add(hash_all.recv(timeout=0.2).topic)
+        except Exception:
+            pass
+    assert {root, f"{root}/x/y"} <= seen
+    assert not any(s.startswith("$") for s in seen)
+    for c in (hash_all, sub, pub):
+        c.close()
+
+
+def test_retained_messages(server, device):
+    t = topic("ret")
+    pub = Client(server, device=device)
+    pub.connect()
+    pub.publish(t, b"last-known", qos=1, retain=True)
+    exact = Client(server, device=device)
+    exact.connect()
+    exact.subscribe(t)
+    m = exact.recv()
+    assert (m.payload, m.retain) == (b"last-known", True)
+    wild = Client(server, device=device)
+    wild.connect()
+    wild.subscribe(t.split("/")[0] + "/+")
+    wild.nothing()  # AWS sends retained messages only for exactly matching filters
+    pub.publish(t, b"live", qos=1)
+    m = exact.recv()
+    assert (m.payload, m.retain) == (b"live", False)
+    assert wild.recv().payload == b"live"
+    # An empty retained publish deletes it (and is delivered as an empty message).
+    pub.publish(t, b"", qos=1, retain=True)
+    assert exact.recv().payload == b""
+    late = Client(server, device=device)
+    late.connect()
+    late.subscribe(t)
+    late.nothing()
+    for c in (pub, exact, wild, late):
+        c.close()
+
+
+def test_persistent_session_gets_offline_qos1(server, device):
+    cid = f"persist-{uuid.uuid4().hex[:6]}"
+    t = topic()
+    a = Client(server, client_id=cid, device=device, clean=False)
+    assert a.connect().session_present is False
+    a.subscribe(t, qos=1)
+    a.close()
+    pub = Client(server, device=device)
+    pub.connect()
+    pub.publish(t, b"while-away-1", qos=1)
+    pub.publish(t, b"while-away-0", qos=0)  # QoS 0 is not stored for offline sessions
+    pub.publish(t, b"while-away-2", qos=1)
+    b = Client(server, client_id=cid, device=device, clean=False)
+    assert b.connect().session_present is True
+    assert [b.recv().payload, b.recv().payload] == [b"while-away-1", b"while-away-2"]
+    b.nothing()
+    b.close()
+    # clean=True discards the session.
+    c = Client(server, client_id=cid, device=device, clean=True)
+    assert c.connect().session_present is False
+    pub.publish(t, b"after-clean", qos=1)
+    c.nothing()
+    c.close()
+    pub.close()
+
+
+def test_last_will_on_abrupt_disconnect(server, device):
+    t = topic("will")
+    watcher = Client(server, device=device)
+    watcher.connect()
+    watcher.subscribe(t)
+    dying = Client(server, device=device, will=(t, b"gone", 1, False))
+    dying.connect()
+    dying.c.socket().shutdown(socket.SHUT_RDWR)  # no DISCONNECT packet
+    assert watcher.recv().payload == b"gone"
+    polite = Client(server, device=device, will=(t, b"should-not-see", 1, False))
+    polite.connect()
+    polite.close()
+    watcher.nothing()
+    watcher.close()
+
+
+def test_takeover_and_lifecycle_events(server, device):
+    cid = f"dup-{uuid.uuid4().hex[:6]}"
+    events = Client(server, device=device)
+    events.connect()
+    events.subscribe("$aws/events/presence/+/" + cid)
+    events.subscribe("$aws/events/subscriptions/+/" + cid)
+    first = Client(server, client_id=cid, device=device)
+    first.connect()
+    e = json.loads(events.recv().payload)
+    assert e["eventType"] == "connected" and e["clientId"] == cid
+    assert e["principalIdentifier"] == device.id and e["ipAddress"] == "127.0.0.1"
+    assert isinstance(e["timestamp"], int) and e["sessionIdentifier"] and "versionNumber" in e
+    first.subscribe("a/b")
+    e = json.loads(events.recv().payload)
+    assert (e["eventType"], e["topics"]) == ("subscribed", ["a/b"])
+    second = Client(server, client_id=cid, device=device)
+    second.connect()
+    first.disconnected()
+    got = [json.loads(events.recv().payload) for _ in range(2)]
+    disc = next(x for x in got if x["eventType"] == "disconnected")
+    assert disc["disconnectReason"] == "DUPLICATE_CLIENTID" and disc["clientInitiatedDisconnect"] is False
+    assert any(x["eventType"] == "connected" for x in got)
+    second.close()
+    e = json.loads(events.recv().payload)
+    assert (e["eventType"], e["disconnectReason"], e["clientInitiatedDisconnect"]) == (
+        "disconnected", "CLIENT_INITIATED_DISCONNECT", True)
+    events.close()
+
+
+def tls_handshake_fails(server, device):
+    ctx = ssl.create_default_context(cafile=server.endpoints["root_ca"])
+    ctx.load_cert_chain(device.cert, device.key)
+    host, port = host_port(server.endpoints["mqtt_tls"])
+    with socket.create_connection((host, port), timeout=5) as raw:
+        try:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+                # TLS 1.3 reports a refused client certificate on the first read.
+                tls.sendall(b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x1e\x00\x00")
+                return tls.recv(4) == b""
+        except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
+            return True
+
+
+def test_inactive_revoked_and_unregistered_certificates_are_refused(server, iot, tmp_path):
+    inactive = Device(iot, tmp_path, active=False)
+    assert tls_handshake_fails(server, inactive)
+    with pytest.raises((ssl.SSLError, ConnectionError, OSError, queue.Empty)):
+        c = Client(server, device=inactive)
+        c.connect(timeout=3)
+    c.c.loop_stop()
+    revoked = Device(iot, tmp_path)
+    iot.update_certificate(certificateId=revoked.id, newStatus="REVOKED")
+    assert tls_handshake_fails(server, revoked)
+    # A certificate from another CA (here: a self-signed one) is refused too.
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    import datetime
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "stranger")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    stranger = type("D", (), {})()
+    stranger.cert, stranger.key = tmp_path / "s.crt", tmp_path / "s.key"
+    stranger.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    stranger.key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+    assert tls_handshake_fails(server, stranger)
+
+
+def test_deactivating_a_certificate_disconnects_it_within_a_second(server, iot, device):
+    c = Client(server, device=device)
+    c.connect()
+    t0 = time.monotonic()
+    iot.update_certificate(certificateId=device.id, newStatus="INACTIVE")
+    c.disconnected(timeout=1)
+    assert time.monotonic() - t0 < 1.0
+    assert tls_handshake_fails(server, device)
+
+
+def test_plain_listener(server):
+    sub = Client(server)
+    sub.connect()
+    t = topic("plain")
+    sub.subscribe(t)
+    pub = Client(server, v5=True)
+    pub.connect()
+    pub.publish(t, b"no tls")
+    assert sub.recv().payload == b"no tls"
+    sub.close()
+    pub.close()
+
+
+def test_payload_over_128kb_disconnects(server, device):
+    c = Client(server, device=device)
+    c.connect()
+    c.c.publish(topic(), b"x" * (128 * 1024 + 1), qos=0)
+    c.disconnected()
+    ok = Client(server, device=device)
+    ok.connect()
+    ok.publish(topic(), b"x" * (128 * 1024), qos=1)
+    ok.close()
+
+
+def test_reserved_topics_cannot_be_published(server, device):
+    c = Client(server, device=device)
+    c.connect()
+    c.c.publish("$aws/events/presence/connected/fake", b"{}", qos=0)
+    c.disconnected()
+
+
+def test_malformed_packets_close_only_that_connection(server, device):
+    good = Client(server, device=device)
+    good.connect()
+    t = topic()
+    good.subscribe(t)
+    host, port = host_port(server.endpoints["mqtt"])
+    for junk in [b"\xff\xff\xff\xff\xff", b"GET / HTTP/1.1\r\n\r\n", b"\x10\x0c\x00\x04MQTT\x07\x02\x00\x1e\x00\x00"]:
+        with socket.create_connection((host, port), timeout=5) as s:
+            s.sendall(junk)
+            s.settimeout(5)
+            try:
+                data = s.recv(16)
+            except ConnectionResetError:
+                data = b""
+            assert data in (b"", b"\x20\x02\x00\x01"), data  # closed (or CONNACK 'unacceptable protocol')
+    good.publish(t, b"still fine")
+    assert good.recv().payload == b"still fine"
+    good.close()
+
+
+def test_silent_sockets_do_not_block_new_clients(server, device):
+    host, port = host_port(server.endpoints["mqtt_tls"])
+    idle = [socket.create_connection((host, port)) for _ in range(20)]  # never handshake
+    try:
+        t0 = time.monotonic()
+        c = Client(server, device=device)
+        c.connect()
+        assert time.monotonic() - t0 < 2
+        c.close()
+    finally:
+        for s in idle:
+            s.close()
+
+
+def test_aws_iot_device_sdk_v2(server, device, iot):
+    from awscrt import mqtt as crt_mqtt
+    from awsiot import mqtt_connection_builder
+
+    host, port = host_port(server.endpoints["mqtt_tls"])
+    cid = f"sdk-{uuid.uuid4().hex[:6]}"
+    conn = mqtt_connection_builder.mtls_from_path(
+        endpoint="localhost", port=port, cert_filepath=str(device.cert), pri_key_filepath=str(device.key),
+        ca_filepath=server.endpoints["root_ca"], client_id=cid, clean_session=False, keep_alive_secs=30,
+    )
+    result = conn.connect().result(10)
+    assert result["session_present"] is False
+    got = []
+    t = topic("sdk")
+    fut, _ = conn.subscribe(topic=t, qos=crt_mqtt.QoS.AT_LEAST_ONCE,
+                            callback=lambda topic, payload, **kw: got.append((topic, payload)))
+    assert fut.result(10)["qos"] == crt_mqtt.QoS.AT_LEAST_ONCE
+    pub_fut, _ = conn.publish(topic=t, payload=json.dumps({"hello": "thingbox"}), qos=crt_mqtt.QoS.AT_LEAST_ONCE)
+    pub_fut.result(10)
+    wait_for(lambda: got, timeout=5, what="the SDK to receive its own message")
+    assert got[0] == (t, b'{"hello": "thingbox"}')
+    conn.disconnect().result(10)
+
+
+def test_aws_iot_device_sdk_v2_mqtt5(server, device):
+    from concurrent.futures import Future
+
+    from awscrt import mqtt5
+    from awsiot import mqtt5_client_builder
+
+    host, port = host_port(server.endpoints["mqtt_tls"])
+    received, connected = Future(), Future()
+    client = mqtt5_client_builder.mtls_from_path(
+        endpoint="localhost", port=port, cert_filepath=str(device.cert), pri_key_filepath=str(device.key),
+        ca_filepath=server.endpoints["root_ca"], client_id=f"sdk5-{uuid.uuid4().hex[:6]}",
+        on_publish_received=lambda data: received.done() or received.set_result(data.publish_packet),
+        on_lifecycle_connection_success=lambda data: connected.set_result(True),
+    )
+    client.start()
+    connected.result(10)
+    t = topic("sdk5")
+    sub = client.subscribe(mqtt5.SubscribePacket(subscriptions=[mqtt5.Subscription(topic_filter=t, qos=mqtt5.QoS.AT_LEAST_ONCE)]))
+    assert sub.result(10).reason_codes[0] == mqtt5.SubackReasonCode.GRANTED_QOS_1
+    client.publish(mqtt5.PublishPacket(topic=t, payload=b"five", qos=mqtt5.QoS.AT_LEAST_ONCE,
+                                       user_properties=[mqtt5.UserProperty("a", "b")])).result(10)
+    p = received.result(10)
+    assert p.payload == b"five" and [(u.name, u.value) for u in p.user_properties] == [("a", "b")]
+    client.stop()

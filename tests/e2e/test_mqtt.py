@@ -371,3 +371,39 @@ def test_aws_iot_device_sdk_v2_mqtt5(server, device):
     p = received.result(10)
     assert p.payload == b"five" and [(u.name, u.value) for u in p.user_properties] == [("a", "b")]
     client.stop()
+
+
+def test_http_publish_and_retained_api(server, device):
+    data = server.client("iot-data")
+    sub = Client(server, device=device, v5=True)
+    sub.connect()
+    t = topic("http")
+    sub.subscribe(t)
+    r = data.publish(topic=t, qos=1, payload=b'{"from": "http"}', contentType="application/json",
+                     userProperties=json.dumps([{"source": "boto3"}]))
+    assert r["ResponseMetadata"]["HTTPStatusCode"] == 200
+    m = sub.recv()
+    assert m.payload == b'{"from": "http"}' and m.qos == 1
+    assert m.properties.ContentType == "application/json"
+    assert m.properties.UserProperty == [("source", "boto3")]
+
+    data.publish(topic=t, qos=0, retain=True, payload=b"kept")
+    assert sub.recv().payload == b"kept"
+    listed = data.list_retained_messages()["retainedTopics"]
+    entry = next(x for x in listed if x["topic"] == t)
+    assert (entry["payloadSize"], entry["qos"]) == (4, 0) and entry["lastModifiedTime"] > 0
+    got = data.get_retained_message(topic=t)
+    assert (got["topic"], got["payload"], got["qos"]) == (t, b"kept", 0)
+    data.publish(topic=t, retain=True, payload=b"")
+    assert sub.recv().payload == b""  # subscribers still receive the deleting publish
+    with pytest.raises(data.exceptions.ResourceNotFoundException):
+        data.get_retained_message(topic=t)
+
+    with pytest.raises(data.exceptions.InvalidRequestException):
+        data.publish(topic="bad/+/topic", payload=b"x")
+    with pytest.raises(data.exceptions.InvalidRequestException):
+        data.publish(topic=t, qos=2, payload=b"x")
+    with pytest.raises(data.exceptions.RequestEntityTooLargeException):
+        data.publish(topic=t, payload=b"x" * (128 * 1024 + 1))
+    sub.nothing()
+    sub.close()

@@ -44,6 +44,8 @@ pub enum AwsErrorType {
     DeleteConflict,
     /// 410
     LimitExceeded,
+    /// 413
+    RequestEntityTooLarge,
     /// 500
     InternalFailure,
 }
@@ -62,6 +64,7 @@ impl AwsErrorType {
             Self::RegistrationCodeValidation => "RegistrationCodeValidationException",
             Self::DeleteConflict => "DeleteConflictException",
             Self::LimitExceeded => "LimitExceededException",
+            Self::RequestEntityTooLarge => "RequestEntityTooLargeException",
             Self::InternalFailure => "InternalFailureException",
         }
     }
@@ -78,6 +81,7 @@ impl AwsErrorType {
                 StatusCode::CONFLICT
             }
             Self::LimitExceeded => StatusCode::GONE,
+            Self::RequestEntityTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::InternalFailure => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 mod iot;
 mod iot_certs;
+mod iot_data;
 pub mod sigv4;
 
 use std::future::Future;
@@ -77,12 +78,14 @@ impl AppState {
 #[derive(Clone)]
 struct Routers {
     iot: Router,
+    iot_data: Router,
 }
 
 /// Builds the whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let routers = Routers {
         iot: iot::routes().merge(iot_certs::routes()).fallback(unknown_operation).with_state(state.clone()),
+        iot_data: iot_data::routes().fallback(unknown_operation).with_state(state.clone()),
     };
     Router::new()
         .fallback(dispatch)
@@ -112,7 +115,8 @@ async fn dispatch(State((state, routers)): State<(AppState, Arc<Routers>)>, mut 
     req.extensions_mut().insert(Ctx { scope: Scope::new(region, state.account.clone()) });
     let router = match service {
         Service::Iot => routers.iot.clone(),
-        Service::IotData | Service::IotJobsData => {
+        Service::IotData => routers.iot_data.clone(),
+        Service::IotJobsData => {
             return aws_message(
                 AwsErrorType::UnknownOperation,
                 format!(
@@ -133,14 +137,16 @@ async fn dispatch(State((state, routers)): State<(AppState, Arc<Routers>)>, mut 
 async fn unknown_operation(req: Request) -> Response {
     aws_message(
         AwsErrorType::UnknownOperation,
-        format!("Thingbox does not serve {} {} for service iot", req.method(), req.uri().path()),
+        format!("Thingbox does not serve {} {} (yet)", req.method(), req.uri().path()),
     )
 }
 
 async fn add_request_id(mut res: Response) -> Response {
-    let id = uuid::Uuid::new_v4().to_string();
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert("x-amzn-RequestId", v);
+    if !res.headers().contains_key("x-amzn-RequestId") {
+        let id = uuid::Uuid::new_v4().to_string();
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            res.headers_mut().insert("x-amzn-RequestId", v);
+        }
     }
     res
 }

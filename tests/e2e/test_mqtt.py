@@ -407,3 +407,33 @@ def test_http_publish_and_retained_api(server, device):
         data.publish(topic=t, payload=b"x" * (128 * 1024 + 1))
     sub.nothing()
     sub.close()
+
+
+def test_mqtt_over_websocket(server, device):
+    import paho.mqtt.client as mqtt
+
+    host, port = host_port(server.endpoints["api"].removeprefix("http://"))
+    got = queue.Queue()
+    ws = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"ws-{uuid.uuid4().hex[:6]}", transport="websockets")
+    ws.ws_set_options(path="/mqtt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDWS%2F20261123%2Fus-east-1%2Fiotdevicegateway%2Faws4_request&X-Amz-Signature=x")
+    connected = queue.Queue()
+    ws.on_connect = lambda c, u, f, rc, p=None: connected.put(rc)
+    ws.on_message = lambda c, u, m: got.put(m)
+    ws.connect(host, port)
+    ws.loop_start()
+    assert connected.get(timeout=5) == 0
+    t = topic("ws")
+    done = queue.Queue()
+    ws.on_subscribe = lambda c, u, mid, codes, p=None: done.put(codes)
+    ws.subscribe(t, 1)
+    done.get(timeout=5)
+    tls = Client(server, device=device)
+    tls.connect()
+    tls.publish(t, b"over tls, to a websocket")
+    assert got.get(timeout=5).payload == b"over tls, to a websocket"
+    tls.subscribe(t + "/back")
+    ws.publish(t + "/back", b"from ws 2", qos=1).wait_for_publish(5)
+    assert tls.recv().payload == b"from ws 2"
+    ws.disconnect()
+    ws.loop_stop()
+    tls.close()

@@ -198,17 +198,6 @@ impl Engine {
             account: config.account.clone(),
             region: config.region.clone(),
         };
-        let state = http::AppState::new(http::Shared {
-            registry,
-            broker: broker.clone(),
-            account: config.account.clone(),
-            default_region: config.region.clone(),
-            endpoint_host: config.endpoint_host.clone(),
-            ca: ca.clone(),
-            registration_code,
-        });
-        let app = http::app(state);
-
         // One signal for every task: set when the caller's shutdown future completes.
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let gw = gateway::Gateway {
@@ -217,6 +206,18 @@ impl Engine {
             config: config.gateway.clone(),
             shutdown: stop_rx.clone(),
         };
+        let state = http::AppState::new(http::Shared {
+            registry,
+            broker: broker.clone(),
+            gateway: gw.clone(),
+            account: config.account.clone(),
+            default_region: config.region.clone(),
+            endpoint_host: config.endpoint_host.clone(),
+            ca: ca.clone(),
+            registration_code,
+        });
+        let app = http::app(state);
+
         let mut tasks = tokio::task::JoinSet::new();
         if let Some(l) = listeners.mqtt_tls {
             tasks.spawn(gw.clone().serve_tls(l, tls));

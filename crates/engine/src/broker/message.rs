@@ -14,6 +14,8 @@ pub enum Principal {
     Service(&'static str),
     /// An HTTP publish (iot-data Publish) by an AWS client.
     Http,
+    /// A SigV4-signed MQTT-over-WebSocket client, by access key id.
+    Iam(String),
 }
 
 impl Principal {
@@ -24,6 +26,7 @@ impl Principal {
             Self::Plain(name) => name.clone(),
             Self::Service(name) => format!("thingbox:{name}"),
             Self::Http => "n/a".into(),
+            Self::Iam(key) => key.clone(),
         }
     }
 }

@@ -27,6 +27,7 @@ fn principal_text(p: &Principal) -> String {
         Principal::Plain(n) => format!("plain:{n}"),
         Principal::Service(n) => format!("service:{n}"),
         Principal::Http => "http".into(),
+        Principal::Iam(k) => format!("iam:{k}"),
     }
 }
 
@@ -34,6 +35,7 @@ fn principal_from(text: &str) -> Principal {
     match text.split_once(':') {
         Some(("cert", id)) => Principal::Certificate(id.into()),
         Some(("plain", n)) => Principal::Plain(n.into()),
+        Some(("iam", k)) => Principal::Iam(k.into()),
         _ => Principal::Http,
     }
 }

@@ -132,6 +132,14 @@ impl Gateway {
         .await;
     }
 
+    /// Serves one already-established byte stream (e.g. MQTT over WebSocket) as `principal`.
+    pub async fn serve_stream<S>(&self, stream: S, principal: Principal, peer: std::net::SocketAddr)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+    {
+        conn::serve(stream, self.ctx(principal, peer)).await;
+    }
+
     /// Serves plain MQTT on `listener` until shutdown.
     pub async fn serve_plain(self, listener: TcpListener) {
         self.accept_loop(listener, |gw, socket, peer| async move {

@@ -10,6 +10,7 @@ pub mod extract;
 mod iot;
 mod iot_certs;
 mod iot_data;
+mod mqtt_ws;
 pub mod sigv4;
 
 use std::future::Future;
@@ -40,6 +41,8 @@ pub struct Shared {
     pub registry: Arc<RegistryService>,
     /// The MQTT router.
     pub broker: Arc<crate::broker::Broker>,
+    /// The device gateway (serves MQTT over WebSocket).
+    pub gateway: crate::gateway::Gateway,
     /// The account ARNs are rendered in.
     pub account: String,
     /// The region for unsigned requests.
@@ -84,8 +87,12 @@ struct Routers {
 /// Builds the whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let routers = Routers {
-        iot: iot::routes().merge(iot_certs::routes()).fallback(unknown_operation).with_state(state.clone()),
-        iot_data: iot_data::routes().fallback(unknown_operation).with_state(state.clone()),
+        iot: iot::routes()
+            .merge(iot_certs::routes())
+            .merge(mqtt_ws::routes())
+            .fallback(unknown_operation)
+            .with_state(state.clone()),
+        iot_data: iot_data::routes().merge(mqtt_ws::routes()).fallback(unknown_operation).with_state(state.clone()),
     };
     Router::new()
         .fallback(dispatch)
@@ -157,5 +164,7 @@ pub async fn serve(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app.into_make_service()).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }

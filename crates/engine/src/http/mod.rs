@@ -92,7 +92,10 @@ pub fn app(state: AppState) -> Router {
             .merge(mqtt_ws::routes())
             .fallback(unknown_operation)
             .with_state(state.clone()),
-        iot_data: iot_data::routes().merge(mqtt_ws::routes()).fallback(unknown_operation).with_state(state.clone()),
+        iot_data: iot_data::routes()
+            .merge(mqtt_ws::routes())
+            .fallback(unknown_operation)
+            .with_state(state.clone()),
     };
     Router::new()
         .fallback(dispatch)

@@ -38,7 +38,12 @@ async fn upgrade(
 }
 
 /// Pumps WebSocket frames to and from an in-memory pipe whose other end the gateway serves.
-async fn bridge(socket: WebSocket, gateway: crate::gateway::Gateway, principal: Principal, peer: std::net::SocketAddr) {
+async fn bridge(
+    socket: WebSocket,
+    gateway: crate::gateway::Gateway,
+    principal: Principal,
+    peer: std::net::SocketAddr,
+) {
     let (ours, theirs) = tokio::io::duplex(64 * 1024);
     let (mut ws_tx, mut ws_rx) = socket.split();
     let (mut pipe_rd, mut pipe_wr) = tokio::io::split(ours);

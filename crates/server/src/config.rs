@@ -70,6 +70,14 @@ pub struct Settings {
 /// The file name of the optional config file in the data dir.
 pub const CONFIG_FILE: &str = "thingbox.toml";
 
+/// `dir`, or the platform data dir when none is given.
+pub fn data_dir_or_default(dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    match dir {
+        Some(d) => Ok(d),
+        None => default_data_dir(),
+    }
+}
+
 fn default_data_dir() -> anyhow::Result<PathBuf> {
     dirs::data_dir()
         .map(|d| d.join("thingbox"))
@@ -105,10 +113,7 @@ fn read_file_config(dir: &Path) -> anyhow::Result<FileConfig> {
 impl Settings {
     /// Flags over the data dir's `thingbox.toml` over defaults, validated.
     pub fn resolve(args: ServeArgs) -> anyhow::Result<Self> {
-        let data_dir = match args.data_dir {
-            Some(d) => d,
-            None => default_data_dir()?,
-        };
+        let data_dir = data_dir_or_default(args.data_dir)?;
         check_data_dir(&data_dir)?;
         let file = read_file_config(&data_dir)?;
         let settings = Self {

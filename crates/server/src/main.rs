@@ -2,6 +2,7 @@
 //! listeners, starts the engine, prints the banner, and stops cleanly on Ctrl-C or SIGTERM.
 
 mod config;
+mod trust;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -22,8 +23,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the headless server: the AWS IoT APIs (and later the console) on --api-port.
+    /// Run the headless server: the AWS IoT APIs on --api-port and MQTT on --mqtt-tls-port/--mqtt-port.
     Serve(ServeArgs),
+    /// Add the local root CA to the system trust store (needs root), so programs that only trust
+    /// the system store (e.g. the AWS IoT Device SDK samples) connect unchanged.
+    Trust {
+        /// The data dir whose root CA to trust [default: the platform data dir]
+        #[arg(long, env = "THINGBOX_DATA_DIR", value_name = "DIR")]
+        data_dir: Option<std::path::PathBuf>,
+        /// Remove it from the trust store instead.
+        #[arg(long)]
+        uninstall: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -44,6 +55,9 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Trust { data_dir, uninstall } => {
+            config::data_dir_or_default(data_dir).and_then(|d| trust::trust(&d, uninstall))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

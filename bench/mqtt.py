@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""MQTT benchmarks (see docs/benchmarks.md): Thingbox beside Debian's mosquitto in the same run, both
+over mutual TLS with the same device certificate (mosquitto: require_certificate, an ACL file). The
+load comes from `thingbox-bench` (rumqttc). Prints a Markdown table. It measures; it does not judge."""
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+
+def raise_fd_limit():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def rss_kb(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+class Broker:
+    def __init__(self, name, proc, port):
+        self.name, self.proc, self.port = name, proc, port
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def start_thingbox(binary, data):
+    proc = subprocess.Popen([binary, "serve", "--data-dir", data, "--api-port", "0", "--mqtt-port", "0",
+                             "--mqtt-tls-port", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "RUST_LOG": "error"}, preexec_fn=raise_fd_limit)
+    ep_file = Path(data) / "endpoints.json"
+    deadline = time.monotonic() + 30
+    while not ep_file.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError("thingbox did not start")
+        time.sleep(0.02)
+    ep = json.loads(ep_file.read_text())
+    return Broker("Thingbox", proc, int(ep["mqtt_tls"].rsplit(":", 1)[1])), ep
+
+
+def issue_device(api, out):
+    req = urllib.request.Request(api + "/keys-and-certificate?setAsActive=true", data=b"", method="POST")
+    c = json.loads(urllib.request.urlopen(req).read())
+    (out / "device.pem").write_text(c["certificatePem"])
+    (out / "device.key").write_text(c["keyPair"]["PrivateKey"])
+    return out / "device.pem", out / "device.key"
+
+
+def start_mosquitto(data, work):
+    port = free_port()
+    acl = work / "acl"
+    acl.write_text("pattern readwrite bench/#\n")
+    conf = work / "mosquitto.conf"
+    conf.write_text(f"""per_listener_settings false
+persistence false
+log_dest none
+max_queued_messages 1000
+acl_file {acl}
+listener {port} 127.0.0.1
+cafile {data}/ca/root-ca.pem
+certfile {data}/ca/server.pem
+keyfile {data}/ca/server.key
+require_certificate true
+use_identity_as_username true
+""")
+    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=raise_fd_limit)
+    wait_port(port)
+    return Broker("mosquitto", proc, port)
+
+
+def bench(tool, broker, tls, *args, stdin=None):
+    cmd = [tool, "--host", "localhost", "--port", str(broker.port), "--ca", tls["ca"], "--cert", tls["cert"],
+           "--key", tls["key"], *args]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, preexec_fn=raise_fd_limit, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def idle_rss(tool, broker, tls, connections):
+    before = rss_kb(broker.proc.pid)
+    cmd = [tool, "--host", "localhost", "--port", str(broker.port), "--ca", tls["ca"], "--cert", tls["cert"],
+           "--key", tls["key"], "idle", "--connections", str(connections)]
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, preexec_fn=raise_fd_limit)
+    line = json.loads(p.stdout.readline())
+    time.sleep(1.0)  # let the broker settle after the last handshake
+    after = rss_kb(broker.proc.pid)
+    p.stdin.close()
+    p.wait(timeout=120)
+    return {"connections": line["connections"], "seconds": line["seconds_to_connect"], "rss_before_kb": before,
+            "rss_after_kb": after, "kb_per_connection": (after - before) / max(1, line["connections"])}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--thingbox", required=True)
+    ap.add_argument("--tool", required=True, help="path to thingbox-bench")
+    ap.add_argument("--messages", type=int, default=200_000)
+    ap.add_argument("--fanout-subscribers", type=int, default=1000)
+    ap.add_argument("--fanout-messages", type=int, default=100)
+    ap.add_argument("--latency-messages", type=int, default=2000)
+    ap.add_argument("--idle-connections", type=int, default=10_000)
+    ap.add_argument("--skip-idle", action="store_true")
+    a = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="tb-mqtt-bench-"))
+    data = str(work / "data")
+    results = {}
+    try:
+        thingbox, ep = start_thingbox(a.thingbox, data)
+        cert, key = issue_device(ep["api"], work)
+        tls = {"ca": ep["root_ca"], "cert": str(cert), "key": str(key)}
+        mosq = start_mosquitto(data, work)
+        for broker in (thingbox, mosq):
+            r = results.setdefault(broker.name, {})
+            r["qos0"] = bench(a.tool, broker, tls, "throughput", "--qos", "0", "--messages", str(a.messages))
+            r["qos1"] = bench(a.tool, broker, tls, "throughput", "--qos", "1", "--messages", str(a.messages // 2))
+            r["fanout"] = bench(a.tool, broker, tls, "fanout", "--subscribers", str(a.fanout_subscribers),
+                                "--messages", str(a.fanout_messages))
+            r["latency"] = bench(a.tool, broker, tls, "latency", "--messages", str(a.latency_messages))
+            if not a.skip_idle:
+                r["idle"] = idle_rss(a.tool, broker, tls, a.idle_connections)
+        thingbox.stop()
+        mosq.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    print(json.dumps(results, indent=1), file=sys.stderr)
+    t, m = results["Thingbox"], results["mosquitto"]
+
+    def tp(r):
+        return f"{r['msgs_per_sec']:,.0f} ({r['received']:,}/{r['sent']:,} delivered)"
+
+    rows = [
+        ("QoS 0 msgs/s, 1→1, 64 B", tp(t["qos0"]), tp(m["qos0"]), t["qos0"]["msgs_per_sec"] / m["qos0"]["msgs_per_sec"]),
+        ("QoS 1 msgs/s, 1→1, 64 B", tp(t["qos1"]), tp(m["qos1"]), t["qos1"]["msgs_per_sec"] / m["qos1"]["msgs_per_sec"]),
+        (f"Fan-out 1→{a.fanout_subscribers}, deliveries/s",
+         f"{t['fanout']['deliveries_per_sec']:,.0f} ({t['fanout']['delivered']:,}/{t['fanout']['expected']:,})",
+         f"{m['fanout']['deliveries_per_sec']:,.0f} ({m['fanout']['delivered']:,}/{m['fanout']['expected']:,})",
+         t["fanout"]["deliveries_per_sec"] / m["fanout"]["deliveries_per_sec"]),
+        ("QoS 1 round trip p50 / p99", f"{t['latency']['p50_ms']:.3f} / {t['latency']['p99_ms']:.3f} ms",
+         f"{m['latency']['p50_ms']:.3f} / {m['latency']['p99_ms']:.3f} ms", None),
+    ]
+    if not a.skip_idle:
+        rows.append((f"RSS per idle mTLS connection ({a.idle_connections:,} connections)",
+                     f"{t['idle']['kb_per_connection']:.1f} KB", f"{m['idle']['kb_per_connection']:.1f} KB", None))
+    print("| measure | Thingbox | mosquitto 2.0.11 | Thingbox ÷ mosquitto |")
+    print("|---|---|---|---|")
+    for name, tv, mv, ratio in rows:
+        print(f"| {name} | {tv} | {mv} | {'' if ratio is None else f'{ratio:.2f}×'} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,340 @@
+//! `thingbox-bench`: an MQTT load tool (rumqttc) for comparing brokers on the same machine. Each
+//! scenario prints one JSON line; `bench/mqtt.py` runs it against Thingbox and mosquitto and
+//! writes the table in docs/benchmarks.md. It measures; it does not judge.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, ServerName};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[derive(Debug, Parser)]
+#[command(name = "thingbox-bench", about = "MQTT load tool for broker comparisons")]
+struct Cli {
+    /// Broker host.
+    #[arg(long, default_value = "localhost")]
+    host: String,
+    /// Broker port.
+    #[arg(long)]
+    port: u16,
+    /// CA certificate (PEM) for TLS; without it the connection is plain TCP.
+    #[arg(long)]
+    ca: Option<String>,
+    /// Client certificate (PEM).
+    #[arg(long)]
+    cert: Option<String>,
+    /// Client key (PEM, PKCS#1 or PKCS#8).
+    #[arg(long)]
+    key: Option<String>,
+    /// Topic prefix.
+    #[arg(long, default_value = "bench")]
+    prefix: String,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Debug, Subcommand)]
+enum Scenario {
+    /// 1 publisher → 1 subscriber: messages per second.
+    Throughput {
+        /// 0 or 1.
+        #[arg(long, default_value_t = 0)]
+        qos: u8,
+        /// Messages.
+        #[arg(long, default_value_t = 200_000)]
+        messages: u64,
+        /// Payload bytes.
+        #[arg(long, default_value_t = 64)]
+        payload: usize,
+    },
+    /// 1 publisher → N subscribers: deliveries per second.
+    Fanout {
+        /// Subscribers.
+        #[arg(long, default_value_t = 1000)]
+        subscribers: usize,
+        /// Messages published.
+        #[arg(long, default_value_t = 200)]
+        messages: u64,
+        /// Payload bytes.
+        #[arg(long, default_value_t = 64)]
+        payload: usize,
+    },
+    /// QoS 1 publish → delivery round trips, one at a time: p50/p99.
+    Latency {
+        /// Round trips.
+        #[arg(long, default_value_t = 2000)]
+        messages: u64,
+    },
+    /// Opens N connections (CONNECT, keep-alive 0) and holds them until stdin closes.
+    Idle {
+        /// Connections.
+        #[arg(long, default_value_t = 10_000)]
+        connections: usize,
+    },
+}
+
+fn pem_blocks(path: &str) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let text = std::fs::read(path).with_context(|| format!("reading {path}"))?;
+    let mut out = Vec::new();
+    for pem in x509_parser::pem::Pem::iter_from_buffer(&text) {
+        let pem = pem.with_context(|| format!("parsing {path}"))?;
+        out.push((pem.label, pem.contents));
+    }
+    Ok(out)
+}
+
+fn tls_config(cli: &Cli) -> anyhow::Result<Option<Arc<rustls::ClientConfig>>> {
+    let Some(ca) = &cli.ca else { return Ok(None) };
+    let mut roots = rustls::RootCertStore::empty();
+    for (_, der) in pem_blocks(ca)? {
+        roots.add(CertificateDer::from(der))?;
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots);
+    let config = match (&cli.cert, &cli.key) {
+        (Some(cert), Some(key)) => {
+            let chain = pem_blocks(cert)?.into_iter().map(|(_, d)| CertificateDer::from(d)).collect();
+            let (label, der) = pem_blocks(key)?.into_iter().next().context("no key in the key file")?;
+            let key = if label == "RSA PRIVATE KEY" {
+                PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(der))
+            } else {
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der))
+            };
+            builder.with_client_auth_cert(chain, key)?
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    Ok(Some(Arc::new(config)))
+}
+
+fn options(cli: &Cli, tls: &Option<Arc<rustls::ClientConfig>>, id: &str) -> MqttOptions {
+    let mut o = MqttOptions::new(id, cli.host.clone(), cli.port);
+    o.set_keep_alive(Duration::from_secs(60));
+    o.set_max_packet_size(256 * 1024, 256 * 1024);
+    o.set_inflight(100);
+    if let Some(cfg) = tls {
+        o.set_transport(Transport::Tls(TlsConfiguration::Rustls(cfg.clone())));
+    }
+    o
+}
+
+async fn connected(id: &str, cli: &Cli, tls: &Option<Arc<rustls::ClientConfig>>, cap: usize) -> (AsyncClient, EventLoop) {
+    let (c, mut ev) = AsyncClient::new(options(cli, tls, id), cap);
+    loop {
+        match ev.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => return (c, ev),
+            Ok(_) => {}
+            Err(e) => panic!("{id}: connect failed: {e}"),
+        }
+    }
+}
+
+async fn subscribed(c: &AsyncClient, ev: &mut EventLoop, topic: &str, qos: QoS) {
+    c.subscribe(topic, qos).await.expect("subscribe");
+    loop {
+        if let Ok(Event::Incoming(Packet::SubAck(_))) = ev.poll().await {
+            return;
+        }
+    }
+}
+
+fn qos_of(n: u8) -> QoS {
+    if n == 0 { QoS::AtMostOnce } else { QoS::AtLeastOnce }
+}
+
+async fn throughput(cli: &Cli, tls: &Option<Arc<rustls::ClientConfig>>, qos: u8, messages: u64, payload: usize) -> serde_json::Value {
+    let topic = format!("{}/tp", cli.prefix);
+    let (sub, mut sev) = connected("bench-sub", cli, tls, 10).await;
+    subscribed(&sub, &mut sev, &topic, qos_of(qos)).await;
+    let (publ, mut pev) = connected("bench-pub", cli, tls, 1000).await;
+    let body = vec![b'x'; payload];
+    let start = Instant::now();
+    let sender = tokio::spawn({
+        let topic = topic.clone();
+        async move {
+            for _ in 0..messages {
+                publ.publish(topic.as_str(), qos_of(qos), false, body.clone()).await.expect("publish");
+            }
+            publ
+        }
+    });
+    let pumping = tokio::spawn(async move { while pev.poll().await.is_ok() {} });
+    let mut received = 0u64;
+    let mut last = start;
+    let idle = Duration::from_secs(3);
+    while received < messages {
+        match tokio::time::timeout(idle, sev.poll()).await {
+            Ok(Ok(Event::Incoming(Packet::Publish(_)))) => {
+                received += 1;
+                last = Instant::now();
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => panic!("subscriber: {e}"),
+            Err(_) => break, // nothing for 3 s: the rest was dropped
+        }
+    }
+    let elapsed = last.duration_since(start).as_secs_f64();
+    let publ = sender.await.expect("sender");
+    let _ = publ.disconnect().await;
+    pumping.abort();
+    json!({"scenario": "throughput", "qos": qos, "payload": payload, "sent": messages, "received": received,
+           "seconds": elapsed, "msgs_per_sec": received as f64 / elapsed})
+}
+
+async fn fanout(cli: &Cli, tls: &Option<Arc<rustls::ClientConfig>>, subscribers: usize, messages: u64, payload: usize) -> serde_json::Value {
+    let topic = format!("{}/fan", cli.prefix);
+    let received = Arc::new(AtomicU64::new(0));
+    let done_at = Arc::new(std::sync::Mutex::new(None::<Instant>));
+    let expected = subscribers as u64 * messages;
+    let mut subs = Vec::new();
+    for i in 0..subscribers {
+        let (c, mut ev) = connected(&format!("bench-fan-{i}"), cli, tls, 10).await;
+        subscribed(&c, &mut ev, &topic, QoS::AtMostOnce).await;
+        let received = received.clone();
+        let done_at = done_at.clone();
+        subs.push((c, tokio::spawn(async move {
+            while let Ok(e) = ev.poll().await {
+                if let Event::Incoming(Packet::Publish(_)) = e
+                    && received.fetch_add(1, Ordering::Relaxed) + 1 == expected
+                {
+                    *done_at.lock().unwrap() = Some(Instant::now());
+                }
+            }
+        })));
+    }
+    let (publ, mut pev) = connected("bench-fan-pub", cli, tls, 1000).await;
+    tokio::spawn(async move { while pev.poll().await.is_ok() {} });
+    let start = Instant::now();
+    for _ in 0..messages {
+        publ.publish(topic.as_str(), QoS::AtMostOnce, false, vec![b'x'; payload]).await.expect("publish");
+    }
+    let mut last_count = 0;
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = received.load(Ordering::Relaxed);
+        if now >= expected || (now == last_count && start.elapsed() > Duration::from_secs(5)) {
+            break;
+        }
+        last_count = now;
+    }
+    let got = received.load(Ordering::Relaxed);
+    let end = done_at.lock().unwrap().unwrap_or_else(Instant::now);
+    let elapsed = end.duration_since(start).as_secs_f64();
+    for (_, t) in &subs {
+        t.abort();
+    }
+    json!({"scenario": "fanout", "subscribers": subscribers, "published": messages, "expected": expected,
+           "delivered": got, "seconds": elapsed, "deliveries_per_sec": got as f64 / elapsed})
+}
+
+async fn latency(cli: &Cli, tls: &Option<Arc<rustls::ClientConfig>>, messages: u64) -> serde_json::Value {
+    let topic = format!("{}/rtt", cli.prefix);
+    let (sub, mut sev) = connected("bench-rtt-sub", cli, tls, 10).await;
+    subscribed(&sub, &mut sev, &topic, QoS::AtLeastOnce).await;
+    let (publ, mut pev) = connected("bench-rtt-pub", cli, tls, 10).await;
+    tokio::spawn(async move { while pev.poll().await.is_ok() {} });
+    let mut samples = Vec::with_capacity(messages as usize);
+    for i in 0..messages {
+        let t0 = Instant::now();
+        publ.publish(topic.as_str(), QoS::AtLeastOnce, false, i.to_be_bytes().to_vec()).await.expect("publish");
+        loop {
+            match sev.poll().await {
+                Ok(Event::Incoming(Packet::Publish(p))) if p.payload.as_ref() == i.to_be_bytes() => break,
+                Ok(_) => {}
+                Err(e) => panic!("subscriber: {e}"),
+            }
+        }
+        samples.push(t0.elapsed().as_secs_f64() * 1000.0);
+    }
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)];
+    json!({"scenario": "latency", "messages": messages, "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": pct(1.0)})
+}
+
+/// One idle connection: TLS (if configured) + CONNECT with keep-alive 0, CONNACK read, then held.
+async fn idle_one(cli: &Cli, tls: &Option<tokio_rustls::TlsConnector>, i: usize) -> anyhow::Result<Box<dyn std::any::Any + Send>> {
+    let tcp = tokio::net::TcpStream::connect((cli.host.as_str(), cli.port)).await?;
+    let id = format!("idle-{i}");
+    let mut connect = vec![0x10, (12 + id.len()) as u8, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0, 0, 0, id.len() as u8];
+    connect.extend_from_slice(id.as_bytes());
+    let mut ack = [0u8; 4];
+    match tls {
+        Some(connector) => {
+            let name = ServerName::try_from(cli.host.clone())?;
+            let mut s = connector.connect(name, tcp).await?;
+            s.write_all(&connect).await?;
+            s.read_exact(&mut ack).await?;
+            anyhow::ensure!(ack[3] == 0, "CONNACK refused: {ack:?}");
+            Ok(Box::new(s))
+        }
+        None => {
+            let mut s = tcp;
+            s.write_all(&connect).await?;
+            s.read_exact(&mut ack).await?;
+            anyhow::ensure!(ack[3] == 0, "CONNACK refused: {ack:?}");
+            Ok(Box::new(s))
+        }
+    }
+}
+
+async fn idle(cli: &Cli, tls: &Option<Arc<rustls::ClientConfig>>, connections: usize) -> anyhow::Result<serde_json::Value> {
+    let connector = tls.clone().map(tokio_rustls::TlsConnector::from);
+    let start = Instant::now();
+    let mut held = Vec::with_capacity(connections);
+    let mut pending = tokio::task::JoinSet::new();
+    let cli = Arc::new(Cli { scenario: Scenario::Idle { connections }, ..cli.clone_args() });
+    for i in 0..connections {
+        let (cli, connector) = (cli.clone(), connector.clone());
+        pending.spawn(async move { idle_one(&cli, &connector, i).await });
+        if pending.len() >= 64 {
+            held.push(pending.join_next().await.expect("task")??);
+        }
+    }
+    while let Some(r) = pending.join_next().await {
+        held.push(r??);
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    println!("{}", json!({"scenario": "idle", "connections": held.len(), "seconds_to_connect": seconds, "state": "holding"}));
+    // Hold until stdin closes (the orchestrator measures the broker's memory meanwhile).
+    let _ = tokio::task::spawn_blocking(|| {
+        use std::io::Read as _;
+        let mut sink = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut sink);
+    })
+    .await;
+    Ok(json!({"scenario": "idle", "connections": held.len(), "state": "closed"}))
+}
+
+impl Cli {
+    fn clone_args(&self) -> Self {
+        Self {
+            host: self.host.clone(),
+            port: self.port,
+            ca: self.ca.clone(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+            prefix: self.prefix.clone(),
+            scenario: Scenario::Latency { messages: 0 },
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let tls = tls_config(&cli)?;
+    let result = match cli.scenario {
+        Scenario::Throughput { qos, messages, payload } => throughput(&cli, &tls, qos, messages, payload).await,
+        Scenario::Fanout { subscribers, messages, payload } => fanout(&cli, &tls, subscribers, messages, payload).await,
+        Scenario::Latency { messages } => latency(&cli, &tls, messages).await,
+        Scenario::Idle { connections } => idle(&cli, &tls, connections).await?,
+    };
+    println!("{result}");
+    Ok(())
+}

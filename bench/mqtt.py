@@ -87,6 +87,7 @@ def start_mosquitto(data, work):
     acl.write_text("pattern readwrite bench/#\n")
     conf = work / "mosquitto.conf"
     conf.write_text(f"""per_listener_settings false
+user root
 persistence false
 log_dest none
 max_queued_messages 1000

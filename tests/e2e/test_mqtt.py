@@ -437,3 +437,31 @@ def test_mqtt_over_websocket(server, device):
     ws.disconnect()
     ws.loop_stop()
     tls.close()
+
+
+def test_mqtt5_session_expiry_and_topic_alias(server, device):
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    cid = f"v5s-{uuid.uuid4().hex[:6]}"
+    t = topic("v5s")
+    a = Client(server, client_id=cid, device=device, v5=True, clean=False, session_expiry=300)
+    assert a.connect().session_present is False
+    a.subscribe(t)
+    a.close()
+    pub = Client(server, device=device, v5=True)
+    pub.connect()
+    # Topic alias 1 stands for t from the second publish on.
+    props = Properties(PacketTypes.PUBLISH)
+    props.TopicAlias = 1
+    pub.c.publish(t, b"first", qos=1, properties=props).wait_for_publish(5)
+    pub.c.publish("", b"second", qos=1, properties=props).wait_for_publish(5)
+    b = Client(server, client_id=cid, device=device, v5=True, clean=False, session_expiry=300)
+    assert b.connect().session_present is True
+    assert [b.recv().payload, b.recv().payload] == [b"first", b"second"]
+    b.close()
+    # An alias over the limit of 8 is a protocol error.
+    bad = Properties(PacketTypes.PUBLISH)
+    bad.TopicAlias = 9
+    pub.c.publish(t, b"x", qos=0, properties=bad)
+    pub.disconnected()

@@ -94,9 +94,10 @@ fn tls_config(cli: &Cli) -> anyhow::Result<Option<Arc<rustls::ClientConfig>>> {
     for (_, der) in pem_blocks(ca)? {
         roots.add(CertificateDer::from(der))?;
     }
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots);
+    let builder =
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots);
     let config = match (&cli.cert, &cli.key) {
         (Some(cert), Some(key)) => {
             let chain = pem_blocks(cert)?.into_iter().map(|(_, d)| CertificateDer::from(d)).collect();
@@ -124,7 +125,12 @@ fn options(cli: &Cli, tls: &Option<Arc<rustls::ClientConfig>>, id: &str) -> Mqtt
     o
 }
 
-async fn connected(id: &str, cli: &Cli, tls: &Option<Arc<rustls::ClientConfig>>, cap: usize) -> (AsyncClient, EventLoop) {
+async fn connected(
+    id: &str,
+    cli: &Cli,
+    tls: &Option<Arc<rustls::ClientConfig>>,
+    cap: usize,
+) -> (AsyncClient, EventLoop) {
     let (c, mut ev) = AsyncClient::new(options(cli, tls, id), cap);
     loop {
         match ev.poll().await {
@@ -148,7 +154,13 @@ fn qos_of(n: u8) -> QoS {
     if n == 0 { QoS::AtMostOnce } else { QoS::AtLeastOnce }
 }
 
-async fn throughput(cli: &Cli, tls: &Option<Arc<rustls::ClientConfig>>, qos: u8, messages: u64, payload: usize) -> serde_json::Value {
+async fn throughput(
+    cli: &Cli,
+    tls: &Option<Arc<rustls::ClientConfig>>,
+    qos: u8,
+    messages: u64,
+    payload: usize,
+) -> serde_json::Value {
     let topic = format!("{}/tp", cli.prefix);
     let (sub, mut sev) = connected("bench-sub", cli, tls, 10).await;
     subscribed(&sub, &mut sev, &topic, qos_of(qos)).await;
@@ -187,7 +199,13 @@ async fn throughput(cli: &Cli, tls: &Option<Arc<rustls::ClientConfig>>, qos: u8,
            "seconds": elapsed, "msgs_per_sec": received as f64 / elapsed})
 }
 
-async fn fanout(cli: &Cli, tls: &Option<Arc<rustls::ClientConfig>>, subscribers: usize, messages: u64, payload: usize) -> serde_json::Value {
+async fn fanout(
+    cli: &Cli,
+    tls: &Option<Arc<rustls::ClientConfig>>,
+    subscribers: usize,
+    messages: u64,
+    payload: usize,
+) -> serde_json::Value {
     let topic = format!("{}/fan", cli.prefix);
     let received = Arc::new(AtomicU64::new(0));
     let done_at = Arc::new(std::sync::Mutex::new(None::<Instant>));
@@ -198,15 +216,18 @@ async fn fanout(cli: &Cli, tls: &Option<Arc<rustls::ClientConfig>>, subscribers:
         subscribed(&c, &mut ev, &topic, QoS::AtMostOnce).await;
         let received = received.clone();
         let done_at = done_at.clone();
-        subs.push((c, tokio::spawn(async move {
-            while let Ok(e) = ev.poll().await {
-                if let Event::Incoming(Packet::Publish(_)) = e
-                    && received.fetch_add(1, Ordering::Relaxed) + 1 == expected
-                {
-                    *done_at.lock().unwrap() = Some(Instant::now());
+        subs.push((
+            c,
+            tokio::spawn(async move {
+                while let Ok(e) = ev.poll().await {
+                    if let Event::Incoming(Packet::Publish(_)) = e
+                        && received.fetch_add(1, Ordering::Relaxed) + 1 == expected
+                    {
+                        *done_at.lock().unwrap() = Some(Instant::now());
+                    }
                 }
-            }
-        })));
+            }),
+        ));
     }
     let (publ, mut pev) = connected("bench-fan-pub", cli, tls, 1000).await;
     tokio::spawn(async move { while pev.poll().await.is_ok() {} });
@@ -242,7 +263,9 @@ async fn latency(cli: &Cli, tls: &Option<Arc<rustls::ClientConfig>>, messages: u
     let mut samples = Vec::with_capacity(messages as usize);
     for i in 0..messages {
         let t0 = Instant::now();
-        publ.publish(topic.as_str(), QoS::AtLeastOnce, false, i.to_be_bytes().to_vec()).await.expect("publish");
+        publ.publish(topic.as_str(), QoS::AtLeastOnce, false, i.to_be_bytes().to_vec())
+            .await
+            .expect("publish");
         loop {
             match sev.poll().await {
                 Ok(Event::Incoming(Packet::Publish(p))) if p.payload.as_ref() == i.to_be_bytes() => break,
@@ -258,10 +281,15 @@ async fn latency(cli: &Cli, tls: &Option<Arc<rustls::ClientConfig>>, messages: u
 }
 
 /// One idle connection: TLS (if configured) + CONNECT with keep-alive 0, CONNACK read, then held.
-async fn idle_one(cli: &Cli, tls: &Option<tokio_rustls::TlsConnector>, i: usize) -> anyhow::Result<Box<dyn std::any::Any + Send>> {
+async fn idle_one(
+    cli: &Cli,
+    tls: &Option<tokio_rustls::TlsConnector>,
+    i: usize,
+) -> anyhow::Result<Box<dyn std::any::Any + Send>> {
     let tcp = tokio::net::TcpStream::connect((cli.host.as_str(), cli.port)).await?;
     let id = format!("idle-{i}");
-    let mut connect = vec![0x10, (12 + id.len()) as u8, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0, 0, 0, id.len() as u8];
+    let mut connect =
+        vec![0x10, (12 + id.len()) as u8, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0, 0, 0, id.len() as u8];
     connect.extend_from_slice(id.as_bytes());
     let mut ack = [0u8; 4];
     match tls {
@@ -283,7 +311,11 @@ async fn idle_one(cli: &Cli, tls: &Option<tokio_rustls::TlsConnector>, i: usize)
     }
 }
 
-async fn idle(cli: &Cli, tls: &Option<Arc<rustls::ClientConfig>>, connections: usize) -> anyhow::Result<serde_json::Value> {
+async fn idle(
+    cli: &Cli,
+    tls: &Option<Arc<rustls::ClientConfig>>,
+    connections: usize,
+) -> anyhow::Result<serde_json::Value> {
     let connector = tls.clone().map(tokio_rustls::TlsConnector::from);
     let start = Instant::now();
     let mut held = Vec::with_capacity(connections);
@@ -300,7 +332,10 @@ async fn idle(cli: &Cli, tls: &Option<Arc<rustls::ClientConfig>>, connections: u
         held.push(r??);
     }
     let seconds = start.elapsed().as_secs_f64();
-    println!("{}", json!({"scenario": "idle", "connections": held.len(), "seconds_to_connect": seconds, "state": "holding"}));
+    println!(
+        "{}",
+        json!({"scenario": "idle", "connections": held.len(), "seconds_to_connect": seconds, "state": "holding"})
+    );
     // Hold until stdin closes (the orchestrator measures the broker's memory meanwhile).
     let _ = tokio::task::spawn_blocking(|| {
         use std::io::Read as _;
@@ -330,8 +365,12 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let tls = tls_config(&cli)?;
     let result = match cli.scenario {
-        Scenario::Throughput { qos, messages, payload } => throughput(&cli, &tls, qos, messages, payload).await,
-        Scenario::Fanout { subscribers, messages, payload } => fanout(&cli, &tls, subscribers, messages, payload).await,
+        Scenario::Throughput { qos, messages, payload } => {
+            throughput(&cli, &tls, qos, messages, payload).await
+        }
+        Scenario::Fanout { subscribers, messages, payload } => {
+            fanout(&cli, &tls, subscribers, messages, payload).await
+        }
         Scenario::Latency { messages } => latency(&cli, &tls, messages).await,
         Scenario::Idle { connections } => idle(&cli, &tls, connections).await?,
     };

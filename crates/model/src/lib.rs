@@ -8,6 +8,7 @@
 pub mod arn;
 pub mod names;
 pub mod paging;
+pub mod policy;
 pub mod registry;
 pub mod tags;
 pub mod time;

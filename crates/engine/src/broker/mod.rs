@@ -28,7 +28,8 @@ use crate::storage::{StorageError, Write, Writer};
 /// Router settings.
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
-    /// Most deliveries queued per session (QoS 0 and 1 alike); past it deliveries are dropped.
+    /// Most deliveries queued per session (QoS 0 and 1 alike; also bounded by
+    /// `session::MAX_QUEUED_BYTES`); past it deliveries to that session are dropped.
     pub max_queued: usize,
     /// Expiry of a persistent session after its connection goes away, when the client asks for
     /// none (MQTT 3.1.1 clean-session=false): AWS's default, one hour.
@@ -39,7 +40,7 @@ pub struct BrokerConfig {
 
 impl Default for BrokerConfig {
     fn default() -> Self {
-        Self { max_queued: 1000, default_session_expiry_secs: 3600, max_session_expiry_secs: 7 * 24 * 3600 }
+        Self { max_queued: 10_000, default_session_expiry_secs: 3600, max_session_expiry_secs: 7 * 24 * 3600 }
     }
 }
 
@@ -207,7 +208,7 @@ impl Broker {
             // A resumed session resends what was in flight first.
             let inflight: Vec<Delivery> = std::mem::take(&mut st.inflight).into_values().collect();
             for d in inflight.into_iter().rev() {
-                st.queue.push_front(Delivery { dup: true, ..d });
+                st.push_front(Delivery { dup: true, ..d });
             }
             st.version
         };
@@ -228,7 +229,7 @@ impl Broker {
             st.disconnected_at = Some(Instant::now());
             if st.persistent && st.expiry_secs > 0 {
                 // Unacknowledged QoS 1 deliveries are kept for the next connection; QoS 0 ones go.
-                st.queue.retain(|d| d.qos > 0);
+                st.retain_queued(|d| d.qos > 0);
                 false
             } else {
                 true
@@ -488,7 +489,7 @@ impl InternalClient {
     /// The next message for this client.
     pub async fn recv(&self) -> Arc<Message> {
         loop {
-            if let Some(d) = self.session.state.lock().queue.pop_front() {
+            if let Some(d) = self.session.state.lock().pop_front() {
                 return d.message;
             }
             self.session.notify.notified().await;

@@ -3,8 +3,9 @@
 //!
 //! The router pushes deliveries into the queue under the session's lock and wakes the connection's
 //! writer through `notify`; the writer moves QoS 1 deliveries into `inflight` as it sends them and
-//! a PUBACK removes them. The queue is bounded: past `max_queued`, QoS 0 deliveries are dropped and
-//! QoS 1 deliveries are dropped too (counted), so one slow subscriber never holds up the others.
+//! a PUBACK removes them. The queue is bounded by count (`max_queued`) and by payload bytes
+//! (`MAX_QUEUED_BYTES`): past either, deliveries to that session are dropped (and counted), so one
+//! slow subscriber never holds up the others or the publisher.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -25,6 +26,9 @@ pub struct SubOptions {
     /// MQTT 5 retain-as-published.
     pub retain_as_published: bool,
 }
+
+/// Payload bytes one session may hold queued.
+pub const MAX_QUEUED_BYTES: usize = 16 * 1024 * 1024;
 
 /// A message on its way to one session.
 #[derive(Debug, Clone)]
@@ -79,8 +83,10 @@ impl DisconnectReason {
 pub struct SessionState {
     /// Filter → options.
     pub subscriptions: HashMap<String, SubOptions>,
-    /// Deliveries waiting to be sent.
-    pub queue: VecDeque<Delivery>,
+    /// Deliveries waiting to be sent (use `push`/`pop` to keep `queued_bytes` right).
+    queue: VecDeque<Delivery>,
+    /// Payload bytes in `queue`.
+    queued_bytes: usize,
     /// QoS 1 deliveries sent and not yet acknowledged, by packet id.
     pub inflight: BTreeMap<u16, Delivery>,
     next_pkid: u16,
@@ -127,6 +133,7 @@ impl Session {
             state: Mutex::new(SessionState {
                 subscriptions: HashMap::new(),
                 queue: VecDeque::new(),
+                queued_bytes: 0,
                 inflight: BTreeMap::new(),
                 next_pkid: 0,
                 connection: None,
@@ -147,15 +154,13 @@ impl Session {
         {
             let mut st = self.state.lock();
             let online = st.connection.is_some();
-            if (d.qos == 0 && !online) || st.queue.len() >= self.max_queued {
+            let full = st.queue.len() >= self.max_queued
+                || st.queued_bytes + d.message.payload.len() > MAX_QUEUED_BYTES;
+            if (d.qos == 0 && !online) || full || (!online && !st.persistent) {
                 st.dropped += 1;
                 return false;
             }
-            if !online && !st.persistent {
-                st.dropped += 1;
-                return false;
-            }
-            st.queue.push_back(d);
+            st.push_back(d);
         }
         self.notify.notify_one();
         true
@@ -163,6 +168,41 @@ impl Session {
 }
 
 impl SessionState {
+    /// Appends a delivery.
+    pub fn push_back(&mut self, d: Delivery) {
+        self.queued_bytes += d.message.payload.len();
+        self.queue.push_back(d);
+    }
+
+    /// Puts a delivery first (redeliveries after reconnect).
+    pub fn push_front(&mut self, d: Delivery) {
+        self.queued_bytes += d.message.payload.len();
+        self.queue.push_front(d);
+    }
+
+    /// Takes the first delivery.
+    pub fn pop_front(&mut self) -> Option<Delivery> {
+        let d = self.queue.pop_front()?;
+        self.queued_bytes -= d.message.payload.len();
+        Some(d)
+    }
+
+    /// The first delivery.
+    pub fn front(&self) -> Option<&Delivery> {
+        self.queue.front()
+    }
+
+    /// Deliveries queued.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Keeps only the deliveries `keep` accepts.
+    pub fn retain_queued(&mut self, keep: impl FnMut(&Delivery) -> bool) {
+        self.queue.retain(keep);
+        self.queued_bytes = self.queue.iter().map(|d| d.message.payload.len()).sum();
+    }
+
     /// The next free packet id (1..=65535, skipping ids in flight).
     pub fn next_packet_id(&mut self) -> u16 {
         loop {

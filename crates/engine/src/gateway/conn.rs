@@ -57,7 +57,8 @@ where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let (mut rd, mut wr) = tokio::io::split(stream);
-    let mut buf = BytesMut::with_capacity(4096);
+    // Small to start: an idle connection should cost little; the buffers grow with the traffic.
+    let mut buf = BytesMut::with_capacity(512);
     let connect = match tokio::time::timeout(ctx.connect_timeout, read_connect(&mut rd, &mut buf)).await {
         Ok(Ok(c)) => c,
         Ok(Err(why)) => {
@@ -467,7 +468,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     principal: Principal,
     client_id: String,
 ) {
-    let mut out = BytesMut::with_capacity(16 * 1024);
+    let mut out = BytesMut::new();
     let mut closing: Option<Option<ServerDisconnect>> = None;
     loop {
         tokio::select! {
@@ -508,8 +509,8 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 return;
             }
             out.clear();
-            if out.capacity() > 1024 * 1024 {
-                out = BytesMut::with_capacity(16 * 1024);
+            if out.capacity() > 256 * 1024 {
+                out = BytesMut::new();
             }
         }
     }
@@ -528,11 +529,11 @@ fn fill(
     let mut st = session.state.lock();
     let mut budget = 256;
     while budget > 0 {
-        let Some(front) = st.queue.front() else { break };
+        let Some(front) = st.front() else { break };
         if front.qos == 1 && st.inflight.len() >= inflight_max {
             break;
         }
-        let d: Delivery = st.queue.pop_front().expect("front exists");
+        let d: Delivery = st.pop_front().expect("front exists");
         budget -= 1;
         if !auth.receive(principal, client_id, &d.message.topic) {
             continue;
@@ -545,7 +546,7 @@ fn fill(
             codec::publish(proto, &d, 0, false, out);
         }
     }
-    if budget == 0 && !st.queue.is_empty() {
+    if budget == 0 && st.queued() > 0 {
         session.notify.notify_one();
     }
 }

@@ -1,0 +1,423 @@
+//! The evaluator: one request against a set of policies, with the statements that decided and the
+//! variable bindings it used.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use super::doc::{Condition, Effect, Operator, Policy, SetQualifier};
+
+/// The data-plane actions Thingbox checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// CONNECT (resource `client/<clientId>`).
+    Connect,
+    /// PUBLISH (resource `topic/<topic>`).
+    Publish,
+    /// PUBLISH with RETAIN (resource `topic/<topic>`).
+    RetainPublish,
+    /// SUBSCRIBE, per filter (resource `topicfilter/<filter>`).
+    Subscribe,
+    /// A delivery (resource `topic/<topic>`).
+    Receive,
+    /// GetRetainedMessage.
+    GetRetainedMessage,
+    /// ListRetainedMessages.
+    ListRetainedMessages,
+    /// GetThingShadow (HTTP).
+    GetThingShadow,
+    /// UpdateThingShadow (HTTP).
+    UpdateThingShadow,
+    /// DeleteThingShadow (HTTP).
+    DeleteThingShadow,
+}
+
+impl Action {
+    /// The policy name, e.g. `iot:Publish`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Connect => "iot:Connect",
+            Self::Publish => "iot:Publish",
+            Self::RetainPublish => "iot:RetainPublish",
+            Self::Subscribe => "iot:Subscribe",
+            Self::Receive => "iot:Receive",
+            Self::GetRetainedMessage => "iot:GetRetainedMessage",
+            Self::ListRetainedMessages => "iot:ListRetainedMessages",
+            Self::GetThingShadow => "iot:GetThingShadow",
+            Self::UpdateThingShadow => "iot:UpdateThingShadow",
+            Self::DeleteThingShadow => "iot:DeleteThingShadow",
+        }
+    }
+}
+
+/// One request to authorize.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The action.
+    pub action: Action,
+    /// The resource ARN.
+    pub resource: &'a str,
+}
+
+/// What the evaluator knows about the caller: policy variables and condition keys by name
+/// (`iot:ClientId`, `iot:Connection.Thing.ThingName`, `iot:Connection.Thing.Attributes[color]`,
+/// `iot:Certificate.Subject.CommonName`, `aws:SourceIp`, …). Multi-valued keys have several values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Context {
+    values: BTreeMap<String, Vec<String>>,
+}
+
+impl Context {
+    /// An empty context.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets a single-valued key.
+    pub fn set(&mut self, key: impl Into<String>, value: impl Into<String>) -> &mut Self {
+        self.values.insert(key.into(), vec![value.into()]);
+        self
+    }
+
+    /// Sets a multi-valued key.
+    pub fn set_all(&mut self, key: impl Into<String>, values: Vec<String>) -> &mut Self {
+        self.values.insert(key.into(), values);
+        self
+    }
+
+    /// The values of `key`, if known.
+    pub fn get(&self, key: &str) -> Option<&[String]> {
+        self.values.get(key).map(Vec::as_slice)
+    }
+}
+
+/// A named policy version to evaluate.
+#[derive(Debug, Clone, Copy)]
+pub struct PolicyRef<'a> {
+    /// Policy name.
+    pub name: &'a str,
+    /// Version id in force.
+    pub version: &'a str,
+    /// The document.
+    pub policy: &'a Policy,
+}
+
+/// A statement that matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementRef {
+    /// Policy name.
+    pub policy: String,
+    /// Version id.
+    pub version: String,
+    /// Statement index (0-based).
+    pub index: usize,
+    /// Its `Sid`.
+    pub sid: Option<String>,
+}
+
+/// How one variable resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    /// The variable, e.g. `iot:ClientId`.
+    pub variable: String,
+    /// Its value (`None`: unresolved, so its statement could not match).
+    pub value: Option<String>,
+}
+
+/// Allowed, explicitly denied or implicitly denied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecisionKind {
+    /// An Allow matched and no Deny did.
+    Allowed,
+    /// A Deny matched.
+    ExplicitDeny,
+    /// Nothing matched.
+    ImplicitDeny,
+}
+
+impl DecisionKind {
+    /// TestAuthorization's `authDecision`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Allowed => "ALLOWED",
+            Self::ExplicitDeny => "EXPLICIT_DENY",
+            Self::ImplicitDeny => "IMPLICIT_DENY",
+        }
+    }
+}
+
+/// A decision with its reasons.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The outcome.
+    pub kind: DecisionKind,
+    /// Allow statements that matched.
+    pub allowed_by: Vec<StatementRef>,
+    /// Deny statements that matched.
+    pub denied_by: Vec<StatementRef>,
+    /// Every variable met, and how it resolved.
+    pub bindings: Vec<Binding>,
+}
+
+impl Decision {
+    /// Whether the request is allowed.
+    pub fn allowed(&self) -> bool {
+        self.kind == DecisionKind::Allowed
+    }
+
+    /// Variables that could not be resolved.
+    pub fn missing(&self) -> Vec<&str> {
+        self.bindings.iter().filter(|b| b.value.is_none()).map(|b| b.variable.as_str()).collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tok {
+    Lit(char),
+    Run,
+    One,
+}
+
+fn value_ok(v: &str) -> bool {
+    v.len() <= 1024 && !v.contains(['*', '$', '+', '?', '#'])
+}
+
+/// Expands `${...}` variables in `template`. `wild`: `*` and `?` outside variables are wildcards.
+/// Returns `None` if a variable is unresolved (its binding is recorded either way).
+fn expand(template: &str, ctx: &Context, wild: bool, bindings: &mut Vec<Binding>) -> Option<Vec<Tok>> {
+    let mut out = Vec::with_capacity(template.len());
+    let mut ok = true;
+    let mut rest = template;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("${")
+            && let Some(end) = after.find('}')
+        {
+            let var = &after[..end];
+            rest = &after[end + 1..];
+            match var {
+                "*" => out.push(Tok::Lit('*')),
+                "?" => out.push(Tok::Lit('?')),
+                "$" => out.push(Tok::Lit('$')),
+                _ => {
+                    let value = ctx.get(var).and_then(|v| v.first()).filter(|v| value_ok(v)).cloned();
+                    if !bindings.iter().any(|b| b.variable == var) {
+                        bindings.push(Binding { variable: var.to_owned(), value: value.clone() });
+                    }
+                    match value {
+                        Some(v) => out.extend(v.chars().map(Tok::Lit)),
+                        None => ok = false,
+                    }
+                }
+            }
+            continue;
+        }
+        let c = rest.chars().next().expect("not empty");
+        rest = &rest[c.len_utf8()..];
+        out.push(match c {
+            '*' if wild => Tok::Run,
+            '?' if wild => Tok::One,
+            c => Tok::Lit(c),
+        });
+    }
+    ok.then_some(out)
+}
+
+fn matches_toks(pat: &[Tok], text: &[char], fold: bool) -> bool {
+    // Iterative glob matching with backtracking on the last `*`.
+    let (mut p, mut t) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    let eq = |a: char, b: char| if fold { a.eq_ignore_ascii_case(&b) } else { a == b };
+    while t < text.len() {
+        match pat.get(p) {
+            Some(Tok::Run) => {
+                star = Some(p);
+                mark = t;
+                p += 1;
+            }
+            Some(Tok::One) => {
+                p += 1;
+                t += 1;
+            }
+            Some(Tok::Lit(c)) if eq(*c, text[t]) => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some(s) => {
+                    p = s + 1;
+                    mark += 1;
+                    t = mark;
+                }
+                None => return false,
+            },
+        }
+    }
+    pat[p..].iter().all(|t| *t == Tok::Run)
+}
+
+/// IAM wildcard match of `text` against `pattern` (`*` any run, `?` one character).
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let pat: Vec<Tok> = pattern
+        .chars()
+        .map(|c| match c {
+            '*' => Tok::Run,
+            '?' => Tok::One,
+            c => Tok::Lit(c),
+        })
+        .collect();
+    let text: Vec<char> = text.chars().collect();
+    matches_toks(&pat, &text, false)
+}
+
+fn action_matches(pattern: &str, action: Action) -> bool {
+    let text: Vec<char> = action.as_str().chars().collect();
+    let pat: Vec<Tok> = pattern
+        .chars()
+        .map(|c| match c {
+            '*' => Tok::Run,
+            '?' => Tok::One,
+            c => Tok::Lit(c),
+        })
+        .collect();
+    matches_toks(&pat, &text, true)
+}
+
+fn cidr_contains(cidr: &str, ip: &str) -> bool {
+    let Ok(ip) = ip.parse::<IpAddr>() else { return false };
+    let (net, bits) = match cidr.split_once('/') {
+        Some((n, b)) => (n, b.parse::<u32>().ok()),
+        None => (cidr, None),
+    };
+    let Ok(net) = net.parse::<IpAddr>() else { return false };
+    match (net, ip) {
+        (IpAddr::V4(n), IpAddr::V4(i)) => {
+            let bits = bits.unwrap_or(32).min(32);
+            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            u32::from(n) & mask == u32::from(i) & mask
+        }
+        (IpAddr::V6(n), IpAddr::V6(i)) => {
+            let bits = bits.unwrap_or(128).min(128);
+            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            u128::from(n) & mask == u128::from(i) & mask
+        }
+        _ => false,
+    }
+}
+
+/// Whether one context value satisfies `op` against one policy value (for negated operators, the
+/// positive test; the caller negates).
+fn compare(op: Operator, policy: &str, value: &str) -> bool {
+    use Operator::*;
+    let num = |s: &str| s.parse::<f64>().ok();
+    match op {
+        StringEquals | StringNotEquals | ArnEquals | ArnNotEquals => policy == value,
+        StringEqualsIgnoreCase | StringNotEqualsIgnoreCase => policy.eq_ignore_ascii_case(value),
+        StringLike | StringNotLike | ArnLike | ArnNotLike => glob_match(policy, value),
+        Bool => policy.eq_ignore_ascii_case(value),
+        NumericEquals | NumericNotEquals => num(policy).zip(num(value)).is_some_and(|(p, v)| p == v),
+        NumericLessThan => num(policy).zip(num(value)).is_some_and(|(p, v)| v < p),
+        NumericLessThanEquals => num(policy).zip(num(value)).is_some_and(|(p, v)| v <= p),
+        NumericGreaterThan => num(policy).zip(num(value)).is_some_and(|(p, v)| v > p),
+        NumericGreaterThanEquals => num(policy).zip(num(value)).is_some_and(|(p, v)| v >= p),
+        IpAddress | NotIpAddress => cidr_contains(policy, value),
+        Null => false,
+    }
+}
+
+fn negated(op: Operator) -> bool {
+    matches!(
+        op,
+        Operator::StringNotEquals
+            | Operator::StringNotEqualsIgnoreCase
+            | Operator::StringNotLike
+            | Operator::ArnNotEquals
+            | Operator::ArnNotLike
+            | Operator::NumericNotEquals
+            | Operator::NotIpAddress
+    )
+}
+
+fn condition_holds(c: &Condition, ctx: &Context, bindings: &mut Vec<Binding>) -> bool {
+    let values = ctx.get(&c.key);
+    if c.operator == Operator::Null {
+        let want_absent = c.values.iter().any(|v| v.eq_ignore_ascii_case("true"));
+        return want_absent == values.is_none_or(<[String]>::is_empty);
+    }
+    let Some(values) = values else {
+        if !bindings.iter().any(|b| b.variable == c.key) {
+            bindings.push(Binding { variable: c.key.clone(), value: None });
+        }
+        return c.if_exists;
+    };
+    if !bindings.iter().any(|b| b.variable == c.key) {
+        bindings.push(Binding { variable: c.key.clone(), value: Some(values.join(",")) });
+    }
+    // Policy values may hold variables; unresolved ones match nothing. `*` and `?` stay as written
+    // (the *Like operators treat them as wildcards).
+    let policy_values: Vec<String> = c
+        .values
+        .iter()
+        .filter_map(|v| {
+            expand(v, ctx, false, bindings).map(|toks| {
+                toks.into_iter()
+                    .map(|t| match t {
+                        Tok::Lit(ch) => ch,
+                        Tok::Run => '*',
+                        Tok::One => '?',
+                    })
+                    .collect()
+            })
+        })
+        .collect();
+    let neg = negated(c.operator);
+    let one = |value: &str| {
+        let hit = policy_values.iter().any(|p| compare(c.operator, p, value));
+        if neg { !hit } else { hit }
+    };
+    match c.qualifier {
+        Some(SetQualifier::ForAllValues) => values.iter().all(|v| one(v)),
+        Some(SetQualifier::ForAnyValue) | None => values.iter().any(|v| one(v)),
+    }
+}
+
+/// Evaluates `req` against `policies` in `ctx`.
+pub fn evaluate(policies: &[PolicyRef<'_>], req: &Request<'_>, ctx: &Context) -> Decision {
+    let mut allowed_by = Vec::new();
+    let mut denied_by = Vec::new();
+    let mut bindings = Vec::new();
+    let resource: Vec<char> = req.resource.chars().collect();
+    for p in policies {
+        for (index, s) in p.policy.statements.iter().enumerate() {
+            let action_hit = s.actions.iter().any(|a| action_matches(a, req.action));
+            if action_hit == s.not_action {
+                continue;
+            }
+            let resource_hit = s.resources.iter().any(|r| {
+                expand(r, ctx, true, &mut bindings).is_some_and(|toks| matches_toks(&toks, &resource, false))
+            });
+            if resource_hit == s.not_resource {
+                continue;
+            }
+            if !s.conditions.iter().all(|c| condition_holds(c, ctx, &mut bindings)) {
+                continue;
+            }
+            let r = StatementRef {
+                policy: p.name.to_owned(),
+                version: p.version.to_owned(),
+                index,
+                sid: s.sid.clone(),
+            };
+            match s.effect {
+                Effect::Allow => allowed_by.push(r),
+                Effect::Deny => denied_by.push(r),
+            }
+        }
+    }
+    let kind = if !denied_by.is_empty() {
+        DecisionKind::ExplicitDeny
+    } else if !allowed_by.is_empty() {
+        DecisionKind::Allowed
+    } else {
+        DecisionKind::ImplicitDeny
+    };
+    Decision { kind, allowed_by, denied_by, bindings }
+}

@@ -76,6 +76,17 @@ def start_thingbox(binary, data):
 def issue_device(api, out):
     req = urllib.request.Request(api + "/keys-and-certificate?setAsActive=true", data=b"", method="POST")
     c = json.loads(urllib.request.urlopen(req).read())
+    doc = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iot:*", "Resource": "arn:aws:iot:*:*:*/bench/*"},
+        {"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]})
+    for method, path, body in [("POST", "/policies/bench", {"policyDocument": doc}),
+                               ("PUT", "/target-policies/bench", {"target": c["certificateArn"]})]:
+        r = urllib.request.Request(api + path, data=json.dumps(body).encode(), method=method)
+        try:
+            urllib.request.urlopen(r).read()
+        except urllib.error.HTTPError as e:
+            if e.code != 409:
+                raise
     (out / "device.pem").write_text(c["certificatePem"])
     (out / "device.key").write_text(c["keyPair"]["PrivateKey"])
     return out / "device.pem", out / "device.key"

@@ -12,12 +12,28 @@ import paho.mqtt.client as mqtt
 from conftest import wait_for
 
 
-class Device:
-    """A certificate and key issued by Thingbox (CreateKeysAndCertificate), written to files."""
+ALLOW_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}'
 
-    def __init__(self, iot, tmp: Path, active=True):
+
+def allow_all_policy(iot, name="test-allow-all"):
+    try:
+        iot.create_policy(policyName=name, policyDocument=ALLOW_ALL)
+    except iot.exceptions.ResourceAlreadyExistsException:
+        pass
+    return name
+
+
+class Device:
+    """A certificate and key issued by Thingbox (CreateKeysAndCertificate), written to files; by
+    default with a policy that allows everything attached (as on AWS, no policy = no access)."""
+
+    def __init__(self, iot, tmp: Path, active=True, policy="allow-all"):
         c = iot.create_keys_and_certificate(setAsActive=active)
         self.id, self.arn = c["certificateId"], c["certificateArn"]
+        if policy == "allow-all":
+            iot.attach_policy(policyName=allow_all_policy(iot), target=self.arn)
+        elif policy:
+            iot.attach_policy(policyName=policy, target=self.arn)
         self.cert = tmp / f"{self.id[:12]}.pem.crt"
         self.key = tmp / f"{self.id[:12]}.private.key"
         self.cert.write_text(c["certificatePem"])

@@ -14,6 +14,7 @@ pub mod certs;
 mod error;
 pub mod gateway;
 pub mod http;
+pub mod policy;
 pub mod registry;
 pub mod storage;
 
@@ -202,7 +203,11 @@ impl Engine {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let gw = gateway::Gateway {
             broker: broker.clone(),
-            auth: Arc::new(gateway::AllowAll),
+            auth: Arc::new(policy::PolicyAuthorizer::new(
+                registry.clone(),
+                config.region.clone(),
+                config.account.clone(),
+            )),
             config: config.gateway.clone(),
             shutdown: stop_rx.clone(),
         };

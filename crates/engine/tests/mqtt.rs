@@ -139,19 +139,30 @@ async fn v5_round_trip_with_user_properties() {
     e.stop().await;
 }
 
-/// Issues an ACTIVE device certificate through the AWS API (raw HTTP/1.1, no client library).
-async fn issue_certificate(api: &str) -> (String, String) {
+/// One request to the AWS API over raw HTTP/1.1 (no client library); returns the JSON body.
+async fn call(api: &str, method: &str, path: &str, body: &str) -> serde_json::Value {
     let addr = api.trim_start_matches("http://");
     let mut s = TcpStream::connect(addr).await.unwrap();
     let req = format!(
-        "POST /keys-and-certificate?setAsActive=true HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     );
     s.write_all(req.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).await.unwrap();
     let text = String::from_utf8(raw).unwrap();
-    let body = text.split_once("\r\n\r\n").unwrap().1;
-    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    serde_json::from_str(text.split_once("\r\n\r\n").unwrap().1).unwrap()
+}
+
+/// Issues an ACTIVE device certificate with a policy allowing everything attached (as on AWS, a
+/// certificate without a policy may not even connect).
+async fn issue_certificate(api: &str) -> (String, String) {
+    let v = call(api, "POST", "/keys-and-certificate?setAsActive=true", "").await;
+    let doc = serde_json::json!({"Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]})
+        .to_string();
+    call(api, "POST", "/policies/all", &serde_json::json!({ "policyDocument": doc }).to_string()).await;
+    let target = serde_json::json!({ "target": v["certificateArn"] }).to_string();
+    call(api, "PUT", "/target-policies/all", &target).await;
     (
         v["certificatePem"].as_str().unwrap().to_owned(),
         v["keyPair"]["PrivateKey"].as_str().unwrap().to_owned(),

@@ -10,8 +10,8 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
-use super::Authorizer;
 use super::codec::{self, ConnectInfo, Inbound, Proto, Refusal, ServerDisconnect, SubResult};
+use super::{Authorizer, Caller};
 use crate::broker::{Broker, Delivery, DisconnectReason, Message, Principal, Session, SubOptions, now_ms};
 
 /// AWS IoT's payload limit for PUBLISH (and CONNECT will) messages.
@@ -92,9 +92,27 @@ where
         let _ = wr.write_all(&out).await;
         return;
     }
-    if !ctx.auth.connect(&ctx.principal, &client_id) {
+    let mut connect_attributes = Vec::new();
+    let persistent_asked = match proto {
+        Proto::V4 => !connect.clean,
+        Proto::V5 => connect.session_expiry.unwrap_or(0) > 0,
+    };
+    if persistent_asked {
+        connect_attributes.push("PersistentConnect");
+    }
+    if connect.will.is_some() {
+        connect_attributes.push("LastWill");
+    }
+    let caller = Caller {
+        principal: ctx.principal.clone(),
+        client_id: client_id.clone(),
+        ip: ctx.peer.ip(),
+        connect_attributes,
+    };
+    if !ctx.auth.connect(&caller) {
         codec::connack(proto, false, Some(Refusal::NotAuthorized), None, &mut out);
         let _ = wr.write_all(&out).await;
+        ctx.auth.disconnected(&caller);
         return;
     }
     if let Some(w) = &connect.will
@@ -139,13 +157,13 @@ where
         proto,
         inflight_max,
         ctx.auth.clone(),
-        ctx.principal.clone(),
-        client_id.clone(),
+        caller.clone(),
     ));
 
     let mut conn = Conn {
         ctx: &ctx,
         proto,
+        caller: &caller,
         client_id: &client_id,
         session: &attached.session,
         session_ident: &session_ident,
@@ -169,10 +187,11 @@ where
             principal: ctx.principal.clone(),
             timestamp_ms: now_ms(),
         };
-        if ctx.auth.publish(&ctx.principal, &client_id, &msg.topic) {
+        if ctx.auth.publish(&caller, &msg.topic) && (!msg.retain || ctx.auth.retain(&caller, &msg.topic)) {
             let _ = ctx.broker.publish(msg).await;
         }
     }
+    ctx.auth.disconnected(&caller);
     ctx.broker.event_disconnected(&client_id, &ctx.principal, &session_ident, attached.version, reason);
 }
 
@@ -201,6 +220,7 @@ async fn read_connect<R: AsyncRead + Unpin>(rd: &mut R, buf: &mut BytesMut) -> R
 struct Conn<'a> {
     ctx: &'a ConnCtx,
     proto: Proto,
+    caller: &'a Caller,
     client_id: &'a str,
     session: &'a Arc<Session>,
     session_ident: &'a str,
@@ -387,10 +407,18 @@ impl Conn<'_> {
             self.close(Some(ServerDisconnect::TopicNameInvalid)).await;
             return Some((DisconnectReason::ClientError, true));
         }
-        let allowed = self.ctx.auth.publish(&self.ctx.principal, self.client_id, &topic)
-            && (!retain || self.ctx.auth.retain(&self.ctx.principal, self.client_id, &topic));
+        let allowed = self.ctx.auth.publish(self.caller, &topic)
+            && (!retain || self.ctx.auth.retain(self.caller, &topic));
         if !allowed {
-            self.close(Some(ServerDisconnect::NotAuthorized)).await;
+            // AWS: MQTT 3.1.1 clients are disconnected; MQTT 5 clients get PUBACK 0x87 (QoS 1) and
+            // the message is dropped.
+            if self.proto == Proto::V5 {
+                if qos == 1 {
+                    self.send(|b| codec::puback(self.proto, pkid, true, b)).await;
+                }
+                return None;
+            }
+            self.close(None).await;
             return Some((DisconnectReason::AuthError, true));
         }
         let msg = Message {
@@ -429,7 +457,12 @@ impl Conn<'_> {
                 SubResult::Quota
             } else if thingbox_model::topic::check_filter(&f.filter).is_err() {
                 SubResult::InvalidFilter
-            } else if !self.ctx.auth.subscribe(&self.ctx.principal, self.client_id, &f.filter) {
+            } else if !self.ctx.auth.subscribe(self.caller, &f.filter) {
+                if self.proto == Proto::V4 {
+                    // AWS closes an MQTT 3.1.1 connection that subscribes where it may not.
+                    self.close(None).await;
+                    return Some((DisconnectReason::AuthError, true));
+                }
                 SubResult::NotAuthorized
             } else {
                 let opts = SubOptions {
@@ -457,7 +490,6 @@ impl Conn<'_> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn write_loop<W: AsyncWrite + Unpin>(
     mut wr: W,
     mut ctl: mpsc::Receiver<Ctl>,
@@ -465,8 +497,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     proto: Proto,
     inflight_max: usize,
     auth: Arc<dyn Authorizer>,
-    principal: Principal,
-    client_id: String,
+    caller: Caller,
 ) {
     let mut out = BytesMut::new();
     let mut closing: Option<Option<ServerDisconnect>> = None;
@@ -488,7 +519,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             }
         }
         if closing.is_none() {
-            fill(&session, proto, inflight_max, &*auth, &principal, &client_id, &mut out);
+            fill(&session, proto, inflight_max, &*auth, &caller, &mut out);
         }
         if let Some(why) = closing {
             if let Some(w) = why {
@@ -522,8 +553,7 @@ fn fill(
     proto: Proto,
     inflight_max: usize,
     auth: &dyn Authorizer,
-    principal: &Principal,
-    client_id: &str,
+    caller: &Caller,
     out: &mut BytesMut,
 ) {
     let mut st = session.state.lock();
@@ -535,7 +565,7 @@ fn fill(
         }
         let d: Delivery = st.pop_front().expect("front exists");
         budget -= 1;
-        if !auth.receive(principal, client_id, &d.message.topic) {
+        if !auth.receive(caller, &d.message.topic) {
             continue;
         }
         if d.qos == 1 {

@@ -17,19 +17,35 @@ use tokio::task::JoinSet;
 
 use crate::broker::{Broker, Principal};
 
-/// Authorization decisions for device traffic. Until IoT policies are enforced, [`AllowAll`]
-/// allows everything a connected (ACTIVE) identity asks for.
+/// Who is asking: the authenticated principal, the MQTT client id, the peer address and the
+/// connect attributes (`PersistentConnect`, `LastWill`) policies can test.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The authenticated identity.
+    pub principal: Principal,
+    /// The client id.
+    pub client_id: String,
+    /// The peer address.
+    pub ip: std::net::IpAddr,
+    /// `iot:ConnectAttributes` values.
+    pub connect_attributes: Vec<&'static str>,
+}
+
+/// Authorization decisions for device traffic (`crate::policy::PolicyAuthorizer` enforces IoT
+/// policies; [`AllowAll`] allows everything).
 pub trait Authorizer: Send + Sync + std::fmt::Debug {
-    /// iot:Connect for `client_id`.
-    fn connect(&self, who: &Principal, client_id: &str) -> bool;
+    /// iot:Connect.
+    fn connect(&self, who: &Caller) -> bool;
     /// iot:Publish to `topic`.
-    fn publish(&self, who: &Principal, client_id: &str, topic: &str) -> bool;
+    fn publish(&self, who: &Caller, topic: &str) -> bool;
     /// iot:RetainPublish to `topic`.
-    fn retain(&self, who: &Principal, client_id: &str, topic: &str) -> bool;
+    fn retain(&self, who: &Caller, topic: &str) -> bool;
     /// iot:Subscribe to `filter`.
-    fn subscribe(&self, who: &Principal, client_id: &str, filter: &str) -> bool;
+    fn subscribe(&self, who: &Caller, filter: &str) -> bool;
     /// iot:Receive of a message on `topic`.
-    fn receive(&self, who: &Principal, client_id: &str, topic: &str) -> bool;
+    fn receive(&self, who: &Caller, topic: &str) -> bool;
+    /// The caller's connection ended (caches may forget it).
+    fn disconnected(&self, _who: &Caller) {}
 }
 
 /// Allows everything.
@@ -37,19 +53,19 @@ pub trait Authorizer: Send + Sync + std::fmt::Debug {
 pub struct AllowAll;
 
 impl Authorizer for AllowAll {
-    fn connect(&self, _: &Principal, _: &str) -> bool {
+    fn connect(&self, _: &Caller) -> bool {
         true
     }
-    fn publish(&self, _: &Principal, _: &str, _: &str) -> bool {
+    fn publish(&self, _: &Caller, _: &str) -> bool {
         true
     }
-    fn retain(&self, _: &Principal, _: &str, _: &str) -> bool {
+    fn retain(&self, _: &Caller, _: &str) -> bool {
         true
     }
-    fn subscribe(&self, _: &Principal, _: &str, _: &str) -> bool {
+    fn subscribe(&self, _: &Caller, _: &str) -> bool {
         true
     }
-    fn receive(&self, _: &Principal, _: &str, _: &str) -> bool {
+    fn receive(&self, _: &Caller, _: &str) -> bool {
         true
     }
 }

@@ -46,6 +46,10 @@ pub enum AwsErrorType {
     LimitExceeded,
     /// 413
     RequestEntityTooLarge,
+    /// 400
+    MalformedPolicy,
+    /// 409
+    VersionsLimitExceeded,
     /// 500
     InternalFailure,
 }
@@ -65,6 +69,8 @@ impl AwsErrorType {
             Self::DeleteConflict => "DeleteConflictException",
             Self::LimitExceeded => "LimitExceededException",
             Self::RequestEntityTooLarge => "RequestEntityTooLargeException",
+            Self::MalformedPolicy => "MalformedPolicyException",
+            Self::VersionsLimitExceeded => "VersionsLimitExceededException",
             Self::InternalFailure => "InternalFailureException",
         }
     }
@@ -72,14 +78,16 @@ impl AwsErrorType {
     /// The HTTP status botocore's model gives the type.
     pub const fn status(self) -> StatusCode {
         match self {
-            Self::InvalidRequest | Self::CertificateValidation | Self::RegistrationCodeValidation => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::InvalidRequest
+            | Self::CertificateValidation
+            | Self::RegistrationCodeValidation
+            | Self::MalformedPolicy => StatusCode::BAD_REQUEST,
             Self::ResourceNotFound | Self::UnknownOperation => StatusCode::NOT_FOUND,
             Self::CertificateState => StatusCode::NOT_ACCEPTABLE,
-            Self::ResourceAlreadyExists | Self::VersionConflict | Self::DeleteConflict => {
-                StatusCode::CONFLICT
-            }
+            Self::ResourceAlreadyExists
+            | Self::VersionConflict
+            | Self::DeleteConflict
+            | Self::VersionsLimitExceeded => StatusCode::CONFLICT,
             Self::LimitExceeded => StatusCode::GONE,
             Self::RequestEntityTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::InternalFailure => StatusCode::INTERNAL_SERVER_ERROR,
@@ -118,6 +126,10 @@ impl IntoResponse for ApiError {
             }
             Error::Registry(RegistryError::DeleteConflict(m)) => (AwsErrorType::DeleteConflict, message(m)),
             Error::Registry(RegistryError::LimitExceeded(m)) => (AwsErrorType::LimitExceeded, message(m)),
+            Error::Registry(RegistryError::MalformedPolicy(m)) => (AwsErrorType::MalformedPolicy, message(m)),
+            Error::Registry(RegistryError::VersionsLimitExceeded(m)) => {
+                (AwsErrorType::VersionsLimitExceeded, message(m))
+            }
             Error::Registry(RegistryError::AlreadyExists { message, arn, id }) => (
                 AwsErrorType::ResourceAlreadyExists,
                 ErrorBody { message, resource_id: Some(id), resource_arn: Some(arn) },

@@ -297,9 +297,8 @@ async fn delete_certificate(
     Name(id): Name,
     q: Params,
 ) -> Result<Empty, ApiError> {
-    // `forceDelete` only matters once policies can be attached; it is accepted and validated now.
-    q.bool("forceDelete")?;
-    s.registry.change(|r| r.delete_certificate(&ctx.scope, &id)).await?;
+    let force = q.bool("forceDelete")?.unwrap_or(false);
+    s.registry.change(|r| r.delete_certificate(&ctx.scope, &id, force)).await?;
     Ok(empty())
 }
 

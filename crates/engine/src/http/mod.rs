@@ -10,6 +10,7 @@ pub mod extract;
 mod iot;
 mod iot_certs;
 mod iot_data;
+mod iot_policies;
 mod mqtt_ws;
 pub mod sigv4;
 
@@ -89,6 +90,7 @@ pub fn app(state: AppState) -> Router {
     let routers = Routers {
         iot: iot::routes()
             .merge(iot_certs::routes())
+            .merge(iot_policies::routes())
             .merge(mqtt_ws::routes())
             .fallback(unknown_operation)
             .with_state(state.clone()),

@@ -2,7 +2,8 @@
 
 use sqlx::{SqliteConnection, SqlitePool};
 use thingbox_model::registry::{
-    CaCertificate, Certificate, Change, Registry, Thing, ThingGroup, ThingPrincipalType, ThingType,
+    CaCertificate, Certificate, Change, IotPolicy, Registry, Target, Thing, ThingGroup, ThingPrincipalType,
+    ThingType,
 };
 
 use crate::storage::StorageError;
@@ -39,6 +40,13 @@ pub async fn load(pool: &SqlitePool) -> Result<Registry, StorageError> {
     for (thing, principal, kind) in principals {
         let kind: ThingPrincipalType = decode("thing_principals", &principal, &format!("\"{kind}\""))?;
         changes.push(Change::AttachPrincipal { thing, principal, kind });
+    }
+    changes.extend(docs::<IotPolicy>(pool, "policies").await?.into_iter().map(Change::PutPolicy));
+    let targets: Vec<(String, String)> =
+        sqlx::query_as("SELECT policy, target FROM policy_targets").fetch_all(pool).await?;
+    for (policy, target) in targets {
+        let target: Target = decode("policy_targets", &policy, &target)?;
+        changes.push(Change::AttachPolicy { policy, target });
     }
     Ok(Registry::from_changes(changes))
 }
@@ -105,6 +113,26 @@ pub async fn apply(conn: &mut SqliteConnection, change: &Change) -> Result<(), s
             .execute(conn)
             .await
             .map(drop)
+        }
+        Change::PutPolicy(p) => put(conn, "policies", &p.name, p).await,
+        Change::DeletePolicy(n) => delete(conn, "policies", n).await,
+        Change::AttachPolicy { policy, target } => {
+            let target = serde_json::to_string(target).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+            sqlx::query("INSERT OR IGNORE INTO policy_targets (policy, target) VALUES (?1, ?2)")
+                .bind(policy)
+                .bind(target)
+                .execute(conn)
+                .await
+                .map(drop)
+        }
+        Change::DetachPolicy { policy, target } => {
+            let target = serde_json::to_string(target).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+            sqlx::query("DELETE FROM policy_targets WHERE policy = ?1 AND target = ?2")
+                .bind(policy)
+                .bind(target)
+                .execute(conn)
+                .await
+                .map(drop)
         }
         Change::DetachPrincipal { thing, principal } => {
             sqlx::query("DELETE FROM thing_principals WHERE thing_name = ?1 AND principal = ?2")

@@ -342,8 +342,9 @@ impl Registry {
         Ok(self.commit(vec![Change::PutCertificate(cert)]))
     }
 
-    /// DeleteCertificate: refused while ACTIVE or attached to a thing.
-    pub fn delete_certificate(&mut self, scope: &Scope, id: &str) -> Result<Vec<Change>> {
+    /// DeleteCertificate: refused while ACTIVE, attached to a thing, or (unless `force`) with
+    /// policies attached; `force` detaches them.
+    pub fn delete_certificate(&mut self, scope: &Scope, id: &str, force: bool) -> Result<Vec<Change>> {
         let current = self.certificate(id)?;
         let id = current.facts.id.clone();
         if current.status == CertStatus::Active {
@@ -358,7 +359,16 @@ impl Registry {
                 things.iter().cloned().collect::<Vec<_>>().join(", ")
             )));
         }
-        Ok(self.commit(vec![Change::DeleteCertificate(id)]))
+        let policies = self.detach_all(&super::Target::Cert(id.clone()));
+        if !policies.is_empty() && !force {
+            return Err(RegistryError::DeleteConflict(format!(
+                "Certificate policies must be detached before deletion (arn: {}), or pass forceDelete",
+                scope.arn(ResourceType::Cert, &id)
+            )));
+        }
+        let mut changes = policies;
+        changes.push(Change::DeleteCertificate(id));
+        Ok(self.commit(changes))
     }
 
     /// ListCertificates / ListCertificatesByCA: by creation time (then id), ascending or not.

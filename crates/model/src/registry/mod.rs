@@ -6,6 +6,7 @@
 //! holds one [`Registry`] in memory for reads and writes those changes to storage before it answers.
 
 mod certs;
+mod policies;
 mod types;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -13,6 +14,10 @@ use std::collections::{BTreeMap, BTreeSet};
 pub use certs::{
     CaCertificate, CaRegistration, CaStatus, CertFacts, CertMode, CertStatus, Certificate,
     ThingPrincipalType, cert_id_of_principal,
+};
+pub use policies::{
+    IotPolicy, MAX_POLICIES_PER_CERT, MAX_POLICIES_PER_GROUP, MAX_POLICY_VERSIONS, POLICY_NAME,
+    PolicyVersion, Target,
 };
 pub use types::{Attributes, Change, PropagatingAttribute, Thing, ThingGroup, ThingType};
 
@@ -59,6 +64,12 @@ pub enum RegistryError {
     /// `LimitExceededException` (410).
     #[error("{0}")]
     LimitExceeded(String),
+    /// `MalformedPolicyException` (400).
+    #[error("{0}")]
+    MalformedPolicy(String),
+    /// `VersionsLimitExceededException` (409).
+    #[error("{0}")]
+    VersionsLimitExceeded(String),
 }
 
 impl From<ValidationError> for RegistryError {
@@ -160,6 +171,8 @@ pub struct Registry {
     members: BTreeMap<String, BTreeSet<String>>,
     /// Certificates, CA certificates and thing principals.
     certs: certs::CertState,
+    /// Policies and their attachments.
+    policies: policies::PolicyState,
 }
 
 fn not_found(kind: &str, name: &str) -> RegistryError {
@@ -213,6 +226,7 @@ impl Registry {
 
     /// Replays persisted changes (used by tests and by recovery).
     pub fn apply(&mut self, change: &Change) {
+        self.policies.generation += 1;
         match change {
             Change::PutThing(t) => {
                 self.things.insert(t.name.clone(), t.clone());
@@ -240,6 +254,10 @@ impl Registry {
             | Change::DeleteCaCertificate(_)
             | Change::AttachPrincipal { .. }
             | Change::DetachPrincipal { .. } => self.apply_cert_change(change),
+            Change::PutPolicy(_)
+            | Change::DeletePolicy(_)
+            | Change::AttachPolicy { .. }
+            | Change::DetachPolicy { .. } => self.apply_policy_change(change),
         }
     }
 
@@ -763,6 +781,7 @@ impl Registry {
             .flatten()
             .map(|t| Change::RemoveMember { group: name.to_owned(), thing: t.clone() })
             .collect();
+        changes.extend(self.detach_all(&Target::ThingGroup(name.to_owned())));
         changes.push(Change::DeleteThingGroup(name.to_owned()));
         Ok(self.commit(changes))
     }

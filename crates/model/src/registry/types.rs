@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::certs::{CaCertificate, Certificate, ThingPrincipalType};
+use super::policies::{IotPolicy, Target};
 use crate::Timestamp;
 use crate::tags::Tags;
 
@@ -157,5 +158,23 @@ pub enum Change {
         thing: String,
         /// Principal ARN.
         principal: String,
+    },
+    /// Insert or replace a policy (with all its versions).
+    PutPolicy(IotPolicy),
+    /// Remove a policy.
+    DeletePolicy(String),
+    /// Attach a policy to a target.
+    AttachPolicy {
+        /// Policy name.
+        policy: String,
+        /// Target.
+        target: Target,
+    },
+    /// Detach a policy from a target.
+    DetachPolicy {
+        /// Policy name.
+        policy: String,
+        /// Target.
+        target: Target,
     },
 }

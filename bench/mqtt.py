@@ -73,23 +73,37 @@ def start_thingbox(binary, data):
     return Broker("Thingbox", proc, int(ep["mqtt_tls"].rsplit(":", 1)[1])), ep
 
 
-def issue_device(api, out):
+ALLOW_BENCH = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "iot:*", "Resource": "arn:aws:iot:*:*:*/bench/*"},
+    {"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]}
+
+ACCT = "arn:aws:iot:us-east-1:000000000000"
+# Ten statements with variables, the last ones the ones that match (the evaluator reads them all).
+TEN_STATEMENTS = {"Version": "2012-10-17", "Statement": [
+    *[{"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"],
+       "Resource": f"{ACCT}:topic/devices/${{iot:ClientId}}/room{i}/*"} for i in range(6)],
+    {"Effect": "Deny", "Action": "iot:Publish", "Resource": f"{ACCT}:topic/bench/${{iot:ClientId}}/forbidden"},
+    {"Effect": "Allow", "Action": "iot:Connect", "Resource": f"{ACCT}:client/bench-*",
+     "Condition": {"StringLike": {"iot:ClientId": "bench-*"}}},
+    {"Effect": "Allow", "Action": "iot:Subscribe", "Resource": f"{ACCT}:topicfilter/bench/*"},
+    {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"], "Resource": f"{ACCT}:topic/bench/*"}]}
+
+
+def issue_device(api, out, policy_name="bench", policy=ALLOW_BENCH, prefix="device"):
     req = urllib.request.Request(api + "/keys-and-certificate?setAsActive=true", data=b"", method="POST")
     c = json.loads(urllib.request.urlopen(req).read())
-    doc = json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "iot:*", "Resource": "arn:aws:iot:*:*:*/bench/*"},
-        {"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]})
-    for method, path, body in [("POST", "/policies/bench", {"policyDocument": doc}),
-                               ("PUT", "/target-policies/bench", {"target": c["certificateArn"]})]:
+    doc = json.dumps(policy)
+    for method, path, body in [("POST", f"/policies/{policy_name}", {"policyDocument": doc}),
+                               ("PUT", f"/target-policies/{policy_name}", {"target": c["certificateArn"]})]:
         r = urllib.request.Request(api + path, data=json.dumps(body).encode(), method=method)
         try:
             urllib.request.urlopen(r).read()
         except urllib.error.HTTPError as e:
             if e.code != 409:
                 raise
-    (out / "device.pem").write_text(c["certificatePem"])
-    (out / "device.key").write_text(c["keyPair"]["PrivateKey"])
-    return out / "device.pem", out / "device.key"
+    (out / f"{prefix}.pem").write_text(c["certificatePem"])
+    (out / f"{prefix}.key").write_text(c["keyPair"]["PrivateKey"])
+    return out / f"{prefix}.pem", out / f"{prefix}.key"
 
 
 def start_mosquitto(data, work):
@@ -147,7 +161,11 @@ def main():
     ap.add_argument("--latency-messages", type=int, default=2000)
     ap.add_argument("--idle-connections", type=int, default=10_000)
     ap.add_argument("--skip-idle", action="store_true")
+    ap.add_argument("--policy-cost", action="store_true",
+                    help="only measure QoS 0 throughput with a 2-statement vs a 10-statement policy (Thingbox)")
     a = ap.parse_args()
+    if a.policy_cost:
+        return policy_cost(a)
 
     work = Path(tempfile.mkdtemp(prefix="tb-mqtt-bench-"))
     data = str(work / "data")
@@ -194,6 +212,29 @@ def main():
     print("|---|---|---|---|")
     for name, tv, mv, ratio in rows:
         print(f"| {name} | {tv} | {mv} | {'' if ratio is None else f'{ratio:.2f}×'} |")
+
+
+def policy_cost(a):
+    work = Path(tempfile.mkdtemp(prefix="tb-policy-bench-"))
+    try:
+        thingbox, ep = start_thingbox(a.thingbox, str(work / "data"))
+        simple = issue_device(ep["api"], work, "bench", ALLOW_BENCH, "simple")
+        ten = issue_device(ep["api"], work, "ten", TEN_STATEMENTS, "ten")
+        runs = {}
+        for label, (cert, key) in (("2 statements", simple), ("10 statements with variables", ten)):
+            tls = {"ca": ep["root_ca"], "cert": str(cert), "key": str(key)}
+            best = max((bench(a.tool, thingbox, tls, "throughput", "--qos", "0", "--messages", str(a.messages))
+                        for _ in range(3)), key=lambda r: r["msgs_per_sec"])
+            runs[label] = best
+        thingbox.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    base, ten = runs["2 statements"], runs["10 statements with variables"]
+    print("| policy attached to the device certificate | QoS 0 msgs/s, 1→1, 64 B (best of 3) |")
+    print("|---|---|")
+    for label, r in runs.items():
+        print(f"| {label} | {r['msgs_per_sec']:,.0f} ({r['received']:,}/{r['sent']:,} delivered) |")
+    print(f"\nCost of the 10-statement policy: {100 * (1 - ten['msgs_per_sec'] / base['msgs_per_sec']):.1f} % of throughput")
 
 
 if __name__ == "__main__":

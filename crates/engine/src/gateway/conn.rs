@@ -108,6 +108,7 @@ where
         client_id: client_id.clone(),
         ip: ctx.peer.ip(),
         connect_attributes,
+        cache: Default::default(),
     };
     if !ctx.auth.connect(&caller) {
         codec::connack(proto, false, Some(Refusal::NotAuthorized), None, &mut out);

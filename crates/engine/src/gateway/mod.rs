@@ -29,6 +29,9 @@ pub struct Caller {
     pub ip: std::net::IpAddr,
     /// `iot:ConnectAttributes` values.
     pub connect_attributes: Vec<&'static str>,
+    /// The authorizer's per-connection cache (e.g. compiled policies), shared by the connection's
+    /// reader and writer.
+    pub cache: std::sync::Arc<parking_lot::Mutex<Option<std::sync::Arc<crate::policy::CallerPolicies>>>>,
 }
 
 /// Authorization decisions for device traffic (`crate::policy::PolicyAuthorizer` enforces IoT

@@ -6,8 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
-use thingbox_model::policy::{self, Action, Context, Decision, Policy, PolicyRef, Request};
+use thingbox_model::policy::{self, Action, Context, Decision, DecisionKind, Policy, PolicyRef, Request};
 use thingbox_model::registry::{IotPolicy, Registry};
 use x509_parser::prelude::FromDer;
 
@@ -123,12 +122,16 @@ pub fn decide(policies: &[Effective], action: Action, resource: &str, ctx: &Cont
     policy::evaluate(&refs, &Request { action, resource }, ctx)
 }
 
-/// What one connection's checks need, rebuilt when the registry's policy generation moves.
+/// One connection's policies, compiled against its context; valid while the registry's
+/// generation is `generation`.
 #[derive(Debug)]
-struct Compiled {
+pub struct CallerPolicies {
     generation: u64,
-    policies: Vec<Effective>,
-    ctx: Context,
+    compiled: policy::Compiled,
+}
+
+thread_local! {
+    static RESOURCE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
 /// The gateway's authorizer: certificate callers are held to their IoT policies; callers of the
@@ -136,25 +139,17 @@ struct Compiled {
 #[derive(Debug)]
 pub struct PolicyAuthorizer {
     registry: Arc<RegistryService>,
-    region: String,
-    account: String,
-    cache: Mutex<HashMap<(String, String), Arc<Compiled>>>,
+    /// `arn:aws:iot:<region>:<account>:`
+    arn_prefix: String,
 }
 
 impl PolicyAuthorizer {
     /// An authorizer over `registry`; resource ARNs are rendered in `region`/`account`.
     pub fn new(registry: Arc<RegistryService>, region: String, account: String) -> Self {
-        Self { registry, region, account, cache: Mutex::new(HashMap::new()) }
+        Self { registry, arn_prefix: format!("arn:aws:iot:{region}:{account}:") }
     }
 
-    fn compiled(&self, cert: &str, who: &Caller) -> Arc<Compiled> {
-        let key = (cert.to_owned(), who.client_id.clone());
-        let generation = self.registry.read(|r| Ok(r.policy_generation())).unwrap_or(0);
-        if let Some(c) = self.cache.lock().get(&key)
-            && c.generation == generation
-        {
-            return c.clone();
-        }
+    fn compile(&self, cert: &str, who: &Caller, generation: u64) -> Arc<CallerPolicies> {
         let ip = who.ip.to_string();
         let compiled = self
             .registry
@@ -162,38 +157,62 @@ impl PolicyAuthorizer {
                 let thing = r.thing(&who.client_id).ok().map(|t| t.name.clone());
                 let policies = parsed(&r.effective_policies(Some(cert), thing.as_deref()));
                 let ctx = context(r, Some(cert), Some(&who.client_id), Some(&ip), &who.connect_attributes);
-                Ok(Arc::new(Compiled { generation: r.policy_generation(), policies, ctx }))
+                let refs: Vec<PolicyRef<'_>> = policies
+                    .iter()
+                    .map(|p| PolicyRef { name: &p.name, version: &p.version, policy: &p.policy })
+                    .collect();
+                Ok(policy::compile(&refs, &ctx))
             })
-            .unwrap_or_else(|_| Arc::new(Compiled { generation, policies: Vec::new(), ctx: Context::new() }));
-        let mut cache = self.cache.lock();
-        if cache.len() > 100_000 {
-            cache.clear();
-        }
-        cache.insert(key, compiled.clone());
-        compiled
+            .unwrap_or_else(|_| policy::compile(&[], &Context::new()));
+        Arc::new(CallerPolicies { generation, compiled })
     }
 
-    fn check(&self, who: &Caller, action: Action, kind: &str, name: &str) -> bool {
-        let Principal::Certificate(cert) = &who.principal else { return true };
-        let c = self.compiled(cert, who);
-        let resource = format!("arn:aws:iot:{}:{}:{kind}/{name}", self.region, self.account);
-        let d = decide(&c.policies, action, &resource, &c.ctx);
-        if !d.allowed() {
+    /// Explains a denial in the log (the slow, allocating evaluator runs only here).
+    fn explain(&self, cert: &str, who: &Caller, action: Action, resource: &str) {
+        let ip = who.ip.to_string();
+        let _ = self.registry.read(|r| {
+            let thing = r.thing(&who.client_id).ok().map(|t| t.name.clone());
+            let policies = parsed(&r.effective_policies(Some(cert), thing.as_deref()));
+            let ctx = context(r, Some(cert), Some(&who.client_id), Some(&ip), &who.connect_attributes);
+            let d = decide(&policies, action, resource, &ctx);
             tracing::debug!(
                 client = who.client_id,
                 action = action.as_str(),
                 resource,
                 decision = d.kind.as_str(),
+                denied_by = ?d.denied_by,
                 missing = ?d.missing(),
                 "denied by policy"
             );
-        }
-        d.allowed()
+            Ok(())
+        });
     }
 
-    /// Forgets cached decisions of a connection that ended.
-    pub fn forget(&self, cert: &str, client_id: &str) {
-        self.cache.lock().remove(&(cert.to_owned(), client_id.to_owned()));
+    fn check(&self, who: &Caller, action: Action, kind: &str, name: &str) -> bool {
+        let Principal::Certificate(cert) = &who.principal else { return true };
+        let generation = self.registry.generation();
+        let cached = who.cache.lock().as_ref().filter(|c| c.generation == generation).cloned();
+        let entry = match cached {
+            Some(e) => e,
+            None => {
+                let e = self.compile(cert, who, generation);
+                *who.cache.lock() = Some(e.clone());
+                e
+            }
+        };
+        let allowed = RESOURCE.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            buf.clear();
+            buf.push_str(&self.arn_prefix);
+            buf.push_str(kind);
+            buf.push('/');
+            buf.push_str(name);
+            entry.compiled.decide(action, &buf) == DecisionKind::Allowed
+        });
+        if !allowed && tracing::enabled!(tracing::Level::DEBUG) {
+            self.explain(cert, who, action, &format!("{}{kind}/{name}", self.arn_prefix));
+        }
+        allowed
     }
 }
 
@@ -212,10 +231,5 @@ impl Authorizer for PolicyAuthorizer {
     }
     fn receive(&self, who: &Caller, topic: &str) -> bool {
         self.check(who, Action::Receive, "topic", topic)
-    }
-    fn disconnected(&self, who: &Caller) {
-        if let Principal::Certificate(cert) = &who.principal {
-            self.forget(cert, &who.client_id);
-        }
     }
 }

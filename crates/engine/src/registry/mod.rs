@@ -3,6 +3,8 @@
 
 pub mod store;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use parking_lot::RwLock;
 use thingbox_model::registry::{Change, Registry, RegistryError};
 
@@ -14,13 +16,21 @@ use crate::storage::{Db, StorageError, Write};
 pub struct RegistryService {
     state: RwLock<Registry>,
     db: Db,
+    /// Bumped after every committed change: caches of derived data (compiled policies per
+    /// connection) compare it instead of taking the lock.
+    generation: AtomicU64,
 }
 
 impl RegistryService {
     /// Loads the registry from the database.
     pub async fn load(db: Db) -> Result<Self, StorageError> {
         let registry = store::load(db.pool()).await?;
-        Ok(Self { state: RwLock::new(registry), db })
+        Ok(Self { state: RwLock::new(registry), db, generation: AtomicU64::new(1) })
+    }
+
+    /// The change counter (see the field).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Runs a read against the current state.
@@ -37,6 +47,9 @@ impl RegistryService {
         let (out, pending) = {
             let mut state = self.state.write();
             let (out, changes) = f(&mut state)?;
+            if !changes.is_empty() {
+                self.generation.fetch_add(1, Ordering::Release);
+            }
             let pending = self.db.writer().submit(changes.into_iter().map(Write::Registry).collect());
             (out, pending)
         };

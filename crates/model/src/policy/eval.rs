@@ -421,3 +421,161 @@ pub fn evaluate(policies: &[PolicyRef<'_>], req: &Request<'_>, ctx: &Context) ->
     };
     Decision { kind, allowed_by, denied_by, bindings }
 }
+
+/// Every action, for compiling action patterns into bit masks.
+const ALL_ACTIONS: [Action; 10] = [
+    Action::Connect,
+    Action::Publish,
+    Action::RetainPublish,
+    Action::Subscribe,
+    Action::Receive,
+    Action::GetRetainedMessage,
+    Action::ListRetainedMessages,
+    Action::GetThingShadow,
+    Action::UpdateThingShadow,
+    Action::DeleteThingShadow,
+];
+
+fn action_bit(a: Action) -> u32 {
+    1 << ALL_ACTIONS.iter().position(|x| *x == a).unwrap_or(0)
+}
+
+#[derive(Debug, Clone)]
+struct CompiledStatement {
+    policy: usize,
+    index: usize,
+    effect: Effect,
+    /// Actions this statement applies to (NotAction already inverted).
+    actions: u32,
+    /// Resource patterns with every variable substituted (unresolvable ones are left out), each
+    /// with its literal prefix (up to the first wildcard) for a quick reject.
+    resources: Vec<(Box<[u8]>, Vec<Tok>)>,
+    not_resource: bool,
+}
+
+/// Policies compiled for one caller: action patterns as bit masks, variables substituted,
+/// conditions (which depend only on the caller) decided once. Checking a request then allocates
+/// nothing. Recompile when the caller's policies or context change.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    statements: Vec<CompiledStatement>,
+}
+
+/// UTF-8-aware glob match over bytes: `Run` is any run of characters, `One` one character.
+fn matches_bytes(pat: &[Tok], text: &[u8]) -> bool {
+    let char_len = |b: u8| match b {
+        0x00..=0x7f => 1,
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        _ => 4,
+    };
+    let (mut p, mut t) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    let mut lit = [0u8; 4];
+    while t < text.len() {
+        let step = match pat.get(p) {
+            Some(Tok::Run) => {
+                star = Some(p);
+                mark = t;
+                p += 1;
+                continue;
+            }
+            Some(Tok::One) => Some(char_len(text[t])),
+            Some(Tok::Lit(c)) => {
+                let enc = c.encode_utf8(&mut lit).as_bytes();
+                text[t..].starts_with(enc).then_some(enc.len())
+            }
+            None => None,
+        };
+        match step {
+            Some(n) => {
+                p += 1;
+                t += n;
+            }
+            None => match star {
+                Some(s) => {
+                    p = s + 1;
+                    mark += char_len(text[mark]);
+                    t = mark;
+                }
+                None => return false,
+            },
+        }
+    }
+    pat[p..].iter().all(|t| *t == Tok::Run)
+}
+
+/// Compiles `policies` for the caller described by `ctx`.
+pub fn compile(policies: &[PolicyRef<'_>], ctx: &Context) -> Compiled {
+    let mut statements = Vec::new();
+    let mut scratch = Vec::new();
+    for (pi, p) in policies.iter().enumerate() {
+        for (index, s) in p.policy.statements.iter().enumerate() {
+            let mut actions = 0u32;
+            for a in ALL_ACTIONS {
+                if s.actions.iter().any(|pat| action_matches(pat, a)) {
+                    actions |= action_bit(a);
+                }
+            }
+            if s.not_action {
+                actions = !actions;
+            }
+            if actions == 0 || !s.conditions.iter().all(|c| condition_holds(c, ctx, &mut scratch)) {
+                continue;
+            }
+            let resources = s
+                .resources
+                .iter()
+                .filter_map(|r| expand(r, ctx, true, &mut scratch))
+                .map(|toks| {
+                    let prefix: String = toks
+                        .iter()
+                        .map_while(|t| match t {
+                            Tok::Lit(c) => Some(*c),
+                            _ => None,
+                        })
+                        .collect();
+                    (prefix.into_bytes().into_boxed_slice(), toks)
+                })
+                .collect();
+            statements.push(CompiledStatement {
+                policy: pi,
+                index,
+                effect: s.effect,
+                actions,
+                resources,
+                not_resource: s.not_resource,
+            });
+        }
+    }
+    Compiled { statements }
+}
+
+impl Compiled {
+    /// The decision for `action` on `resource` (without the explanation; use [`evaluate`] for that).
+    pub fn decide(&self, action: Action, resource: &str) -> DecisionKind {
+        let bit = action_bit(action);
+        let text = resource.as_bytes();
+        let mut allowed = false;
+        for s in &self.statements {
+            if s.actions & bit == 0 {
+                continue;
+            }
+            let hit =
+                s.resources.iter().any(|(prefix, r)| text.starts_with(prefix) && matches_bytes(r, text));
+            if hit == s.not_resource {
+                continue;
+            }
+            match s.effect {
+                Effect::Deny => return DecisionKind::ExplicitDeny,
+                Effect::Allow => allowed = true,
+            }
+        }
+        if allowed { DecisionKind::Allowed } else { DecisionKind::ImplicitDeny }
+    }
+
+    /// The (policy position, statement index) pairs that could apply to some request, for tests.
+    pub fn statement_refs(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.statements.iter().map(|s| (s.policy, s.index))
+    }
+}

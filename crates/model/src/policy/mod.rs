@@ -12,7 +12,8 @@ mod eval;
 
 pub use doc::{Condition, Effect, Operator, Policy, PolicyError, SetQualifier, Statement, parse};
 pub use eval::{
-    Action, Binding, Context, Decision, DecisionKind, PolicyRef, Request, StatementRef, evaluate, glob_match,
+    Action, Binding, Compiled, Context, Decision, DecisionKind, PolicyRef, Request, StatementRef, compile,
+    evaluate, glob_match,
 };
 
 #[cfg(test)]

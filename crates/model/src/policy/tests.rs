@@ -202,6 +202,18 @@ fn wildcards_and_escapes() {
 }
 
 #[test]
+fn compiled_matching_handles_unicode_and_question_marks() {
+    let doc = format!(
+        r#"{{"Statement":[{{"Effect":"Allow","Action":"iot:Publish","Resource":"{ACCT}:topic/caf?/*/x"}}]}}"#
+    );
+    for (topic, want) in [("café/a/x", true), ("cafe/a/b/x", true), ("caffé/a/x", false), ("café/x", false)]
+    {
+        let d = decide(&[("p", &doc)], Action::Publish, &format!("{ACCT}:topic/{topic}"), &ctx("c"));
+        assert_eq!(d.allowed(), want, "{topic}");
+    }
+}
+
+#[test]
 fn bad_documents_name_the_statement() {
     let cases = [
         ("not json", "not valid JSON"),

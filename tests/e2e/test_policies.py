@@ -262,3 +262,34 @@ def test_test_authorization_agrees_with_enforcement(server, iot, tmp_path):
     c.publish(f"devices/{cid}/state", b"fine")
     c.c.publish(f"devices/{cid}/secret", b"no", qos=1)
     c.disconnected()
+
+
+def test_plain_listener_policies(fresh_server):
+    s = fresh_server("--plain-policy", "plain-devices").start()
+    iot = s.client()
+    # The named policy does not exist yet: plain clients may do nothing.
+    c = Client(s, client_id="p1")
+    with pytest.raises(ConnectionError):
+        c.connect()
+    c.c.loop_stop()
+    iot.create_policy(policyName="plain-devices", policyDocument=doc(
+        allow("iot:Connect", "*"),
+        allow(["iot:Publish", "iot:Subscribe", "iot:Receive"], [f"{ACCT}:topic/plain/${{iot:ClientId}}/*",
+                                                                 f"{ACCT}:topicfilter/plain/${{iot:ClientId}}/*"]),
+    ))
+    c = Client(s, client_id="p1")
+    c.connect()
+    c.subscribe("plain/p1/x")
+    c.publish("plain/p1/x", b"mine")
+    assert c.recv().payload == b"mine"
+    c.c.publish("plain/p2/x", b"theirs", qos=1)
+    c.disconnected()
+
+
+def test_plain_listener_can_be_turned_off(fresh_server):
+    s = fresh_server()
+    s.args = [a for a in s.args]
+    i = s.args.index("--mqtt-port")
+    s.args[i + 1] = "off"
+    s.start()
+    assert s.endpoints["mqtt"] is None and s.endpoints["mqtt_tls"]

@@ -207,6 +207,7 @@ impl Engine {
                 registry.clone(),
                 config.region.clone(),
                 config.account.clone(),
+                config.gateway.plain_policies.clone(),
             )),
             config: config.gateway.clone(),
             shutdown: stop_rx.clone(),

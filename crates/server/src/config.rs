@@ -27,9 +27,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PORT")]
     pub mqtt_tls_port: Option<u16>,
     /// Port of the plain MQTT listener (no TLS; every client shares one identity); 0 = any free
-    /// port [default: 1883]
-    #[arg(long, value_name = "PORT")]
-    pub mqtt_port: Option<u16>,
+    /// port, `off` = no plain listener [default: 1883]
+    #[arg(long, value_name = "PORT|off")]
+    pub mqtt_port: Option<PortOrOff>,
+    /// Hold plain-listener clients to this named IoT policy instead of the built-in permissive
+    /// one (thingbox-plain-allow-all); repeat for several
+    #[arg(long = "plain-policy", value_name = "NAME")]
+    pub plain_policies: Vec<String>,
     /// The emulated AWS account id, 12 digits [default: 000000000000]
     #[arg(long, value_name = "ID")]
     pub account: Option<String>,
@@ -41,6 +45,34 @@ pub struct ServeArgs {
     pub endpoint_host: Option<String>,
 }
 
+/// A port number, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum PortOrOff {
+    /// A port (0 = any free port).
+    Port(u16),
+    /// No listener.
+    Off(Off),
+}
+
+/// The word `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Off {
+    /// off
+    Off,
+}
+
+impl std::str::FromStr for PortOrOff {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("off") {
+            return Ok(Self::Off(Off::Off));
+        }
+        s.parse().map(Self::Port).map_err(|_| format!("'{s}' is not a port number (0-65535) or 'off'"))
+    }
+}
+
 /// `thingbox.toml`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,7 +80,9 @@ struct FileConfig {
     bind: Option<IpAddr>,
     api_port: Option<u16>,
     mqtt_tls_port: Option<u16>,
-    mqtt_port: Option<u16>,
+    mqtt_port: Option<PortOrOff>,
+    #[serde(default)]
+    plain_policies: Vec<String>,
     account: Option<String>,
     region: Option<String>,
     endpoint_host: Option<String>,
@@ -61,7 +95,9 @@ pub struct Settings {
     pub bind: IpAddr,
     pub api_port: u16,
     pub mqtt_tls_port: u16,
-    pub mqtt_port: u16,
+    /// `None`: no plain listener.
+    pub mqtt_port: Option<u16>,
+    pub plain_policies: Vec<String>,
     pub account: String,
     pub region: String,
     pub endpoint_host: String,
@@ -120,7 +156,16 @@ impl Settings {
             bind: args.bind.or(file.bind).unwrap_or(IpAddr::from([127, 0, 0, 1])),
             api_port: args.api_port.or(file.api_port).unwrap_or(4580),
             mqtt_tls_port: args.mqtt_tls_port.or(file.mqtt_tls_port).unwrap_or(8883),
-            mqtt_port: args.mqtt_port.or(file.mqtt_port).unwrap_or(1883),
+            mqtt_port: match args.mqtt_port.or(file.mqtt_port) {
+                None => Some(1883),
+                Some(PortOrOff::Port(p)) => Some(p),
+                Some(PortOrOff::Off(_)) => None,
+            },
+            plain_policies: if args.plain_policies.is_empty() {
+                file.plain_policies
+            } else {
+                args.plain_policies
+            },
             account: args.account.or(file.account).unwrap_or_else(|| "000000000000".into()),
             region: args.region.or(file.region).unwrap_or_else(|| "us-east-1".into()),
             endpoint_host: args.endpoint_host.or(file.endpoint_host).unwrap_or_else(|| "localhost".into()),
@@ -152,13 +197,15 @@ impl Settings {
 
     /// The engine's part of the settings.
     pub fn engine_config(&self) -> EngineConfig {
-        EngineConfig {
+        let mut config = EngineConfig {
             account: self.account.clone(),
             region: self.region.clone(),
             bind: self.bind,
             endpoint_host: self.endpoint_host.clone(),
             ..EngineConfig::new(&self.data_dir)
-        }
+        };
+        config.gateway.plain_policies = self.plain_policies.clone();
+        config
     }
 }
 
@@ -173,6 +220,7 @@ mod tests {
             api_port: None,
             mqtt_tls_port: None,
             mqtt_port: None,
+            plain_policies: Vec::new(),
             account: None,
             region: None,
             endpoint_host: None,
@@ -183,7 +231,11 @@ mod tests {
     fn flags_win_over_file_over_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let s = Settings::resolve(args(dir.path())).unwrap();
-        assert_eq!((s.api_port, s.mqtt_tls_port, s.mqtt_port), (4580, 8883, 1883));
+        assert_eq!((s.api_port, s.mqtt_tls_port, s.mqtt_port), (4580, 8883, Some(1883)));
+        let off =
+            Settings::resolve(ServeArgs { mqtt_port: Some("off".parse().unwrap()), ..args(dir.path()) })
+                .unwrap();
+        assert_eq!(off.mqtt_port, None);
         assert_eq!(s.bind, IpAddr::from([127, 0, 0, 1]));
         std::fs::write(dir.path().join(CONFIG_FILE), "api_port = 5000\nregion = \"eu-west-1\"\n").unwrap();
         let s = Settings::resolve(args(dir.path())).unwrap();

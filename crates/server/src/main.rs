@@ -87,18 +87,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = Settings::resolve(args)?;
     let api = bind(SocketAddr::new(settings.bind, settings.api_port), "--api-port").await?;
     let mqtt_tls = bind(SocketAddr::new(settings.bind, settings.mqtt_tls_port), "--mqtt-tls-port").await?;
-    let mqtt = bind(SocketAddr::new(settings.bind, settings.mqtt_port), "--mqtt-port").await?;
+    let mqtt = match settings.mqtt_port {
+        Some(port) => Some(bind(SocketAddr::new(settings.bind, port), "--mqtt-port").await?),
+        None => None,
+    };
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let engine = Engine::start(
-        settings.engine_config(),
-        Listeners { api, mqtt_tls: Some(mqtt_tls), mqtt: Some(mqtt) },
-        async {
+    let engine =
+        Engine::start(settings.engine_config(), Listeners { api, mqtt_tls: Some(mqtt_tls), mqtt }, async {
             let _ = stop_rx.await;
-        },
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
 
     let ep = engine.endpoints();
     let dir = settings.data_dir.canonicalize().unwrap_or_else(|_| settings.data_dir.clone());
@@ -106,10 +106,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("  AWS API    {}    try: aws --endpoint-url {} iot list-things", ep.api, ep.api);
     println!("  Root CA    {}", ep.root_ca);
     println!("  Account    {} ({})", ep.account, ep.region);
-    println!(
-        "  MQTT       not served yet by this build (--mqtt-tls-port {}, --mqtt-port {} are reserved)",
-        settings.mqtt_tls_port, settings.mqtt_port
-    );
+    if let Some(tls) = &ep.mqtt_tls {
+        println!(
+            "  MQTT+TLS   {tls}    (device certificates: aws iot create-keys-and-certificate + a policy)"
+        );
+    }
+    match &ep.mqtt {
+        Some(plain) => {
+            let policy = if settings.plain_policies.is_empty() {
+                thingbox_engine::policy::PLAIN_ALLOW_ALL.to_owned()
+            } else {
+                settings.plain_policies.join(", ")
+            };
+            println!("  MQTT       {plain}    (plain, no TLS; policy: {policy})");
+        }
+        None => println!("  MQTT       plain listener off (--mqtt-port off)"),
+    }
     println!("  Endpoints  {}", dir.join(thingbox_engine::ENDPOINTS_FILE).display());
     println!("Press Ctrl-C to stop.");
 

@@ -82,6 +82,9 @@ pub struct GatewayConfig {
     pub connect_timeout: Duration,
     /// The identity every plain-listener client gets.
     pub plain_identity: String,
+    /// Named IoT policies plain-listener clients are held to; empty = the built-in permissive
+    /// policy (`policy::PLAIN_ALLOW_ALL`).
+    pub plain_policies: Vec<String>,
     /// Expiry of persistent MQTT 3.1.1 sessions.
     pub default_session_expiry: u64,
 }
@@ -92,6 +95,7 @@ impl Default for GatewayConfig {
             handshake_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
             plain_identity: "thingbox-plain-listener".into(),
+            plain_policies: Vec::new(),
             default_session_expiry: 3600,
         }
     }

@@ -134,29 +134,67 @@ thread_local! {
     static RESOURCE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
-/// The gateway's authorizer: certificate callers are held to their IoT policies; callers of the
-/// plain listener, WebSocket and HTTP publish are allowed everything (documented in compat.md).
+/// The name the plain listener's built-in permissive policy goes by in logs and documentation.
+pub const PLAIN_ALLOW_ALL: &str = "thingbox-plain-allow-all";
+
+/// The gateway's authorizer: certificate callers are held to their IoT policies; plain-listener
+/// callers to the built-in permissive policy [`PLAIN_ALLOW_ALL`] unless named policies are
+/// configured for them; WebSocket and HTTP-publish callers are allowed everything (compat.md).
 #[derive(Debug)]
 pub struct PolicyAuthorizer {
     registry: Arc<RegistryService>,
     /// `arn:aws:iot:<region>:<account>:`
     arn_prefix: String,
+    /// Policies (by name) plain-listener callers are held to; empty = [`PLAIN_ALLOW_ALL`].
+    plain_policies: Vec<String>,
 }
 
 impl PolicyAuthorizer {
     /// An authorizer over `registry`; resource ARNs are rendered in `region`/`account`.
-    pub fn new(registry: Arc<RegistryService>, region: String, account: String) -> Self {
-        Self { registry, arn_prefix: format!("arn:aws:iot:{region}:{account}:") }
+    pub fn new(
+        registry: Arc<RegistryService>,
+        region: String,
+        account: String,
+        plain_policies: Vec<String>,
+    ) -> Self {
+        Self { registry, arn_prefix: format!("arn:aws:iot:{region}:{account}:"), plain_policies }
     }
 
-    fn compile(&self, cert: &str, who: &Caller, generation: u64) -> Arc<CallerPolicies> {
+    /// The policies of a caller: a certificate's effective policies, or the plain listener's
+    /// configured ones (missing names are skipped and logged).
+    fn policies_of(&self, r: &Registry, cert: Option<&str>, who: &Caller) -> Vec<Effective> {
+        match cert {
+            Some(cert) => {
+                let thing = r.thing(&who.client_id).ok().map(|t| t.name.clone());
+                parsed(&r.effective_policies(Some(cert), thing.as_deref()))
+            }
+            None => {
+                let found: Vec<&IotPolicy> = self
+                    .plain_policies
+                    .iter()
+                    .filter_map(|n| match r.policy(n) {
+                        Ok(p) => Some(p),
+                        Err(_) => {
+                            tracing::warn!(
+                                policy = n,
+                                "plain-listener policy does not exist; it allows nothing"
+                            );
+                            None
+                        }
+                    })
+                    .collect();
+                parsed(&found)
+            }
+        }
+    }
+
+    fn compile(&self, cert: Option<&str>, who: &Caller, generation: u64) -> Arc<CallerPolicies> {
         let ip = who.ip.to_string();
         let compiled = self
             .registry
             .read(|r| {
-                let thing = r.thing(&who.client_id).ok().map(|t| t.name.clone());
-                let policies = parsed(&r.effective_policies(Some(cert), thing.as_deref()));
-                let ctx = context(r, Some(cert), Some(&who.client_id), Some(&ip), &who.connect_attributes);
+                let policies = self.policies_of(r, cert, who);
+                let ctx = context(r, cert, Some(&who.client_id), Some(&ip), &who.connect_attributes);
                 let refs: Vec<PolicyRef<'_>> = policies
                     .iter()
                     .map(|p| PolicyRef { name: &p.name, version: &p.version, policy: &p.policy })
@@ -168,12 +206,11 @@ impl PolicyAuthorizer {
     }
 
     /// Explains a denial in the log (the slow, allocating evaluator runs only here).
-    fn explain(&self, cert: &str, who: &Caller, action: Action, resource: &str) {
+    fn explain(&self, cert: Option<&str>, who: &Caller, action: Action, resource: &str) {
         let ip = who.ip.to_string();
         let _ = self.registry.read(|r| {
-            let thing = r.thing(&who.client_id).ok().map(|t| t.name.clone());
-            let policies = parsed(&r.effective_policies(Some(cert), thing.as_deref()));
-            let ctx = context(r, Some(cert), Some(&who.client_id), Some(&ip), &who.connect_attributes);
+            let policies = self.policies_of(r, cert, who);
+            let ctx = context(r, cert, Some(&who.client_id), Some(&ip), &who.connect_attributes);
             let d = decide(&policies, action, resource, &ctx);
             tracing::debug!(
                 client = who.client_id,
@@ -189,7 +226,11 @@ impl PolicyAuthorizer {
     }
 
     fn check(&self, who: &Caller, action: Action, kind: &str, name: &str) -> bool {
-        let Principal::Certificate(cert) = &who.principal else { return true };
+        let cert = match &who.principal {
+            Principal::Certificate(cert) => Some(cert.as_str()),
+            Principal::Plain(_) if !self.plain_policies.is_empty() => None,
+            _ => return true,
+        };
         let generation = self.registry.generation();
         let cached = who.cache.lock().as_ref().filter(|c| c.generation == generation).cloned();
         let entry = match cached {

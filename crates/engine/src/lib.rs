@@ -12,6 +12,7 @@ pub mod broker;
 pub mod ca;
 pub mod certs;
 mod error;
+pub mod events;
 pub mod gateway;
 pub mod http;
 pub mod policy;
@@ -126,6 +127,7 @@ pub struct Engine;
 pub struct EngineHandle {
     endpoints: Endpoints,
     api_addr: SocketAddr,
+    events: events::Events,
     task: JoinHandle<Result<(), StartError>>,
 }
 
@@ -199,6 +201,7 @@ impl Engine {
             account: config.account.clone(),
             region: config.region.clone(),
         };
+        let events = events::Events::default();
         // One signal for every task: set when the caller's shutdown future completes.
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let gw = gateway::Gateway {
@@ -208,6 +211,7 @@ impl Engine {
                 config.region.clone(),
                 config.account.clone(),
                 config.gateway.plain_policies.clone(),
+                events.clone(),
             )),
             config: config.gateway.clone(),
             shutdown: stop_rx.clone(),
@@ -260,7 +264,7 @@ impl Engine {
             drop(ca);
             served.map_err(StartError::from)
         });
-        Ok(EngineHandle { endpoints, api_addr, task })
+        Ok(EngineHandle { endpoints, api_addr, task, events })
     }
 }
 
@@ -279,6 +283,11 @@ impl EngineHandle {
     /// What `endpoints.json` says.
     pub fn endpoints(&self) -> &Endpoints {
         &self.endpoints
+    }
+
+    /// Listens to the engine's event bus (authorization decisions, …).
+    pub fn events(&self) -> tokio::sync::broadcast::Receiver<Arc<events::Event>> {
+        self.events.subscribe()
     }
 
     /// The address the AWS API is served on.

@@ -177,6 +177,7 @@ fn der(pem: &str) -> Vec<u8> {
 async fn v4_over_mutual_tls_with_an_issued_certificate() {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer};
     let e = start().await;
+    let mut events = e.handle.events();
     let (cert_pem, key_pem) = issue_certificate(&e.handle.endpoints().api).await;
     let root = std::fs::read_to_string(&e.handle.endpoints().root_ca).unwrap();
     let mut roots = rustls::RootCertStore::empty();
@@ -203,6 +204,18 @@ async fn v4_over_mutual_tls_with_an_issued_certificate() {
     })
     .await;
     assert_eq!(payload, "secure");
+    // Every decision was published on the event bus, with the statement that decided.
+    let mut seen = Vec::new();
+    while let Ok(ev) = events.try_recv() {
+        let thingbox_engine::events::Event::Authorization(d) = &*ev;
+        seen.push((d.action, d.decision, d.allowed_by.first().map(|s| (s.policy.clone(), s.index))));
+    }
+    for action in ["iot:Connect", "iot:Subscribe", "iot:Publish", "iot:Receive"] {
+        assert!(
+            seen.contains(&(action, "ALLOWED", Some(("all".to_owned(), 0)))),
+            "{action} decision missing from {seen:?}"
+        );
+    }
     e.stop().await;
 }
 

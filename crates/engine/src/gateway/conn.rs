@@ -432,12 +432,18 @@ impl Conn<'_> {
             principal: self.ctx.principal.clone(),
             timestamp_ms: now_ms(),
         };
+        // A plain QoS 1 message is acknowledged as it is routed (routing cannot fail), and the ack is
+        // queued first so that the subscribers' writers, woken by routing, run before ours. A retained
+        // one is acknowledged only once it is durable.
+        if qos == 1 && !retain {
+            self.send(|b| codec::puback(self.proto, pkid, false, b)).await;
+        }
         if let Err(e) = self.ctx.broker.publish(msg).await {
             tracing::error!(error = %e, "publish failed to store its retained message");
             self.close(None).await;
             return Some((DisconnectReason::ConnectionLost, true));
         }
-        if qos == 1 {
+        if qos == 1 && retain {
             self.send(|b| codec::puback(self.proto, pkid, false, b)).await;
         }
         None

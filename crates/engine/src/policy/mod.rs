@@ -147,6 +147,8 @@ pub struct PolicyAuthorizer {
     arn_prefix: String,
     /// Policies (by name) plain-listener callers are held to; empty = [`PLAIN_ALLOW_ALL`].
     plain_policies: Vec<String>,
+    /// Where decisions are published when someone listens.
+    events: crate::events::Events,
 }
 
 impl PolicyAuthorizer {
@@ -156,8 +158,9 @@ impl PolicyAuthorizer {
         region: String,
         account: String,
         plain_policies: Vec<String>,
+        events: crate::events::Events,
     ) -> Self {
-        Self { registry, arn_prefix: format!("arn:aws:iot:{region}:{account}:"), plain_policies }
+        Self { registry, arn_prefix: format!("arn:aws:iot:{region}:{account}:"), plain_policies, events }
     }
 
     /// The policies of a caller: a certificate's effective policies, or the plain listener's
@@ -205,24 +208,16 @@ impl PolicyAuthorizer {
         Arc::new(CallerPolicies { generation, compiled })
     }
 
-    /// Explains a denial in the log (the slow, allocating evaluator runs only here).
-    fn explain(&self, cert: Option<&str>, who: &Caller, action: Action, resource: &str) {
+    /// The explained decision (the slow, allocating evaluator: only for logs and listeners).
+    fn explain(&self, cert: Option<&str>, who: &Caller, action: Action, resource: &str) -> Option<Decision> {
         let ip = who.ip.to_string();
-        let _ = self.registry.read(|r| {
-            let policies = self.policies_of(r, cert, who);
-            let ctx = context(r, cert, Some(&who.client_id), Some(&ip), &who.connect_attributes);
-            let d = decide(&policies, action, resource, &ctx);
-            tracing::debug!(
-                client = who.client_id,
-                action = action.as_str(),
-                resource,
-                decision = d.kind.as_str(),
-                denied_by = ?d.denied_by,
-                missing = ?d.missing(),
-                "denied by policy"
-            );
-            Ok(())
-        });
+        self.registry
+            .read(|r| {
+                let policies = self.policies_of(r, cert, who);
+                let ctx = context(r, cert, Some(&who.client_id), Some(&ip), &who.connect_attributes);
+                Ok(decide(&policies, action, resource, &ctx))
+            })
+            .ok()
     }
 
     fn check(&self, who: &Caller, action: Action, kind: &str, name: &str) -> bool {
@@ -250,8 +245,33 @@ impl PolicyAuthorizer {
             buf.push_str(name);
             entry.compiled.decide(action, &buf) == DecisionKind::Allowed
         });
-        if !allowed && tracing::enabled!(tracing::Level::DEBUG) {
-            self.explain(cert, who, action, &format!("{}{kind}/{name}", self.arn_prefix));
+        let log = !allowed && tracing::enabled!(tracing::Level::DEBUG);
+        if log || self.events.has_listeners() {
+            let resource = format!("{}{kind}/{name}", self.arn_prefix);
+            if let Some(d) = self.explain(cert, who, action, &resource) {
+                if log {
+                    tracing::debug!(
+                        client = who.client_id,
+                        action = action.as_str(),
+                        resource,
+                        decision = d.kind.as_str(),
+                        denied_by = ?d.denied_by,
+                        missing = ?d.missing(),
+                        "denied by policy"
+                    );
+                }
+                self.events.emit(crate::events::Event::Authorization(crate::events::AuthDecision {
+                    principal: who.principal.identifier(),
+                    client_id: who.client_id.clone(),
+                    action: action.as_str(),
+                    resource,
+                    decision: if allowed { "ALLOWED" } else { d.kind.as_str() },
+                    allowed_by: d.allowed_by,
+                    denied_by: d.denied_by,
+                    bindings: d.bindings,
+                    timestamp_ms: crate::broker::now_ms(),
+                }));
+            }
         }
         allowed
     }

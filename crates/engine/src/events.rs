@@ -3,6 +3,7 @@
 //! formatted while nobody listens; a slow listener loses old events, never slows the engine.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use thingbox_model::policy::{Binding, StatementRef};
 use tokio::sync::broadcast;
@@ -41,6 +42,34 @@ pub enum Event {
 #[derive(Debug, Clone)]
 pub struct Events {
     tx: broadcast::Sender<Arc<Event>>,
+    /// Live receivers, counted here so that `has_listeners` is one atomic load (the broadcast
+    /// channel's own count takes a lock shared by every producer).
+    listeners: Arc<AtomicUsize>,
+}
+
+/// A listener; dropping it stops the events.
+#[derive(Debug)]
+pub struct Listener {
+    rx: broadcast::Receiver<Arc<Event>>,
+    listeners: Arc<AtomicUsize>,
+}
+
+impl Listener {
+    /// The next event (`Lagged` when this listener fell behind and lost some).
+    pub async fn recv(&mut self) -> Result<Arc<Event>, broadcast::error::RecvError> {
+        self.rx.recv().await
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_recv(&mut self) -> Result<Arc<Event>, broadcast::error::TryRecvError> {
+        self.rx.try_recv()
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.listeners.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Default for Events {
@@ -52,12 +81,12 @@ impl Default for Events {
 impl Events {
     /// A bus that keeps up to `capacity` events for each slow listener.
     pub fn new(capacity: usize) -> Self {
-        Self { tx: broadcast::channel(capacity).0 }
+        Self { tx: broadcast::channel(capacity).0, listeners: Arc::new(AtomicUsize::new(0)) }
     }
 
     /// Whether anyone listens (check before building an event).
     pub fn has_listeners(&self) -> bool {
-        self.tx.receiver_count() > 0
+        self.listeners.load(Ordering::Relaxed) > 0
     }
 
     /// Publishes an event (dropped when nobody listens).
@@ -66,7 +95,8 @@ impl Events {
     }
 
     /// Starts listening.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
-        self.tx.subscribe()
+    pub fn subscribe(&self) -> Listener {
+        self.listeners.fetch_add(1, Ordering::Relaxed);
+        Listener { rx: self.tx.subscribe(), listeners: self.listeners.clone() }
     }
 }

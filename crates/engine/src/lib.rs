@@ -286,7 +286,7 @@ impl EngineHandle {
     }
 
     /// Listens to the engine's event bus (authorization decisions, …).
-    pub fn events(&self) -> tokio::sync::broadcast::Receiver<Arc<events::Event>> {
+    pub fn events(&self) -> events::Listener {
         self.events.subscribe()
     }
 

@@ -29,9 +29,19 @@ pub struct Caller {
     pub ip: std::net::IpAddr,
     /// `iot:ConnectAttributes` values.
     pub connect_attributes: Vec<&'static str>,
-    /// The authorizer's per-connection cache (e.g. compiled policies), shared by the connection's
-    /// reader and writer.
-    pub cache: std::sync::Arc<parking_lot::Mutex<Option<std::sync::Arc<crate::policy::CallerPolicies>>>>,
+    /// The authorizer's cache (compiled policies). Each task of a connection (reader, writer) holds
+    /// its own copy of the `Caller` (a clone starts empty), so its lock is never contended.
+    pub cache: AuthCache,
+}
+
+/// A per-task authorization cache; cloning gives an empty one.
+#[derive(Debug, Default)]
+pub struct AuthCache(pub parking_lot::Mutex<Option<crate::policy::CallerPolicies>>);
+
+impl Clone for AuthCache {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
 }
 
 /// Authorization decisions for device traffic (`crate::policy::PolicyAuthorizer` enforces IoT

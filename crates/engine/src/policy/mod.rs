@@ -191,7 +191,7 @@ impl PolicyAuthorizer {
         }
     }
 
-    fn compile(&self, cert: Option<&str>, who: &Caller, generation: u64) -> Arc<CallerPolicies> {
+    fn compile(&self, cert: Option<&str>, who: &Caller, generation: u64) -> CallerPolicies {
         let ip = who.ip.to_string();
         let compiled = self
             .registry
@@ -205,7 +205,7 @@ impl PolicyAuthorizer {
                 Ok(policy::compile(&refs, &ctx))
             })
             .unwrap_or_else(|_| policy::compile(&[], &Context::new()));
-        Arc::new(CallerPolicies { generation, compiled })
+        CallerPolicies { generation, compiled }
     }
 
     /// The explained decision (the slow, allocating evaluator: only for logs and listeners).
@@ -227,15 +227,11 @@ impl PolicyAuthorizer {
             _ => return true,
         };
         let generation = self.registry.generation();
-        let cached = who.cache.lock().as_ref().filter(|c| c.generation == generation).cloned();
-        let entry = match cached {
-            Some(e) => e,
-            None => {
-                let e = self.compile(cert, who, generation);
-                *who.cache.lock() = Some(e.clone());
-                e
-            }
-        };
+        let mut cache = who.cache.0.lock();
+        if cache.as_ref().is_none_or(|c| c.generation != generation) {
+            *cache = Some(self.compile(cert, who, generation));
+        }
+        let Some(entry) = cache.as_ref() else { return false };
         let allowed = RESOURCE.with(|buf| {
             let mut buf = buf.borrow_mut();
             buf.clear();
@@ -245,6 +241,7 @@ impl PolicyAuthorizer {
             buf.push_str(name);
             entry.compiled.decide(action, &buf) == DecisionKind::Allowed
         });
+        drop(cache);
         let log = !allowed && tracing::enabled!(tracing::Level::DEBUG);
         if log || self.events.has_listeners() {
             let resource = format!("{}{kind}/{name}", self.arn_prefix);

@@ -437,7 +437,18 @@ const ALL_ACTIONS: [Action; 10] = [
 ];
 
 fn action_bit(a: Action) -> u32 {
-    1 << ALL_ACTIONS.iter().position(|x| *x == a).unwrap_or(0)
+    1 << (match a {
+        Action::Connect => 0,
+        Action::Publish => 1,
+        Action::RetainPublish => 2,
+        Action::Subscribe => 3,
+        Action::Receive => 4,
+        Action::GetRetainedMessage => 5,
+        Action::ListRetainedMessages => 6,
+        Action::GetThingShadow => 7,
+        Action::UpdateThingShadow => 8,
+        Action::DeleteThingShadow => 9,
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -447,8 +458,8 @@ struct CompiledStatement {
     effect: Effect,
     /// Actions this statement applies to (NotAction already inverted).
     actions: u32,
-    /// Resource patterns with every variable substituted (unresolvable ones are left out), each
-    /// with its literal prefix (up to the first wildcard) for a quick reject.
+    /// Resource patterns with every variable substituted (unresolvable ones are left out): the
+    /// literal prefix (up to the first wildcard) as bytes, compared at once, and the tokens after it.
     resources: Vec<(Box<[u8]>, Vec<Tok>)>,
     not_resource: bool,
 }
@@ -535,7 +546,8 @@ pub fn compile(policies: &[PolicyRef<'_>], ctx: &Context) -> Compiled {
                             _ => None,
                         })
                         .collect();
-                    (prefix.into_bytes().into_boxed_slice(), toks)
+                    let rest = toks[prefix.chars().count()..].to_vec();
+                    (prefix.into_bytes().into_boxed_slice(), rest)
                 })
                 .collect();
             statements.push(CompiledStatement {

@@ -573,8 +573,10 @@ impl Compiled {
             if s.actions & bit == 0 {
                 continue;
             }
-            let hit =
-                s.resources.iter().any(|(prefix, r)| text.starts_with(prefix) && matches_bytes(r, text));
+            let hit = s
+                .resources
+                .iter()
+                .any(|(prefix, rest)| text.starts_with(prefix) && matches_bytes(rest, &text[prefix.len()..]));
             if hit == s.not_resource {
                 continue;
             }

@@ -10,12 +10,19 @@ fn ctx(client: &str) -> Context {
     c
 }
 
+/// Evaluates with the explaining evaluator and checks that the compiled fast path agrees.
 fn decide(docs: &[(&str, &str)], action: Action, resource: &str, ctx: &Context) -> Decision {
     let parsed: Vec<(String, Policy)> =
         docs.iter().map(|(n, d)| ((*n).to_owned(), parse(d).unwrap())).collect();
     let refs: Vec<PolicyRef<'_>> =
         parsed.iter().map(|(n, p)| PolicyRef { name: n, version: "1", policy: p }).collect();
-    evaluate(&refs, &Request { action, resource }, ctx)
+    let d = evaluate(&refs, &Request { action, resource }, ctx);
+    assert_eq!(
+        compile(&refs, ctx).decide(action, resource),
+        d.kind,
+        "compiled and explained disagree on {resource}"
+    );
+    d
 }
 
 fn device_policy() -> String {
@@ -258,4 +265,16 @@ fn bad_documents_name_the_statement() {
             .join(",")
     );
     assert!(parse(&big).unwrap_err().0.contains("2048"));
+}
+
+#[test]
+fn compiled_connect_with_client_id_variable() {
+    let doc = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"iot:Connect","Resource":"{ACCT}:client/${{iot:ClientId}}"}}]}}"#
+    );
+    let mut c = ctx("dev-1");
+    c.set("aws:SourceIp", "127.0.0.1").set("iot:Connection.Thing.IsAttached", "false");
+    c.set_all("iot:ConnectAttributes", vec![]);
+    let d = decide(&[("p", &doc)], Action::Connect, &format!("{ACCT}:client/dev-1"), &c);
+    assert!(d.allowed());
 }

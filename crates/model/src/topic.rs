@@ -147,6 +147,16 @@ pub enum Reserved<'a> {
     OtherDollar(&'a str),
 }
 
+/// Whether a client (over MQTT or HTTP) may publish to `topic`: ordinary topics, and the shadow,
+/// jobs and basic-ingest reserved topics (never retained); no other `$` topic.
+pub fn client_may_publish(topic: &str, retain: bool) -> bool {
+    match reserved(topic) {
+        None => true,
+        Some(Reserved::Shadow { .. } | Reserved::Jobs { .. } | Reserved::Rule { .. }) => !retain,
+        Some(_) => false,
+    }
+}
+
 /// Classifies a topic that starts with `$`; `None` for ordinary topics.
 pub fn reserved(topic: &str) -> Option<Reserved<'_>> {
     if !topic.starts_with('$') {
@@ -219,6 +229,16 @@ mod tests {
         assert!(matches!(check_filter("a/#/b"), Err(TopicError::BadWildcard(_))));
         assert!(matches!(check_filter("a/b+"), Err(TopicError::BadWildcard(_))));
         assert!(matches!(check_filter("a#"), Err(TopicError::BadWildcard(_))));
+    }
+
+    #[test]
+    fn what_clients_may_publish() {
+        assert!(client_may_publish("a/b", true));
+        assert!(client_may_publish("$aws/things/t/shadow/update", false));
+        assert!(!client_may_publish("$aws/things/t/shadow/update", true));
+        assert!(client_may_publish("$aws/rules/r/x", false));
+        assert!(!client_may_publish("$aws/events/presence/connected/c", false));
+        assert!(!client_may_publish("$SYS/x", false));
     }
 
     #[test]

@@ -392,13 +392,7 @@ impl Conn<'_> {
             self.close(Some(ServerDisconnect::PacketTooLarge)).await;
             return Some((DisconnectReason::ClientError, true));
         }
-        let reserved_ok = match thingbox_model::topic::reserved(&topic) {
-            None => true,
-            Some(thingbox_model::topic::Reserved::Shadow { .. })
-            | Some(thingbox_model::topic::Reserved::Jobs { .. })
-            | Some(thingbox_model::topic::Reserved::Rule { .. }) => !retain,
-            Some(_) => false,
-        };
+        let reserved_ok = thingbox_model::topic::client_may_publish(&topic, retain);
         if thingbox_model::topic::check_name(&topic).is_err() || !reserved_ok {
             tracing::debug!(
                 client = self.client_id,

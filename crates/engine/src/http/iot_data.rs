@@ -89,13 +89,7 @@ async fn publish(
     let qos = q.int("qos", 0, 1)?.unwrap_or(0) as u8;
     let retain = q.bool("retain")?.unwrap_or(false);
     thingbox_model::topic::check_name(&topic).map_err(|e| invalid(format!("Invalid topic: {e}")))?;
-    let reserved_ok = match thingbox_model::topic::reserved(&topic) {
-        None => true,
-        Some(thingbox_model::topic::Reserved::Shadow { .. })
-        | Some(thingbox_model::topic::Reserved::Jobs { .. })
-        | Some(thingbox_model::topic::Reserved::Rule { .. }) => !retain,
-        Some(_) => false,
-    };
+    let reserved_ok = thingbox_model::topic::client_may_publish(&topic, retain);
     if !reserved_ok {
         return Err(invalid(format!("Publishing to the reserved topic '{topic}' is not allowed")));
     }

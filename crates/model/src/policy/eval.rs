@@ -254,31 +254,27 @@ fn matches_toks(pat: &[Tok], text: &[char], fold: bool) -> bool {
     pat[p..].iter().all(|t| *t == Tok::Run)
 }
 
-/// IAM wildcard match of `text` against `pattern` (`*` any run, `?` one character).
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let pat: Vec<Tok> = pattern
+/// A pattern's tokens: `*` and `?` as wildcards, everything else literal.
+fn tokens(pattern: &str) -> Vec<Tok> {
+    pattern
         .chars()
         .map(|c| match c {
             '*' => Tok::Run,
             '?' => Tok::One,
             c => Tok::Lit(c),
         })
-        .collect();
+        .collect()
+}
+
+/// IAM wildcard match of `text` against `pattern` (`*` any run, `?` one character).
+pub fn glob_match(pattern: &str, text: &str) -> bool {
     let text: Vec<char> = text.chars().collect();
-    matches_toks(&pat, &text, false)
+    matches_toks(&tokens(pattern), &text, false)
 }
 
 fn action_matches(pattern: &str, action: Action) -> bool {
     let text: Vec<char> = action.as_str().chars().collect();
-    let pat: Vec<Tok> = pattern
-        .chars()
-        .map(|c| match c {
-            '*' => Tok::Run,
-            '?' => Tok::One,
-            c => Tok::Lit(c),
-        })
-        .collect();
-    matches_toks(&pat, &text, true)
+    matches_toks(&tokens(pattern), &text, true)
 }
 
 fn cidr_contains(cidr: &str, ip: &str) -> bool {

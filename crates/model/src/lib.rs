@@ -10,6 +10,7 @@ pub mod names;
 pub mod paging;
 pub mod policy;
 pub mod registry;
+pub mod shadow;
 pub mod tags;
 pub mod time;
 pub mod topic;

@@ -17,6 +17,9 @@ pub enum Error {
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The shadow service refused (AWS's shadow code and message).
+    #[error(transparent)]
+    Shadow(#[from] thingbox_model::shadow::ShadowError),
 }
 
 impl From<thingbox_model::ValidationError> for Error {

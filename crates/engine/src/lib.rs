@@ -17,6 +17,7 @@ pub mod gateway;
 pub mod http;
 pub mod policy;
 pub mod registry;
+pub mod shadow;
 pub mod storage;
 
 use std::fs;
@@ -185,6 +186,7 @@ impl Engine {
         };
         let retained = broker::store::load_retained(&pool).await?;
         let broker = Arc::new(broker::Broker::new(config.broker.clone(), retained, db.writer()));
+        let shadows = shadow::ShadowService::load(db.clone(), broker.clone()).await?;
         let registry = Arc::new(registry::RegistryService::load(db).await?);
         let tls = gateway::tls::server_config(&ca, registry.clone())?;
         let ca = Arc::new(ca);
@@ -219,6 +221,7 @@ impl Engine {
         let state = http::AppState::new(http::Shared {
             registry,
             broker: broker.clone(),
+            shadows: shadows.clone(),
             gateway: gw.clone(),
             account: config.account.clone(),
             default_region: config.region.clone(),
@@ -236,6 +239,7 @@ impl Engine {
             tasks.spawn(gw.clone().serve_plain(l));
         }
         tasks.spawn(reap_sessions(broker.clone(), stop_rx.clone()));
+        tasks.spawn(shadows.clone().serve_mqtt(broker.internal_client("shadow"), stop_rx.clone()));
 
         let json = serde_json::to_vec_pretty(&endpoints).map_err(std::io::Error::other)?;
         write_atomic(&endpoints_path, &json).map_err(data_dir_err(&dir))?;

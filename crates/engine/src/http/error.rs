@@ -50,6 +50,14 @@ pub enum AwsErrorType {
     MalformedPolicy,
     /// 409
     VersionsLimitExceeded,
+    /// 409 (iot-data)
+    Conflict,
+    /// 415 (iot-data)
+    UnsupportedDocumentEncoding,
+    /// 401
+    Unauthorized,
+    /// 429
+    Throttling,
     /// 500
     InternalFailure,
 }
@@ -71,6 +79,10 @@ impl AwsErrorType {
             Self::RequestEntityTooLarge => "RequestEntityTooLargeException",
             Self::MalformedPolicy => "MalformedPolicyException",
             Self::VersionsLimitExceeded => "VersionsLimitExceededException",
+            Self::Conflict => "ConflictException",
+            Self::UnsupportedDocumentEncoding => "UnsupportedDocumentEncodingException",
+            Self::Unauthorized => "UnauthorizedException",
+            Self::Throttling => "ThrottlingException",
             Self::InternalFailure => "InternalFailureException",
         }
     }
@@ -89,6 +101,10 @@ impl AwsErrorType {
             | Self::DeleteConflict
             | Self::VersionsLimitExceeded => StatusCode::CONFLICT,
             Self::LimitExceeded => StatusCode::GONE,
+            Self::Conflict => StatusCode::CONFLICT,
+            Self::UnsupportedDocumentEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Throttling => StatusCode::TOO_MANY_REQUESTS,
             Self::RequestEntityTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::InternalFailure => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -134,6 +150,19 @@ impl IntoResponse for ApiError {
                 AwsErrorType::ResourceAlreadyExists,
                 ErrorBody { message, resource_id: Some(id), resource_arn: Some(arn) },
             ),
+            Error::Shadow(e) => {
+                let kind = match e.code {
+                    400 => AwsErrorType::InvalidRequest,
+                    401 | 403 => AwsErrorType::Unauthorized,
+                    404 => AwsErrorType::ResourceNotFound,
+                    409 => AwsErrorType::Conflict,
+                    413 => AwsErrorType::RequestEntityTooLarge,
+                    415 => AwsErrorType::UnsupportedDocumentEncoding,
+                    429 => AwsErrorType::Throttling,
+                    _ => AwsErrorType::InternalFailure,
+                };
+                (kind, message(e.message))
+            }
             Error::Storage(e) => {
                 tracing::error!(error = %e, "storage failure while serving a request");
                 let m = match e {

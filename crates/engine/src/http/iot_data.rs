@@ -25,6 +25,53 @@ pub fn routes() -> Router<AppState> {
         .route("/topics/{*topic}", post(publish))
         .route("/retainedMessage", get(list_retained))
         .route("/retainedMessage/{*topic}", get(get_retained))
+        .route("/things/{thingName}/shadow", get(get_shadow).post(update_shadow).delete(delete_shadow))
+        .route("/api/things/shadow/ListNamedShadowsForThing/{thingName}", get(list_named_shadows))
+}
+
+async fn get_shadow(
+    State(s): State<AppState>,
+    Path(thing): Path<String>,
+    q: Params,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(s.shadows.get(&thing, q.str("name").unwrap_or("")).await?))
+}
+
+async fn update_shadow(
+    State(s): State<AppState>,
+    Path(thing): Path<String>,
+    q: Params,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(s.shadows.update(&thing, q.str("name").unwrap_or(""), &body).await?))
+}
+
+async fn delete_shadow(
+    State(s): State<AppState>,
+    Path(thing): Path<String>,
+    q: Params,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(s.shadows.delete(&thing, q.str("name").unwrap_or("")).await?))
+}
+
+async fn list_named_shadows(
+    State(s): State<AppState>,
+    Path(thing): Path<String>,
+    q: Params,
+) -> Result<Json<Value>, ApiError> {
+    let size = q.int("pageSize", 1, 100)?.unwrap_or(25) as usize;
+    let after = match q.next_token() {
+        Some(t) => Some(thingbox_model::paging::decode_token(t).map_err(|e| invalid(e.to_string()))?),
+        None => None,
+    };
+    let names = s.shadows.named(&thing);
+    let iter = names.into_iter().filter(|n| after.as_ref().is_none_or(|a| n > a));
+    let page = thingbox_model::paging::page(iter, size, Clone::clone);
+    let mut out = json!({"results": page.items, "timestamp": now_ms() / 1000});
+    if let Some(t) = page.next_token {
+        out["nextToken"] = Value::String(t);
+    }
+    Ok(Json(out))
 }
 
 fn invalid(msg: impl Into<String>) -> ApiError {

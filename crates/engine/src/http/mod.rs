@@ -42,6 +42,8 @@ pub struct Shared {
     pub registry: Arc<RegistryService>,
     /// The MQTT router.
     pub broker: Arc<crate::broker::Broker>,
+    /// Device shadows.
+    pub shadows: Arc<crate::shadow::ShadowService>,
     /// The device gateway (serves MQTT over WebSocket).
     pub gateway: crate::gateway::Gateway,
     /// The account ARNs are rendered in.

@@ -1,0 +1,283 @@
+//! The shadow service: classic and named shadows over MQTT (`$aws/things/{thing}/shadow[/name/{name}]/…`)
+//! and HTTP (iot-data), with every accepted change kept as history.
+//!
+//! Each request is decided under one lock (so versions are assigned in order), its write is queued
+//! in decision order, and its replies are published only after the write is durable. MQTT requests
+//! flow through a two-stage pipeline — decide-and-queue, then wait-and-publish — so that many
+//! updates share one commit while replies keep their order.
+
+pub mod store;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use serde_json::Value;
+use thingbox_model::shadow::{self, Shadow, ShadowError};
+use thingbox_model::topic::{Reserved, reserved};
+use tokio::sync::{mpsc, watch};
+
+pub use self::store::HistoryEntry;
+use crate::broker::{Broker, InternalClient, now_ms};
+use crate::storage::{Db, Pending, StorageError, Write};
+
+/// Changes kept per shadow (older ones are trimmed).
+pub const DEFAULT_HISTORY: i64 = 1000;
+
+type Key = (String, String);
+
+/// The service.
+#[derive(Debug)]
+pub struct ShadowService {
+    shadows: Mutex<HashMap<Key, Shadow>>,
+    db: Db,
+    broker: Arc<Broker>,
+    keep: i64,
+}
+
+fn now_secs() -> i64 {
+    now_ms() / 1000
+}
+
+fn topic_prefix(thing: &str, name: &str) -> String {
+    if name.is_empty() {
+        format!("$aws/things/{thing}/shadow")
+    } else {
+        format!("$aws/things/{thing}/shadow/name/{name}")
+    }
+}
+
+fn check_names(thing: &str, name: &str) -> Result<(), ShadowError> {
+    let ok = |s: &str, max: usize, extra: bool| {
+        !s.is_empty()
+            && s.len() <= max
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '-') || (extra && c == '$'))
+    };
+    if !ok(thing, 128, false) {
+        return Err(ShadowError { code: 400, message: format!("Invalid thing name: '{thing}'") });
+    }
+    if !name.is_empty() && !ok(name, 64, true) {
+        return Err(ShadowError { code: 400, message: format!("Invalid shadow name: '{name}'") });
+    }
+    Ok(())
+}
+
+/// What a request produced: its reply, the publications to make once durable, and the write.
+struct Decided {
+    reply: Result<Value, ShadowError>,
+    publish: Vec<(String, Value)>,
+    pending: Pending,
+}
+
+impl ShadowService {
+    /// Loads every shadow.
+    pub async fn load(db: Db, broker: Arc<Broker>) -> Result<Arc<Self>, StorageError> {
+        let shadows = store::load(db.pool()).await?.into_iter().map(|(t, n, s)| ((t, n), s)).collect();
+        Ok(Arc::new(Self { shadows: Mutex::new(shadows), db, broker, keep: DEFAULT_HISTORY }))
+    }
+
+    fn write(&self, shadow: &Shadow, thing: &str, name: &str, kind: &'static str, writer: &str) -> Pending {
+        let doc = if kind == "delete" {
+            serde_json::json!({"deleted": true, "version": shadow.version})
+        } else {
+            shadow.get_document(None)
+        };
+        let entry = HistoryEntry {
+            thing: thing.to_owned(),
+            name: name.to_owned(),
+            version: shadow.version,
+            kind,
+            doc,
+            writer: writer.to_owned(),
+            ts: shadow.timestamp,
+        };
+        self.db.writer().submit(vec![Write::Shadow {
+            shadow: Box::new(shadow.clone()),
+            entry: Box::new(entry),
+            keep: self.keep,
+        }])
+    }
+
+    fn decide_update(&self, thing: &str, name: &str, payload: &[u8], writer: &str, mqtt: bool) -> Decided {
+        let prefix = topic_prefix(thing, name);
+        let token = shadow::client_token_of(payload);
+        let now = now_secs();
+        let rejected = |e: ShadowError| {
+            let publish = if mqtt {
+                vec![(format!("{prefix}/update/rejected"), e.document(token.as_deref(), now))]
+            } else {
+                vec![]
+            };
+            Decided { reply: Err(e), publish, pending: Pending::done() }
+        };
+        if let Err(e) = check_names(thing, name) {
+            return rejected(e);
+        }
+        let req = match shadow::parse_update(payload) {
+            Ok(r) => r,
+            Err(e) => return rejected(e),
+        };
+        let mut shadows = self.shadows.lock();
+        let key = (thing.to_owned(), name.to_owned());
+        let updated = match shadow::update(shadows.get(&key), &req, now) {
+            Ok(u) => u,
+            Err(e) => return rejected(e),
+        };
+        let pending = self.write(&updated.shadow, thing, name, "update", writer);
+        shadows.insert(key, updated.shadow);
+        drop(shadows);
+        let mut publish = Vec::with_capacity(3);
+        if let Some(d) = updated.delta {
+            publish.push((format!("{prefix}/update/delta"), d));
+        }
+        publish.push((format!("{prefix}/update/documents"), updated.documents));
+        if mqtt {
+            publish.push((format!("{prefix}/update/accepted"), updated.accepted.clone()));
+        }
+        Decided { reply: Ok(updated.accepted), publish, pending }
+    }
+
+    fn decide_get(&self, thing: &str, name: &str, payload: &[u8], mqtt: bool) -> Decided {
+        let prefix = topic_prefix(thing, name);
+        let token = shadow::client_token_of(payload);
+        let reply = check_names(thing, name).and_then(|()| {
+            let shadows = self.shadows.lock();
+            match shadows.get(&(thing.to_owned(), name.to_owned())).filter(|s| !s.deleted) {
+                Some(s) => Ok(s.get_document(token.as_deref())),
+                None => Err(ShadowError::not_found(if name.is_empty() { thing } else { name })),
+            }
+        });
+        let publish = match (&reply, mqtt) {
+            (Ok(doc), true) => vec![(format!("{prefix}/get/accepted"), doc.clone())],
+            (Err(e), true) => {
+                vec![(format!("{prefix}/get/rejected"), e.document(token.as_deref(), now_secs()))]
+            }
+            _ => vec![],
+        };
+        Decided { reply, publish, pending: Pending::done() }
+    }
+
+    fn decide_delete(&self, thing: &str, name: &str, payload: &[u8], writer: &str, mqtt: bool) -> Decided {
+        let prefix = topic_prefix(thing, name);
+        let token = shadow::client_token_of(payload);
+        let now = now_secs();
+        let mut pending = Pending::done();
+        let reply = check_names(thing, name).and_then(|()| {
+            let mut shadows = self.shadows.lock();
+            let key = (thing.to_owned(), name.to_owned());
+            match shadows.get(&key).filter(|s| !s.deleted) {
+                Some(s) => {
+                    let (gone, doc) = shadow::delete(s, token.as_deref(), now);
+                    pending = self.write(&gone, thing, name, "delete", writer);
+                    shadows.insert(key, gone);
+                    Ok(doc)
+                }
+                None => Err(ShadowError::not_found(if name.is_empty() { thing } else { name })),
+            }
+        });
+        let publish = match (&reply, mqtt) {
+            (Ok(doc), true) => vec![(format!("{prefix}/delete/accepted"), doc.clone())],
+            (Err(e), true) => vec![(format!("{prefix}/delete/rejected"), e.document(token.as_deref(), now))],
+            _ => vec![],
+        };
+        Decided { reply, publish, pending }
+    }
+
+    async fn finish(&self, d: Decided) -> Result<Value, ShadowError> {
+        if let Err(e) = d.pending.wait().await {
+            tracing::error!(error = %e, "shadow write failed");
+            return Err(ShadowError { code: 500, message: "Internal service failure".into() });
+        }
+        for (topic, payload) in d.publish {
+            self.broker.route(Arc::new(crate::broker::Message {
+                topic,
+                payload: payload.to_string().into(),
+                qos: 1,
+                retain: false,
+                properties: Default::default(),
+                client_id: None,
+                principal: crate::broker::Principal::Service("shadow"),
+                timestamp_ms: now_ms(),
+            }));
+        }
+        d.reply
+    }
+
+    /// UpdateThingShadow (HTTP): replies with the accepted document; publishes delta and documents.
+    pub async fn update(&self, thing: &str, name: &str, payload: &[u8]) -> Result<Value, ShadowError> {
+        let d = self.decide_update(thing, name, payload, "api", false);
+        self.finish(d).await
+    }
+
+    /// GetThingShadow (HTTP).
+    pub async fn get(&self, thing: &str, name: &str) -> Result<Value, ShadowError> {
+        let d = self.decide_get(thing, name, b"", false);
+        self.finish(d).await
+    }
+
+    /// DeleteThingShadow (HTTP).
+    pub async fn delete(&self, thing: &str, name: &str) -> Result<Value, ShadowError> {
+        let d = self.decide_delete(thing, name, b"", "api", false);
+        self.finish(d).await
+    }
+
+    /// ListNamedShadowsForThing: the thing's named shadows, sorted.
+    pub fn named(&self, thing: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .shadows
+            .lock()
+            .iter()
+            .filter(|((t, n), s)| t == thing && !n.is_empty() && !s.deleted)
+            .map(|((_, n), _)| n.clone())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The newest `limit` changes of a shadow ('' = classic), newest first.
+    pub async fn history(
+        &self,
+        thing: &str,
+        name: &str,
+        limit: i64,
+    ) -> Result<Vec<HistoryEntry>, StorageError> {
+        store::history(self.db.pool(), thing, name, limit).await
+    }
+
+    /// Serves the MQTT shadow topics until `stop`: one task decides and queues, another waits for
+    /// durability and publishes, in order.
+    pub async fn serve_mqtt(self: Arc<Self>, client: InternalClient, mut stop: watch::Receiver<bool>) {
+        client.subscribe("$aws/things/+/shadow/+");
+        client.subscribe("$aws/things/+/shadow/name/+/+");
+        let (tx, mut rx) = mpsc::channel::<Decided>(4096);
+        let publisher = {
+            let me = self.clone();
+            tokio::spawn(async move {
+                while let Some(d) = rx.recv().await {
+                    let _ = me.finish(d).await;
+                }
+            })
+        };
+        loop {
+            let msg = tokio::select! {
+                m = client.recv() => m,
+                _ = stop.wait_for(|s| *s) => break,
+            };
+            let Some(Reserved::Shadow { thing, shadow, op }) = reserved(&msg.topic) else { continue };
+            let name = shadow.unwrap_or("");
+            let writer = msg.client_id.clone().unwrap_or_else(|| msg.principal.identifier());
+            let decided = match op {
+                "update" => self.decide_update(thing, name, &msg.payload, &writer, true),
+                "get" => self.decide_get(thing, name, &msg.payload, true),
+                "delete" => self.decide_delete(thing, name, &msg.payload, &writer, true),
+                _ => continue,
+            };
+            if tx.send(decided).await.is_err() {
+                break;
+            }
+        }
+        drop(tx);
+        let _ = publisher.await;
+    }
+}

@@ -163,11 +163,14 @@ def main():
     ap.add_argument("--latency-messages", type=int, default=2000)
     ap.add_argument("--idle-connections", type=int, default=10_000)
     ap.add_argument("--skip-idle", action="store_true")
+    ap.add_argument("--shadow", action="store_true", help="only the durable shadow-update benchmark (Thingbox)")
     ap.add_argument("--policy-cost", action="store_true",
                     help="only measure QoS 0 throughput with a 2-statement vs a 10-statement policy (Thingbox)")
     a = ap.parse_args()
     if a.policy_cost:
         return policy_cost(a)
+    if a.shadow:
+        return shadow_bench(a)
 
     work = Path(tempfile.mkdtemp(prefix="tb-mqtt-bench-"))
     data = str(work / "data")
@@ -214,6 +217,51 @@ def main():
     print("|---|---|---|---|")
     for name, tv, mv, ratio in rows:
         print(f"| {name} | {tv} | {mv} | {'' if ratio is None else f'{ratio:.2f}×'} |")
+
+
+ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}
+
+SHADOW_LUA = """
+local n = 0
+function setup(thread) n = n + 1; thread:set("tid", n) end
+local i = 0
+function request()
+  i = i + 1
+  return wrk.format("POST", "/things/http-bench-" .. tid .. "-" .. (i % 25) .. "/shadow",
+    {["Authorization"] = "AWS4-HMAC-SHA256 Credential=AK/20260101/us-east-1/iotdata/aws4_request, SignedHeaders=host, Signature=0"},
+    '{"state":{"reported":{"n":' .. i .. '}}}')
+end
+"""
+
+
+def shadow_bench(a):
+    """Durable shadow updates: 100 devices over mutual TLS, each updating its own shadow and waiting
+    for /update/accepted (sent only after the SQLite commit); then the same through HTTP with wrk."""
+    import re
+    work = Path(tempfile.mkdtemp(prefix="tb-shadow-bench-"))
+    try:
+        thingbox, ep = start_thingbox(a.thingbox, str(work / "d"))
+        cert, key = issue_device(ep["api"], work, "all", ALLOW_ALL, "shadow")
+        tls = {"ca": ep["root_ca"], "cert": str(cert), "key": str(key)}
+        mqtt = bench(a.tool, thingbox, tls, "shadow", "--devices", "100", "--updates", "200")
+        port = ep["api"].rsplit(":", 1)[1]
+        lua = work / "shadow.lua"
+        lua.write_text(SHADOW_LUA)
+        out = subprocess.run(["wrk", "-t1", "-c32", "-d10s", "--latency", "-s", str(lua), f"http://127.0.0.1:{port}"],
+                             capture_output=True, text=True, check=True).stdout
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        p50 = re.search(r"50%\s+([\d.]+\w+)", out).group(1)
+        p99 = re.search(r"99%\s+([\d.]+\w+)", out).group(1)
+        bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        thingbox.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print("| path | durable shadow updates/s | accept latency p50 / p99 |")
+    print("|---|---|---|")
+    print(f"| MQTT, 100 devices (mutual TLS, QoS 1, one update in flight per device) | "
+          f"{mqtt['updates_per_sec']:,.0f} ({mqtt['updates']:,} updates) | {mqtt['p50_ms']:.2f} / {mqtt['p99_ms']:.2f} ms |")
+    errors = f" ({bad.group(1)} errors)" if bad else ""
+    print(f"| HTTP UpdateThingShadow, wrk -t1 -c32 -d10s | {rps:,.0f}{errors} | {p50} / {p99} |")
 
 
 def best_of_3(a, broker, tls, port=None):

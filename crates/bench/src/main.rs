@@ -70,6 +70,16 @@ enum Scenario {
         #[arg(long, default_value_t = 2000)]
         messages: u64,
     },
+    /// N devices update their own shadows as fast as replies come back: updates/s and accept
+    /// latency (publish `…/shadow/update` → `…/update/accepted`).
+    Shadow {
+        /// Devices (connections), each with its own thing.
+        #[arg(long, default_value_t = 100)]
+        devices: usize,
+        /// Updates per device.
+        #[arg(long, default_value_t = 200)]
+        updates: u64,
+    },
     /// Opens N connections (CONNECT, keep-alive 0) and holds them until stdin closes.
     Idle {
         /// Connections.
@@ -132,6 +142,10 @@ async fn connected(
     cap: usize,
 ) -> (AsyncClient, EventLoop) {
     let (c, mut ev) = AsyncClient::new(options(cli, tls, id), cap);
+    // As device SDKs do: no Nagle, so a PUBACK followed by a PUBLISH is not held for an ACK.
+    let mut net = rumqttc::NetworkOptions::new();
+    net.set_tcp_nodelay(true);
+    ev.set_network_options(net);
     loop {
         match ev.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => return (c, ev),
@@ -280,6 +294,59 @@ async fn latency(cli: &Cli, tls: &Option<Arc<rustls::ClientConfig>>, messages: u
     json!({"scenario": "latency", "messages": messages, "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": pct(1.0)})
 }
 
+async fn shadow(
+    cli: &Cli,
+    tls: &Option<Arc<rustls::ClientConfig>>,
+    devices: usize,
+    updates: u64,
+) -> serde_json::Value {
+    let mut clients = Vec::with_capacity(devices);
+    for i in 0..devices {
+        let thing = format!("bench-shadow-{i}");
+        let (c, mut ev) = connected(&format!("bench-shadow-{i}"), cli, tls, 10).await;
+        subscribed(&c, &mut ev, &format!("$aws/things/{thing}/shadow/update/accepted"), QoS::AtLeastOnce)
+            .await;
+        clients.push((thing, c, ev));
+    }
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (thing, c, mut ev) in clients {
+        tasks.spawn(async move {
+            let mut lat = Vec::with_capacity(updates as usize);
+            let topic = format!("$aws/things/{thing}/shadow/update");
+            for n in 0..updates {
+                let token = n.to_string();
+                let body = format!(r#"{{"state":{{"reported":{{"n":{n}}}}},"clientToken":"{token}"}}"#);
+                let t0 = Instant::now();
+                c.publish(topic.as_str(), QoS::AtLeastOnce, false, body).await.expect("publish");
+                loop {
+                    match ev.poll().await {
+                        Ok(Event::Incoming(Packet::Publish(p))) => {
+                            let v: serde_json::Value = serde_json::from_slice(&p.payload).unwrap_or_default();
+                            if v["clientToken"].as_str() == Some(token.as_str()) {
+                                break;
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(e) => panic!("{thing}: {e}"),
+                    }
+                }
+                lat.push(t0.elapsed().as_secs_f64() * 1000.0);
+            }
+            lat
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        all.extend(r.expect("device task"));
+    }
+    let secs = start.elapsed().as_secs_f64();
+    all.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
+    json!({"scenario": "shadow", "devices": devices, "updates": all.len(), "seconds": secs,
+           "updates_per_sec": all.len() as f64 / secs, "p50_ms": pct(0.5), "p99_ms": pct(0.99)})
+}
+
 /// One idle connection: TLS (if configured) + CONNECT with keep-alive 0, CONNACK read, then held.
 async fn idle_one(
     cli: &Cli,
@@ -372,6 +439,7 @@ async fn main() -> anyhow::Result<()> {
             fanout(&cli, &tls, subscribers, messages, payload).await
         }
         Scenario::Latency { messages } => latency(&cli, &tls, messages).await,
+        Scenario::Shadow { devices, updates } => shadow(&cli, &tls, devices, updates).await,
         Scenario::Idle { connections } => idle(&cli, &tls, connections).await?,
     };
     println!("{result}");

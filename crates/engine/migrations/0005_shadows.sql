@@ -1,18 +1,13 @@
--- Device shadows (classic: name ''), and every accepted change for the console's history.
-CREATE TABLE shadows (
-    thing TEXT NOT NULL,
-    name  TEXT NOT NULL,
-    doc   TEXT NOT NULL,
-    PRIMARY KEY (thing, name)
-) WITHOUT ROWID;
-
+-- Device shadows: every accepted change (the newest entry of a shadow is its current state), kept
+-- for the console's history and trimmed to a bounded number per shadow. One row per change keeps
+-- a durable update at one INSERT.
 CREATE TABLE shadow_versions (
     id      INTEGER PRIMARY KEY,
     thing   TEXT NOT NULL,
-    name    TEXT NOT NULL,
+    name    TEXT NOT NULL,    -- '' = the classic shadow
     version INTEGER NOT NULL,
     kind    TEXT NOT NULL,    -- 'update' or 'delete'
-    doc     TEXT NOT NULL,    -- the document after the change (state + metadata + version)
+    shadow  TEXT NOT NULL,    -- the model's Shadow after the change (JSON)
     writer  TEXT NOT NULL,    -- client id, or 'api'
     ts      INTEGER NOT NULL  -- epoch seconds
 );

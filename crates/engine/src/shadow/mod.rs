@@ -78,25 +78,16 @@ impl ShadowService {
     }
 
     fn write(&self, shadow: &Shadow, thing: &str, name: &str, kind: &'static str, writer: &str) -> Pending {
-        let doc = if kind == "delete" {
-            serde_json::json!({"deleted": true, "version": shadow.version})
-        } else {
-            shadow.get_document(None)
-        };
         let entry = HistoryEntry {
             thing: thing.to_owned(),
             name: name.to_owned(),
             version: shadow.version,
             kind,
-            doc,
+            shadow: shadow.clone(),
             writer: writer.to_owned(),
             ts: shadow.timestamp,
         };
-        self.db.writer().submit(vec![Write::Shadow {
-            shadow: Box::new(shadow.clone()),
-            entry: Box::new(entry),
-            keep: self.keep,
-        }])
+        self.db.writer().submit(vec![Write::Shadow { entry: Box::new(entry), keep: self.keep }])
     }
 
     fn decide_update(&self, thing: &str, name: &str, payload: &[u8], writer: &str, mqtt: bool) -> Decided {

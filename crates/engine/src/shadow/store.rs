@@ -1,11 +1,13 @@
-//! The shadow tables: current documents, and the history of accepted changes (bounded per shadow).
+//! The shadow table: one row per accepted change. The newest row of a shadow is its current state;
+//! older rows are its history, trimmed to a bounded number (every 100 versions, so a durable
+//! update costs one INSERT).
 
 use sqlx::{SqliteConnection, SqlitePool};
 use thingbox_model::shadow::Shadow;
 
 use crate::storage::StorageError;
 
-/// One accepted change, as kept for the console.
+/// One accepted change.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryEntry {
@@ -17,66 +19,60 @@ pub struct HistoryEntry {
     pub version: i64,
     /// `update` or `delete`.
     pub kind: &'static str,
-    /// The document after the change.
-    pub doc: serde_json::Value,
+    /// The shadow after the change.
+    pub shadow: Shadow,
     /// Who: a client id, or `api`.
     pub writer: String,
     /// Epoch seconds.
     pub ts: i64,
 }
 
-/// Loads every shadow.
+fn decode(thing: &str, name: &str, doc: &str) -> Result<Shadow, StorageError> {
+    serde_json::from_str(doc)
+        .map_err(|e| StorageError::Decode { what: format!("shadow {thing}/{name}"), detail: e.to_string() })
+}
+
+/// Loads the current state of every shadow.
 pub async fn load(pool: &SqlitePool) -> Result<Vec<(String, String, Shadow)>, StorageError> {
-    let rows: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT thing, name, doc FROM shadows").fetch_all(pool).await?;
-    rows.into_iter()
-        .map(|(t, n, d)| {
-            let s: Shadow = serde_json::from_str(&d).map_err(|e| StorageError::Decode {
-                what: format!("shadows/{t}/{n}"),
-                detail: e.to_string(),
-            })?;
-            Ok((t, n, s))
-        })
-        .collect()
-}
-
-/// Stores a shadow and its history entry, trimming the history to `keep` entries.
-pub async fn put(
-    conn: &mut SqliteConnection,
-    shadow: &Shadow,
-    entry: &HistoryEntry,
-    keep: i64,
-) -> Result<(), sqlx::Error> {
-    let doc = serde_json::to_string(shadow).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    sqlx::query("INSERT INTO shadows (thing, name, doc) VALUES (?1, ?2, ?3) ON CONFLICT(thing, name) DO UPDATE SET doc = ?3")
-        .bind(&entry.thing)
-        .bind(&entry.name)
-        .bind(doc)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("INSERT INTO shadow_versions (thing, name, version, kind, doc, writer, ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
-        .bind(&entry.thing)
-        .bind(&entry.name)
-        .bind(entry.version)
-        .bind(entry.kind)
-        .bind(entry.doc.to_string())
-        .bind(&entry.writer)
-        .bind(entry.ts)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query(
-        "DELETE FROM shadow_versions WHERE thing = ?1 AND name = ?2 AND id <= \
-         (SELECT id FROM shadow_versions WHERE thing = ?1 AND name = ?2 ORDER BY id DESC LIMIT 1 OFFSET ?3)",
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT thing, name, shadow FROM shadow_versions \
+         WHERE id IN (SELECT MAX(id) FROM shadow_versions GROUP BY thing, name)",
     )
-    .bind(&entry.thing)
-    .bind(&entry.name)
-    .bind(keep)
-    .execute(conn)
-    .await
-    .map(drop)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(|(t, n, d)| decode(&t, &n, &d).map(|s| (t, n, s))).collect()
 }
 
-/// The history of one shadow, newest first.
+/// Appends a change; every 100 versions (and on delete) trims the shadow's history to `keep`.
+pub async fn put(conn: &mut SqliteConnection, e: &HistoryEntry, keep: i64) -> Result<(), sqlx::Error> {
+    let doc = serde_json::to_string(&e.shadow).map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
+    sqlx::query(
+        "INSERT INTO shadow_versions (thing, name, version, kind, shadow, writer, ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .bind(&e.thing)
+    .bind(&e.name)
+    .bind(e.version)
+    .bind(e.kind)
+    .bind(doc)
+    .bind(&e.writer)
+    .bind(e.ts)
+    .execute(&mut *conn)
+    .await?;
+    if e.version % 100 == 0 || e.kind == "delete" {
+        sqlx::query(
+            "DELETE FROM shadow_versions WHERE thing = ?1 AND name = ?2 AND id <= \
+             (SELECT id FROM shadow_versions WHERE thing = ?1 AND name = ?2 ORDER BY id DESC LIMIT 1 OFFSET ?3)",
+        )
+        .bind(&e.thing)
+        .bind(&e.name)
+        .bind(keep.max(1))
+        .execute(conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The newest `limit` changes of one shadow, newest first.
 pub async fn history(
     pool: &SqlitePool,
     thing: &str,
@@ -84,7 +80,7 @@ pub async fn history(
     limit: i64,
 ) -> Result<Vec<HistoryEntry>, StorageError> {
     let rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(
-        "SELECT version, kind, doc, writer, ts FROM shadow_versions WHERE thing = ?1 AND name = ?2 \
+        "SELECT version, kind, shadow, writer, ts FROM shadow_versions WHERE thing = ?1 AND name = ?2 \
          ORDER BY id DESC LIMIT ?3",
     )
     .bind(thing)
@@ -92,16 +88,17 @@ pub async fn history(
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(version, kind, doc, writer, ts)| HistoryEntry {
-            thing: thing.to_owned(),
-            name: name.to_owned(),
-            version,
-            kind: if kind == "delete" { "delete" } else { "update" },
-            doc: serde_json::from_str(&doc).unwrap_or(serde_json::Value::Null),
-            writer,
-            ts,
+    rows.into_iter()
+        .map(|(version, kind, doc, writer, ts)| {
+            Ok(HistoryEntry {
+                thing: thing.to_owned(),
+                name: name.to_owned(),
+                version,
+                kind: if kind == "delete" { "delete" } else { "update" },
+                shadow: decode(thing, name, &doc)?,
+                writer,
+                ts,
+            })
         })
-        .collect())
+        .collect()
 }

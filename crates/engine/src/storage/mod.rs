@@ -82,11 +82,9 @@ pub enum StorageError {
 pub enum Write {
     /// A registry change.
     Registry(thingbox_model::registry::Change),
-    /// Store a shadow and one history entry (trimming the history to `keep`).
+    /// Append a shadow change (trimming its history to `keep` now and then).
     Shadow {
-        /// The shadow after the change.
-        shadow: Box<thingbox_model::shadow::Shadow>,
-        /// The history entry.
+        /// The change, with the shadow after it.
         entry: Box<crate::shadow::HistoryEntry>,
         /// History entries kept per shadow.
         keep: i64,
@@ -108,9 +106,7 @@ impl Write {
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
         match self {
             Write::Registry(change) => registry::store::apply(conn, change).await,
-            Write::Shadow { shadow, entry, keep } => {
-                crate::shadow::store::put(conn, shadow, entry, *keep).await
-            }
+            Write::Shadow { entry, keep } => crate::shadow::store::put(conn, entry, *keep).await,
             Write::PutRetained(m) => crate::broker::store::put_retained(conn, m).await,
             Write::DeleteRetained(topic) => {
                 sqlx::query("DELETE FROM retained WHERE topic = ?1").bind(topic).execute(conn).await.map(drop)

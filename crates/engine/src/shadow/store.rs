@@ -43,33 +43,59 @@ pub async fn load(pool: &SqlitePool) -> Result<Vec<(String, String, Shadow)>, St
     rows.into_iter().map(|(t, n, d)| decode(&t, &n, &d).map(|s| (t, n, s))).collect()
 }
 
-/// Appends a change; every 100 versions (and on delete) trims the shadow's history to `keep`.
+/// Appends one change; every 100 versions (and on delete) trims the shadow's history to `keep`.
 pub async fn put(conn: &mut SqliteConnection, e: &HistoryEntry, keep: i64) -> Result<(), sqlx::Error> {
-    let doc = serde_json::to_string(&e.shadow).map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
+    put_many(conn, &[(e, keep)]).await
+}
+
+/// Rows per multi-row INSERT (7 parameters each, far below SQLite's parameter limit).
+const ROWS_PER_INSERT: usize = 200;
+
+/// Appends many changes with multi-row INSERTs, then trims where [`put`] would.
+pub async fn put_many(
+    conn: &mut SqliteConnection,
+    entries: &[(&HistoryEntry, i64)],
+) -> Result<(), sqlx::Error> {
+    for chunk in entries.chunks(ROWS_PER_INSERT) {
+        let mut sql = String::from(
+            "INSERT INTO shadow_versions (thing, name, version, kind, shadow, writer, ts) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            sql.push_str(if i == 0 { "(?, ?, ?, ?, ?, ?, ?)" } else { ", (?, ?, ?, ?, ?, ?, ?)" });
+        }
+        let mut q = sqlx::query(&sql);
+        for (e, _) in chunk {
+            let doc = serde_json::to_string(&e.shadow).map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
+            q = q
+                .bind(&e.thing)
+                .bind(&e.name)
+                .bind(e.version)
+                .bind(e.kind)
+                .bind(doc)
+                .bind(&e.writer)
+                .bind(e.ts);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    for (e, keep) in entries {
+        if e.version % 100 == 0 || e.kind == "delete" {
+            trim(conn, e, *keep).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn trim(conn: &mut SqliteConnection, e: &HistoryEntry, keep: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO shadow_versions (thing, name, version, kind, shadow, writer, ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "DELETE FROM shadow_versions WHERE thing = ?1 AND name = ?2 AND id <= \
+         (SELECT id FROM shadow_versions WHERE thing = ?1 AND name = ?2 ORDER BY id DESC LIMIT 1 OFFSET ?3)",
     )
     .bind(&e.thing)
     .bind(&e.name)
-    .bind(e.version)
-    .bind(e.kind)
-    .bind(doc)
-    .bind(&e.writer)
-    .bind(e.ts)
-    .execute(&mut *conn)
-    .await?;
-    if e.version % 100 == 0 || e.kind == "delete" {
-        sqlx::query(
-            "DELETE FROM shadow_versions WHERE thing = ?1 AND name = ?2 AND id <= \
-             (SELECT id FROM shadow_versions WHERE thing = ?1 AND name = ?2 ORDER BY id DESC LIMIT 1 OFFSET ?3)",
-        )
-        .bind(&e.thing)
-        .bind(&e.name)
-        .bind(keep.max(1))
-        .execute(conn)
-        .await?;
-    }
-    Ok(())
+    .bind(keep.max(1))
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// The newest `limit` changes of one shadow, newest first.

@@ -291,9 +291,18 @@ async fn commit<'a>(
     writes: impl Iterator<Item = &'a Write>,
 ) -> Result<(), sqlx::Error> {
     let mut tx = conn.begin().await?;
+    // Consecutive shadow changes (the busiest writes) go in as one multi-row INSERT.
+    let mut shadows: Vec<(&crate::shadow::HistoryEntry, i64)> = Vec::new();
     for w in writes {
+        if let Write::Shadow { entry, keep } = w {
+            shadows.push((entry, *keep));
+            continue;
+        }
+        crate::shadow::store::put_many(&mut tx, &shadows).await?;
+        shadows.clear();
         w.apply(&mut tx).await?;
     }
+    crate::shadow::store::put_many(&mut tx, &shadows).await?;
     tx.commit().await
 }
 

@@ -215,3 +215,36 @@ def test_acknowledged_updates_survive_sigkill(fresh_server, round_):
             "SELECT version FROM shadow_versions WHERE thing = ? ORDER BY id", (thing,))]
         assert versions == list(range(1, len(versions) + 1)), f"{thing}: versions not gap-free: {versions[:10]}…"
     con.close()
+
+
+def test_history_keeps_every_version_with_its_writer(server, device):
+    import urllib.request
+
+    thing = thing_name()
+    data = server.client("iot-data")
+    data.update_thing_shadow(thingName=thing, payload=json.dumps({"state": {"desired": {"color": "red"}}}))
+    c = Client(server, client_id=f"writer-{uuid.uuid4().hex[:4]}", device=device)
+    c.connect()
+    c.subscribe(f"$aws/things/{thing}/shadow/update/accepted")
+    c.publish(f"$aws/things/{thing}/shadow/update", json.dumps({"state": {"reported": {"color": "red"}}}))
+    assert json.loads(c.recv().payload)["version"] == 2
+    data.delete_thing_shadow(thingName=thing)
+    data.update_thing_shadow(thingName=thing, payload=json.dumps({"state": {"reported": {"color": "blue"}}}))
+
+    def get(path):
+        with urllib.request.urlopen(server.api + path) as r:
+            return json.loads(r.read())
+
+    changes = get(f"/console/api/shadows/{thing}/history")["changes"]
+    assert [(x["version"], x["kind"]) for x in changes] == [(3, "update"), (2, "delete"), (2, "update"), (1, "update")]
+    assert changes[2]["writer"] == c.client_id and changes[3]["writer"] == "api"
+    assert changes[0]["document"]["state"] == {"reported": {"color": "blue"}}
+    pair = get(f"/console/api/shadows/{thing}/versions/1/2")
+    assert pair["from"]["document"]["state"] == {"desired": {"color": "red"}, "delta": {"color": "red"}}
+    assert pair["to"]["document"]["state"] == {"desired": {"color": "red"}, "reported": {"color": "red"}}
+    try:
+        get(f"/console/api/shadows/{thing}/versions/1/99")
+        raise AssertionError("a missing version must be a 404")
+    except urllib.error.HTTPError as e:
+        assert e.code == 404
+    c.close()

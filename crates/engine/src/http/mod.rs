@@ -5,6 +5,7 @@
 //! Routing: [`dispatch`] reads the scope (unsigned requests count as `iot`, the control plane),
 //! attaches a [`extract::Ctx`] with the region, and hands the request to that service's router.
 
+mod console;
 pub mod error;
 pub mod extract;
 mod iot;
@@ -93,6 +94,7 @@ pub fn app(state: AppState) -> Router {
         iot: iot::routes()
             .merge(iot_certs::routes())
             .merge(iot_policies::routes())
+            .merge(console::routes())
             .merge(mqtt_ws::routes())
             .fallback(unknown_operation)
             .with_state(state.clone()),

@@ -236,6 +236,16 @@ impl ShadowService {
         store::history(self.db.pool(), thing, name, limit).await
     }
 
+    /// The changes that produced the given versions (for a diff in the console).
+    pub async fn versions(
+        &self,
+        thing: &str,
+        name: &str,
+        wanted: &[i64],
+    ) -> Result<Vec<HistoryEntry>, StorageError> {
+        store::versions(self.db.pool(), thing, name, wanted).await
+    }
+
     /// Serves the MQTT shadow topics until `stop`: one task decides and queues, another waits for
     /// durability and publishes, in order.
     pub async fn serve_mqtt(self: Arc<Self>, client: InternalClient, mut stop: watch::Receiver<bool>) {

@@ -128,3 +128,37 @@ pub async fn history(
         })
         .collect()
 }
+
+/// The changes of one shadow that produced versions `a` and `b` (updates only; a version appears
+/// once per life of the shadow, the newest if it was deleted and recreated).
+pub async fn versions(
+    pool: &SqlitePool,
+    thing: &str,
+    name: &str,
+    wanted: &[i64],
+) -> Result<Vec<HistoryEntry>, StorageError> {
+    let mut out = Vec::new();
+    for v in wanted {
+        let row: Option<(i64, String, String, i64)> = sqlx::query_as(
+            "SELECT version, shadow, writer, ts FROM shadow_versions WHERE thing = ?1 AND name = ?2 AND version = ?3 \
+             AND kind = 'update' ORDER BY id DESC LIMIT 1",
+        )
+        .bind(thing)
+        .bind(name)
+        .bind(v)
+        .fetch_optional(pool)
+        .await?;
+        if let Some((version, doc, writer, ts)) = row {
+            out.push(HistoryEntry {
+                thing: thing.to_owned(),
+                name: name.to_owned(),
+                version,
+                kind: "update",
+                shadow: decode(thing, name, &doc)?,
+                writer,
+                ts,
+            });
+        }
+    }
+    Ok(out)
+}

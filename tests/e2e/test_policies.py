@@ -293,3 +293,36 @@ def test_plain_listener_can_be_turned_off(fresh_server):
     s.args[i + 1] = "off"
     s.start()
     assert s.endpoints["mqtt"] is None and s.endpoints["mqtt_tls"]
+
+
+def test_certificate_subject_variables(server, iot, tmp_path):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    cn = f"sensor-{uuid.uuid4().hex[:6]}"
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])).sign(key, hashes.SHA256())
+    c = iot.create_certificate_from_csr(certificateSigningRequest=csr.public_bytes(serialization.Encoding.PEM).decode(),
+                                        setAsActive=True)
+    name = pname()
+    iot.create_policy(policyName=name, policyDocument=doc(
+        allow("iot:Connect", f"{ACCT}:client/${{iot:Certificate.Subject.CommonName}}")))
+    iot.attach_policy(policyName=name, target=c["certificateArn"])
+    d = type("D", (), {})()
+    d.cert, d.key = tmp_path / "cn.crt", tmp_path / "cn.key"
+    d.cert.write_text(c["certificatePem"])
+    d.key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption()))
+    wrong = Client(server, client_id="not-the-cn", device=d)
+    with pytest.raises(ConnectionError):
+        wrong.connect()
+    wrong.c.loop_stop()
+    right = Client(server, client_id=cn, device=d)
+    right.connect()
+    right.close()
+    r = iot.test_authorization(principal=c["certificateArn"], clientId=cn,
+                               authInfos=[{"actionType": "CONNECT", "resources": [f"{ACCT}:client/{cn}"]}])
+    assert r["authResults"][0]["authDecision"] == "ALLOWED"

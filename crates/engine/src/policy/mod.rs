@@ -109,6 +109,12 @@ pub fn context(
         add_dn(&mut ctx, "iot:Certificate.Subject", x.subject());
         add_dn(&mut ctx, "iot:Certificate.Issuer", x.issuer());
         ctx.set("iot:Certificate.SerialNumber", x.raw_serial_as_string().replace(':', ""));
+        let keys = ctx
+            .keys()
+            .filter(|k| k.starts_with("iot:Certificate.") && !k.ends_with(".List"))
+            .map(str::to_owned)
+            .collect();
+        ctx.set_all("iot:Certificate.AvailableKeys", keys);
     }
     ctx
 }

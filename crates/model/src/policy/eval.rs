@@ -84,6 +84,11 @@ impl Context {
         self
     }
 
+    /// Every key with a value.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.values.keys().map(String::as_str)
+    }
+
     /// The values of `key`, if known.
     pub fn get(&self, key: &str) -> Option<&[String]> {
         self.values.get(key).map(Vec::as_slice)

@@ -278,3 +278,34 @@ fn compiled_connect_with_client_id_variable() {
     let d = decide(&[("p", &doc)], Action::Connect, &format!("{ACCT}:client/dev-1"), &c);
     assert!(d.allowed());
 }
+
+#[test]
+fn the_specs_typical_device_policy() {
+    let acct = "arn:aws:iot:us-east-1:123456789012";
+    let doc = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+ {{"Effect":"Allow","Action":"iot:Connect",
+  "Resource":"{acct}:client/${{iot:Connection.Thing.ThingName}}",
+  "Condition":{{"Bool":{{"iot:Connection.Thing.IsAttached":"true"}}}}}},
+ {{"Effect":"Allow","Action":["iot:Publish","iot:Receive"],
+  "Resource":"{acct}:topic/$aws/things/${{iot:Connection.Thing.ThingName}}/shadow/*"}},
+ {{"Effect":"Allow","Action":"iot:Subscribe",
+  "Resource":"{acct}:topicfilter/$aws/things/${{iot:Connection.Thing.ThingName}}/shadow/*"}},
+ {{"Effect":"Deny","Action":"iot:Publish",
+  "Resource":"{acct}:topic/$aws/things/*/shadow/delete"}}]}}"#
+    );
+    let mut c = ctx("lamp1");
+    c.set("iot:Connection.Thing.ThingName", "lamp1").set("iot:Connection.Thing.IsAttached", "true");
+    let run = |action, res: &str| decide(&[("p", &doc)], action, &format!("{acct}:{res}"), &c).kind;
+    assert_eq!(run(Action::Connect, "client/lamp1"), DecisionKind::Allowed);
+    assert_eq!(run(Action::Publish, "topic/$aws/things/lamp1/shadow/update"), DecisionKind::Allowed);
+    assert_eq!(
+        run(Action::Subscribe, "topicfilter/$aws/things/lamp1/shadow/update/#"),
+        DecisionKind::Allowed
+    );
+    assert_eq!(run(Action::Publish, "topic/$aws/things/lamp1/shadow/delete"), DecisionKind::ExplicitDeny);
+    assert_eq!(
+        run(Action::Subscribe, "topicfilter/$aws/things/lamp2/shadow/get/accepted"),
+        DecisionKind::ImplicitDeny
+    );
+}

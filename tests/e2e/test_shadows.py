@@ -133,6 +133,44 @@ def test_aws_iot_device_sdk_shadow_client(server, device):
     assert acc.version == 1 and acc.state.desired == {"color": "green"} and acc.client_token == "t1"
     d = deltas.result(10)
     assert d.state == {"color": "green"} and d.version == 1
+
+    # A named shadow: documents, a version conflict, and delete, through the same client.
+    docs, rej, deleted = Future(), Future(), Future()
+    shadow.subscribe_to_shadow_updated_events(
+        iotshadow.ShadowUpdatedSubscriptionRequest(thing_name=thing), crt_mqtt.QoS.AT_LEAST_ONCE,
+        lambda r: docs.done() or docs.set_result(r))[0].result(10)
+    shadow.subscribe_to_update_named_shadow_rejected(
+        iotshadow.UpdateNamedShadowSubscriptionRequest(thing_name=thing, shadow_name="cfg"), crt_mqtt.QoS.AT_LEAST_ONCE,
+        lambda r: rej.done() or rej.set_result(r))[0].result(10)
+    named_ok = Future()
+    shadow.subscribe_to_update_named_shadow_accepted(
+        iotshadow.UpdateNamedShadowSubscriptionRequest(thing_name=thing, shadow_name="cfg"), crt_mqtt.QoS.AT_LEAST_ONCE,
+        lambda r: named_ok.done() or named_ok.set_result(r))[0].result(10)
+    shadow.subscribe_to_delete_named_shadow_accepted(
+        iotshadow.DeleteNamedShadowSubscriptionRequest(thing_name=thing, shadow_name="cfg"), crt_mqtt.QoS.AT_LEAST_ONCE,
+        lambda r: deleted.done() or deleted.set_result(r))[0].result(10)
+    shadow.publish_update_shadow(
+        iotshadow.UpdateShadowRequest(thing_name=thing, state=iotshadow.ShadowState(reported={"color": "green"})),
+        crt_mqtt.QoS.AT_LEAST_ONCE).result(10)
+    updated = docs.result(10)
+    assert updated.previous.version == 1 and updated.current.version == 2
+    assert updated.current.state.reported == {"color": "green"}
+    shadow.publish_update_named_shadow(
+        iotshadow.UpdateNamedShadowRequest(thing_name=thing, shadow_name="cfg", client_token="n1",
+                                           state=iotshadow.ShadowState(desired={"rate": 5})),
+        crt_mqtt.QoS.AT_LEAST_ONCE).result(10)
+    assert named_ok.result(10).version == 1
+    shadow.publish_update_named_shadow(
+        iotshadow.UpdateNamedShadowRequest(thing_name=thing, shadow_name="cfg", client_token="n2", version=7,
+                                           state=iotshadow.ShadowState(desired={"rate": 6})),
+        crt_mqtt.QoS.AT_LEAST_ONCE).result(10)
+    conflict = rej.result(10)
+    assert (conflict.code, conflict.message, conflict.client_token) == (409, "Version conflict", "n2")
+    shadow.publish_delete_named_shadow(
+        iotshadow.DeleteNamedShadowRequest(thing_name=thing, shadow_name="cfg", client_token="n3"),
+        crt_mqtt.QoS.AT_LEAST_ONCE).result(10)
+    gone = deleted.result(10)
+    assert gone.version == 1 and gone.client_token == "n3"
     conn.disconnect().result(10)
 
 
@@ -164,7 +202,7 @@ def test_http_publish_to_the_update_topic_updates_the_shadow(server):
     assert got["state"]["reported"] == {"via": "publish"}
 
 
-@pytest.mark.parametrize("round_", range(3))
+@pytest.mark.parametrize("round_", range(int(__import__("os").environ.get("THINGBOX_CRASH_ROUNDS", "3"))))
 def test_acknowledged_updates_survive_sigkill(fresh_server, round_):
     """Writers update their own shadows until the server is killed at a random moment; every update
     whose reply arrived must be there after a restart, versions gap-free, and the database intact."""
@@ -248,3 +286,36 @@ def test_history_keeps_every_version_with_its_writer(server, device):
     except urllib.error.HTTPError as e:
         assert e.code == 404
     c.close()
+
+
+def test_history_retention_setting(fresh_server):
+    import urllib.request
+
+    s = fresh_server("--shadow-history", "5").start()
+    data = s.client("iot-data")
+    for i in range(120):
+        data.update_thing_shadow(thingName="kept", payload=json.dumps({"state": {"reported": {"n": i}}}))
+    with urllib.request.urlopen(s.api + "/console/api/shadows/kept/history?limit=1000") as r:
+        versions = [c["version"] for c in json.loads(r.read())["changes"]]
+    # Trimmed to the newest 5 at version 100, then 101…120 added.
+    assert versions == list(range(120, 95, -1)), versions
+
+
+def test_more_than_ten_in_flight_requests_get_429(server, device):
+    thing = thing_name()
+    p = f"$aws/things/{thing}/shadow"
+    c = Client(server, device=device)
+    c.connect()
+    c.subscribe(f"{p}/update/rejected")
+    c.subscribe(f"{p}/update/accepted")
+    for i in range(200):
+        c.c.publish(f"{p}/update", json.dumps({"state": {"reported": {"n": i}}, "clientToken": str(i)}), qos=0)
+    codes = []
+    for _ in range(200):
+        m = c.recv(timeout=10)
+        codes.append(json.loads(m.payload).get("code", 200))
+    c.close()
+    # 200 requests arrive within a millisecond or two, long before the first commit (an fsync)
+    # returns: the first ten are taken, most of the rest are refused with 429.
+    assert set(codes) <= {200, 429}
+    assert codes.count(200) >= 10 and codes.count(429) > 0, {c: codes.count(c) for c in set(codes)}

@@ -52,6 +52,8 @@ pub struct EngineConfig {
     pub broker: broker::BrokerConfig,
     /// Device gateway settings.
     pub gateway: gateway::GatewayConfig,
+    /// Changes kept per shadow (history).
+    pub shadow_history: i64,
 }
 
 impl EngineConfig {
@@ -65,6 +67,7 @@ impl EngineConfig {
             endpoint_host: "localhost".into(),
             broker: broker::BrokerConfig::default(),
             gateway: gateway::GatewayConfig::default(),
+            shadow_history: shadow::DEFAULT_HISTORY,
         }
     }
 
@@ -186,7 +189,7 @@ impl Engine {
         };
         let retained = broker::store::load_retained(&pool).await?;
         let broker = Arc::new(broker::Broker::new(config.broker.clone(), retained, db.writer()));
-        let shadows = shadow::ShadowService::load(db.clone(), broker.clone()).await?;
+        let shadows = shadow::ShadowService::load(db.clone(), broker.clone(), config.shadow_history).await?;
         let registry = Arc::new(registry::RegistryService::load(db).await?);
         let tls = gateway::tls::server_config(&ca, registry.clone())?;
         let ca = Arc::new(ca);

@@ -30,6 +30,9 @@ pub struct ServeArgs {
     /// port, `off` = no plain listener [default: 1883]
     #[arg(long, value_name = "PORT|off")]
     pub mqtt_port: Option<PortOrOff>,
+    /// Changes kept per shadow for the console's history [default: 1000]
+    #[arg(long, value_name = "N")]
+    pub shadow_history: Option<u32>,
     /// Hold plain-listener clients to this named IoT policy instead of the built-in permissive
     /// one (thingbox-plain-allow-all); repeat for several
     #[arg(long = "plain-policy", value_name = "NAME")]
@@ -83,6 +86,7 @@ struct FileConfig {
     mqtt_port: Option<PortOrOff>,
     #[serde(default)]
     plain_policies: Vec<String>,
+    shadow_history: Option<u32>,
     account: Option<String>,
     region: Option<String>,
     endpoint_host: Option<String>,
@@ -98,6 +102,7 @@ pub struct Settings {
     /// `None`: no plain listener.
     pub mqtt_port: Option<u16>,
     pub plain_policies: Vec<String>,
+    pub shadow_history: u32,
     pub account: String,
     pub region: String,
     pub endpoint_host: String,
@@ -166,6 +171,7 @@ impl Settings {
             } else {
                 args.plain_policies
             },
+            shadow_history: args.shadow_history.or(file.shadow_history).unwrap_or(1000).max(1),
             account: args.account.or(file.account).unwrap_or_else(|| "000000000000".into()),
             region: args.region.or(file.region).unwrap_or_else(|| "us-east-1".into()),
             endpoint_host: args.endpoint_host.or(file.endpoint_host).unwrap_or_else(|| "localhost".into()),
@@ -205,6 +211,7 @@ impl Settings {
             ..EngineConfig::new(&self.data_dir)
         };
         config.gateway.plain_policies = self.plain_policies.clone();
+        config.shadow_history = i64::from(self.shadow_history);
         config
     }
 }
@@ -221,6 +228,7 @@ mod tests {
             mqtt_tls_port: None,
             mqtt_port: None,
             plain_policies: Vec::new(),
+            shadow_history: None,
             account: None,
             region: None,
             endpoint_host: None,

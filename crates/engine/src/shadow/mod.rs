@@ -33,7 +33,12 @@ pub struct ShadowService {
     db: Db,
     broker: Arc<Broker>,
     keep: i64,
+    /// MQTT requests decided but not yet answered, per client id (AWS allows 10 per connection).
+    in_flight: Mutex<HashMap<String, usize>>,
 }
+
+/// In-flight shadow requests one client may have before getting 429.
+pub const MAX_IN_FLIGHT: usize = 10;
 
 fn now_secs() -> i64 {
     now_ms() / 1000
@@ -72,9 +77,16 @@ struct Decided {
 
 impl ShadowService {
     /// Loads every shadow.
-    pub async fn load(db: Db, broker: Arc<Broker>) -> Result<Arc<Self>, StorageError> {
+    /// Loads every shadow; `keep` changes are kept per shadow.
+    pub async fn load(db: Db, broker: Arc<Broker>, keep: i64) -> Result<Arc<Self>, StorageError> {
         let shadows = store::load(db.pool()).await?.into_iter().map(|(t, n, s)| ((t, n), s)).collect();
-        Ok(Arc::new(Self { shadows: Mutex::new(shadows), db, broker, keep: DEFAULT_HISTORY }))
+        Ok(Arc::new(Self {
+            shadows: Mutex::new(shadows),
+            db,
+            broker,
+            keep: keep.max(1),
+            in_flight: Mutex::new(HashMap::new()),
+        }))
     }
 
     fn write(&self, shadow: &Shadow, thing: &str, name: &str, kind: &'static str, writer: &str) -> Pending {
@@ -251,12 +263,19 @@ impl ShadowService {
     pub async fn serve_mqtt(self: Arc<Self>, client: InternalClient, mut stop: watch::Receiver<bool>) {
         client.subscribe("$aws/things/+/shadow/+");
         client.subscribe("$aws/things/+/shadow/name/+/+");
-        let (tx, mut rx) = mpsc::channel::<Decided>(4096);
+        let (tx, mut rx) = mpsc::channel::<(String, Decided)>(4096);
         let publisher = {
             let me = self.clone();
             tokio::spawn(async move {
-                while let Some(d) = rx.recv().await {
+                while let Some((writer, d)) = rx.recv().await {
                     let _ = me.finish(d).await;
+                    let mut f = me.in_flight.lock();
+                    if let Some(n) = f.get_mut(&writer) {
+                        *n -= 1;
+                        if *n == 0 {
+                            f.remove(&writer);
+                        }
+                    }
                 }
             })
         };
@@ -268,13 +287,32 @@ impl ShadowService {
             let Some(Reserved::Shadow { thing, shadow, op }) = reserved(&msg.topic) else { continue };
             let name = shadow.unwrap_or("");
             let writer = msg.client_id.clone().unwrap_or_else(|| msg.principal.identifier());
-            let decided = match op {
-                "update" => self.decide_update(thing, name, &msg.payload, &writer, true),
-                "get" => self.decide_get(thing, name, &msg.payload, true),
-                "delete" => self.decide_delete(thing, name, &msg.payload, &writer, true),
-                _ => continue,
+            if !matches!(op, "update" | "get" | "delete") {
+                continue;
+            }
+            let busy = {
+                let mut f = self.in_flight.lock();
+                let n = f.entry(writer.clone()).or_insert(0);
+                *n += 1;
+                *n > MAX_IN_FLIGHT
             };
-            if tx.send(decided).await.is_err() {
+            let decided = if busy {
+                let e = ShadowError { code: 429, message: "Too Many Requests".into() };
+                let token = shadow::client_token_of(&msg.payload);
+                let topic = format!("{}/{op}/rejected", topic_prefix(thing, name));
+                Decided {
+                    publish: vec![(topic, e.document(token.as_deref(), now_secs()))],
+                    reply: Err(e),
+                    pending: Pending::done(),
+                }
+            } else {
+                match op {
+                    "update" => self.decide_update(thing, name, &msg.payload, &writer, true),
+                    "get" => self.decide_get(thing, name, &msg.payload, true),
+                    _ => self.decide_delete(thing, name, &msg.payload, &writer, true),
+                }
+            };
+            if tx.send((writer, decided)).await.is_err() {
                 break;
             }
         }

@@ -5,11 +5,8 @@ load comes from `thingbox-bench` (rumqttc). Prints a Markdown table. It measures
 
 import argparse
 import json
-import os
-import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,27 +14,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-
-def raise_fd_limit():
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError(f"nothing listens on {port}")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import free_port, raise_fd_limit, start_serve, wait_port  # noqa: E402
 
 
 def rss_kb(pid):
@@ -60,16 +38,7 @@ class Broker:
 
 
 def start_thingbox(binary, data, *extra):
-    proc = subprocess.Popen([binary, "serve", "--data-dir", data, "--api-port", "0", "--mqtt-port", "0",
-                             "--mqtt-tls-port", "0", *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "RUST_LOG": "error"}, preexec_fn=raise_fd_limit)
-    ep_file = Path(data) / "endpoints.json"
-    deadline = time.monotonic() + 30
-    while not ep_file.exists():
-        if time.monotonic() > deadline:
-            raise RuntimeError("thingbox did not start")
-        time.sleep(0.02)
-    ep = json.loads(ep_file.read_text())
+    proc, ep = start_serve(binary, data, *extra)
     return Broker("Thingbox", proc, int(ep["mqtt_tls"].rsplit(":", 1)[1])), ep
 
 

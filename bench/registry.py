@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -20,37 +19,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from common import free_port, start_serve, wait_port  # noqa: E402
+
 AUTH = "AWS4-HMAC-SHA256 Credential=AKIDBENCH/20260101/us-east-1/iot/aws4_request, SignedHeaders=host, Signature=0"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.01)
-    raise RuntimeError(f"nothing listens on {port} after {timeout}s")
-
-
 def start_thingbox(binary, data_dir):
-    proc = subprocess.Popen([binary, "serve", "--data-dir", data_dir, "--api-port", "0"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "RUST_LOG": "error"})
-    ep = Path(data_dir) / "endpoints.json"
-    deadline = time.monotonic() + 30
-    while not ep.exists():
-        if time.monotonic() > deadline or proc.poll() is not None:
-            raise RuntimeError("thingbox did not start")
-        time.sleep(0.001)
-    port = int(json.loads(ep.read_text())["api"].rsplit(":", 1)[1])
-    return proc, port
+    proc, ep = start_serve(binary, data_dir)
+    return proc, int(ep["api"].rsplit(":", 1)[1])
 
 
 def stop(proc):

@@ -250,11 +250,18 @@ impl Conn<'_> {
         keep_alive: u16,
         mut kicked: tokio::sync::oneshot::Receiver<DisconnectReason>,
     ) -> Ending {
+        // Keep-alive: one timer per connection, pushed forward at most twice a second (not re-armed
+        // on every read, which would touch the shared timer wheel per packet). The timer runs half a
+        // second past 1.5 × keep-alive, so silence is never cut short by the coarser re-arming.
         let idle = if keep_alive == 0 {
-            Duration::from_secs(u64::MAX / 4)
+            Duration::from_secs(365 * 24 * 3600)
         } else {
             Duration::from_millis(u64::from(keep_alive) * 1500)
         };
+        let slack = Duration::from_millis(500);
+        let deadline = tokio::time::sleep(idle + slack);
+        tokio::pin!(deadline);
+        let mut armed_at = tokio::time::Instant::now();
         let mut shutdown = self.ctx.shutdown.clone();
         loop {
             // Handle every complete packet already buffered.
@@ -279,14 +286,20 @@ impl Conn<'_> {
                 }
             }
             tokio::select! {
-                r = tokio::time::timeout(idle, rd.read_buf(buf)) => match r {
-                    Ok(Ok(0)) | Ok(Err(_)) => { self.close(None).await; return (DisconnectReason::ConnectionLost, true) }
-                    Ok(Ok(_)) => {}
-                    Err(_) => {
-                        self.close(Some(ServerDisconnect::KeepAliveTimeout)).await;
-                        return (DisconnectReason::KeepAliveTimeout, true);
+                r = rd.read_buf(buf) => match r {
+                    Ok(0) | Err(_) => { self.close(None).await; return (DisconnectReason::ConnectionLost, true) }
+                    Ok(_) => {
+                        let now = tokio::time::Instant::now();
+                        if now.duration_since(armed_at) >= slack {
+                            deadline.as_mut().reset(now + idle + slack);
+                            armed_at = now;
+                        }
                     }
                 },
+                () = &mut deadline => {
+                    self.close(Some(ServerDisconnect::KeepAliveTimeout)).await;
+                    return (DisconnectReason::KeepAliveTimeout, true);
+                }
                 why = &mut kicked => {
                     let why = why.unwrap_or(DisconnectReason::ServerInitiated);
                     let code = match why {

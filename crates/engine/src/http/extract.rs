@@ -16,6 +16,15 @@ use crate::Error;
 /// Largest request body accepted (AWS IoT's largest documents are far smaller).
 pub const MAX_BODY: usize = 1024 * 1024;
 
+/// A required request member: `None` becomes AWS's "Member must not be null" validation error.
+pub fn required<T>(value: Option<T>, member: &str) -> Result<T, Error> {
+    value.ok_or_else(|| {
+        Error::InvalidRequest(format!(
+            "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
+        ))
+    })
+}
+
 /// Per-request context the dispatcher attaches: the region ARNs are rendered in, and the account.
 #[derive(Debug, Clone)]
 pub struct Ctx {
@@ -121,5 +130,25 @@ impl Params {
     /// `nextToken`, if given (non-empty).
     pub fn next_token(&self) -> Option<&str> {
         self.str("nextToken").filter(|t| !t.is_empty())
+    }
+
+    /// The key the previous page ended on, decoded from `nextToken`.
+    pub fn page_start(&self) -> Result<Option<String>, Error> {
+        self.next_token()
+            .map(paging::decode_token)
+            .transpose()
+            .map_err(|e| Error::InvalidRequest(e.to_string()))
+    }
+
+    /// One page of `items` (sorted by `key`) after `nextToken`, at most `max`.
+    pub fn page<T>(
+        &self,
+        items: Vec<T>,
+        max: usize,
+        key: impl Fn(&T) -> String,
+    ) -> Result<paging::Page<T>, Error> {
+        let start = self.page_start()?;
+        let iter = items.into_iter().filter(|i| start.as_ref().is_none_or(|s| &key(i) > s));
+        Ok(paging::page(iter, max, &key))
     }
 }

@@ -13,7 +13,7 @@ use thingbox_model::registry::{
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{AwsJson, Ctx, Name, Params};
+use super::extract::{AwsJson, Ctx, Name, Params, required};
 use crate::Error;
 
 type Reply<T> = Result<Json<T>, ApiError>;
@@ -354,13 +354,7 @@ async fn update_thing_group(
     Name(name): Name,
     AwsJson(req): AwsJson<UpdateThingGroupRequest>,
 ) -> Reply<VersionResponse> {
-    let Some(props) = req.thing_group_properties else {
-        return Err(ApiError(Error::InvalidRequest(
-            "1 validation error detected: Value null at 'thingGroupProperties' failed to satisfy constraint: \
-             Member must not be null"
-                .into(),
-        )));
-    };
+    let props = required(req.thing_group_properties, "thingGroupProperties")?;
     let props = group_props(Some(props));
     let version = s.registry.write(|r| r.update_thing_group(&name, &props, req.expected_version)).await?;
     Ok(Json(VersionResponse { version }))
@@ -512,13 +506,7 @@ async fn describe_endpoint(State(s): State<AppState>, q: Params) -> Reply<Descri
 
 /// The (kind, name) of a taggable registry resource.
 fn taggable(arn: Option<&str>) -> Result<(ResourceType, String), Error> {
-    let arn = arn.ok_or_else(|| {
-        Error::InvalidRequest(
-            "1 validation error detected: Value null at 'resourceArn' failed to satisfy constraint: Member must \
-             not be null"
-                .into(),
-        )
-    })?;
+    let arn = required(arn, "resourceArn")?;
     let parsed = Arn::parse(arn).map_err(|e| Error::InvalidRequest(e.to_string()))?;
     Ok((parsed.kind, parsed.id))
 }

@@ -15,7 +15,7 @@ use thingbox_model::registry::{
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{AwsJson, Ctx, Name, Params};
+use super::extract::{AwsJson, Ctx, Name, Params, required};
 use crate::Error;
 use crate::certs::{self, ParsedCert};
 
@@ -51,14 +51,6 @@ pub fn routes() -> Router<AppState> {
 
 fn empty() -> Empty {
     Json(serde_json::Map::new())
-}
-
-fn required<T>(value: Option<T>, member: &str) -> Result<T, Error> {
-    value.ok_or_else(|| {
-        Error::InvalidRequest(format!(
-            "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
-        ))
-    })
 }
 
 /// `setAsActive` → ACTIVE, else INACTIVE; an explicit `status` wins.
@@ -512,22 +504,6 @@ async fn detach_thing_principal(
     Ok(empty())
 }
 
-fn page_of<T: Clone>(
-    items: Vec<T>,
-    q: &Params,
-    key: impl Fn(&T) -> String,
-) -> Result<(Vec<T>, Option<String>), Error> {
-    let max = q.max_results()?;
-    let start = q
-        .next_token()
-        .map(thingbox_model::paging::decode_token)
-        .transpose()
-        .map_err(|e| Error::InvalidRequest(e.to_string()))?;
-    let iter = items.into_iter().filter(|i| start.as_ref().is_none_or(|s| &key(i) > s));
-    let p = thingbox_model::paging::page(iter, max, &key);
-    Ok((p.items, p.next_token))
-}
-
 async fn list_thing_principals(
     State(s): State<AppState>,
     Name(thing): Name,
@@ -536,7 +512,8 @@ async fn list_thing_principals(
     let all: Vec<String> = s
         .registry
         .read(|r| Ok(r.thing_principals(&thing)?.into_iter().map(|(p, _)| p.to_owned()).collect()))?;
-    let (principals, next_token) = page_of(all, &q, |p| p.clone())?;
+    let p = q.page(all, q.max_results()?, Clone::clone)?;
+    let (principals, next_token) = (p.items, p.next_token);
     Ok(Json(ListThingPrincipalsResponse { principals, next_token }))
 }
 
@@ -559,7 +536,8 @@ async fn list_thing_principals_v2(
             .filter(|o| want.is_none_or(|w| o.thing_principal_type == w))
             .collect())
     })?;
-    let (thing_principal_objects, next_token) = page_of(all, &q, |o| o.principal.clone())?;
+    let p = q.page(all, q.max_results()?, |o| o.principal.clone())?;
+    let (thing_principal_objects, next_token) = (p.items, p.next_token);
     Ok(Json(ListThingPrincipalsV2Response { thing_principal_objects, next_token }))
 }
 
@@ -571,6 +549,7 @@ async fn list_principal_things(
     let principal = principal_header(&headers)?;
     let all: Vec<String> =
         s.registry.read(|r| Ok(r.principal_things(&principal)?.into_iter().map(str::to_owned).collect()))?;
-    let (things, next_token) = page_of(all, &q, |t| t.clone())?;
+    let p = q.page(all, q.max_results()?, Clone::clone)?;
+    let (things, next_token) = (p.items, p.next_token);
     Ok(Json(ListPrincipalThingsResponse { things, next_token }))
 }

@@ -60,13 +60,7 @@ async fn list_named_shadows(
     q: Params,
 ) -> Result<Json<Value>, ApiError> {
     let size = q.int("pageSize", 1, 100)?.unwrap_or(25) as usize;
-    let after = match q.next_token() {
-        Some(t) => Some(thingbox_model::paging::decode_token(t).map_err(|e| invalid(e.to_string()))?),
-        None => None,
-    };
-    let names = s.shadows.named(&thing);
-    let iter = names.into_iter().filter(|n| after.as_ref().is_none_or(|a| n > a));
-    let page = thingbox_model::paging::page(iter, size, Clone::clone);
+    let page = q.page(s.shadows.named(&thing), size, Clone::clone)?;
     let mut out = json!({"results": page.items, "timestamp": now_ms() / 1000});
     if let Some(t) = page.next_token {
         out["nextToken"] = Value::String(t);
@@ -168,10 +162,7 @@ async fn publish(
 
 async fn list_retained(State(s): State<AppState>, q: Params) -> Result<Json<Value>, ApiError> {
     let max = q.int("maxResults", 1, 200)?.unwrap_or(200) as usize;
-    let after = match q.next_token() {
-        Some(t) => Some(thingbox_model::paging::decode_token(t).map_err(|e| invalid(e.to_string()))?),
-        None => None,
-    };
+    let after = q.page_start()?;
     let (page, more) = s.broker.retained_page(after.as_deref(), max);
     let next = if more { page.last().map(|m| thingbox_model::paging::encode_token(&m.topic)) } else { None };
     let topics: Vec<Value> = page

@@ -13,7 +13,7 @@ use thingbox_model::registry::{IotPolicy, Target};
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{AwsJson, Ctx, Name, Params};
+use super::extract::{AwsJson, Ctx, Name, Params, required};
 use crate::Error;
 use crate::policy;
 
@@ -43,14 +43,6 @@ pub fn routes() -> Router<AppState> {
 
 fn ok() -> Json<Value> {
     Json(json!({}))
-}
-
-fn required<T>(v: Option<T>, member: &str) -> Result<T, Error> {
-    v.ok_or_else(|| {
-        Error::InvalidRequest(format!(
-            "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
-        ))
-    })
 }
 
 fn arn(scope: &Scope, name: &str) -> String {

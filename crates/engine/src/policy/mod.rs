@@ -119,13 +119,14 @@ pub fn context(
     ctx
 }
 
+/// The evaluator's view of parsed policies.
+fn refs(policies: &[Effective]) -> Vec<PolicyRef<'_>> {
+    policies.iter().map(|p| PolicyRef { name: &p.name, version: &p.version, policy: &p.policy }).collect()
+}
+
 /// Evaluates one request against parsed policies.
 pub fn decide(policies: &[Effective], action: Action, resource: &str, ctx: &Context) -> Decision {
-    let refs: Vec<PolicyRef<'_>> = policies
-        .iter()
-        .map(|p| PolicyRef { name: &p.name, version: &p.version, policy: &p.policy })
-        .collect();
-    policy::evaluate(&refs, &Request { action, resource }, ctx)
+    policy::evaluate(&refs(policies), &Request { action, resource }, ctx)
 }
 
 /// One connection's policies, compiled against its context; valid while the registry's
@@ -197,33 +198,26 @@ impl PolicyAuthorizer {
         }
     }
 
-    fn compile(&self, cert: Option<&str>, who: &Caller, generation: u64) -> CallerPolicies {
-        let ip = who.ip.to_string();
-        let compiled = self
-            .registry
-            .read(|r| {
-                let policies = self.policies_of(r, cert, who);
-                let ctx = context(r, cert, Some(&who.client_id), Some(&ip), &who.connect_attributes);
-                let refs: Vec<PolicyRef<'_>> = policies
-                    .iter()
-                    .map(|p| PolicyRef { name: &p.name, version: &p.version, policy: &p.policy })
-                    .collect();
-                Ok(policy::compile(&refs, &ctx))
-            })
-            .unwrap_or_else(|_| policy::compile(&[], &Context::new()));
-        CallerPolicies { generation, compiled }
-    }
-
-    /// The explained decision (the slow, allocating evaluator: only for logs and listeners).
-    fn explain(&self, cert: Option<&str>, who: &Caller, action: Action, resource: &str) -> Option<Decision> {
+    /// A caller's policies and variable context, read from the registry in one go.
+    fn inputs(&self, cert: Option<&str>, who: &Caller) -> (Vec<Effective>, Context) {
         let ip = who.ip.to_string();
         self.registry
             .read(|r| {
-                let policies = self.policies_of(r, cert, who);
                 let ctx = context(r, cert, Some(&who.client_id), Some(&ip), &who.connect_attributes);
-                Ok(decide(&policies, action, resource, &ctx))
+                Ok((self.policies_of(r, cert, who), ctx))
             })
-            .ok()
+            .unwrap_or_default()
+    }
+
+    fn compile(&self, cert: Option<&str>, who: &Caller, generation: u64) -> CallerPolicies {
+        let (policies, ctx) = self.inputs(cert, who);
+        CallerPolicies { generation, compiled: policy::compile(&refs(&policies), &ctx) }
+    }
+
+    /// The explained decision (the slow, allocating evaluator: only for logs and listeners).
+    fn explain(&self, cert: Option<&str>, who: &Caller, action: Action, resource: &str) -> Decision {
+        let (policies, ctx) = self.inputs(cert, who);
+        decide(&policies, action, resource, &ctx)
     }
 
     fn check(&self, who: &Caller, action: Action, kind: &str, name: &str) -> bool {
@@ -251,30 +245,29 @@ impl PolicyAuthorizer {
         let log = !allowed && tracing::enabled!(tracing::Level::DEBUG);
         if log || self.events.has_listeners() {
             let resource = format!("{}{kind}/{name}", self.arn_prefix);
-            if let Some(d) = self.explain(cert, who, action, &resource) {
-                if log {
-                    tracing::debug!(
-                        client = who.client_id,
-                        action = action.as_str(),
-                        resource,
-                        decision = d.kind.as_str(),
-                        denied_by = ?d.denied_by,
-                        missing = ?d.missing(),
-                        "denied by policy"
-                    );
-                }
-                self.events.emit(crate::events::Event::Authorization(crate::events::AuthDecision {
-                    principal: who.principal.identifier(),
-                    client_id: who.client_id.clone(),
-                    action: action.as_str(),
+            let d = self.explain(cert, who, action, &resource);
+            if log {
+                tracing::debug!(
+                    client = who.client_id,
+                    action = action.as_str(),
                     resource,
-                    decision: if allowed { "ALLOWED" } else { d.kind.as_str() },
-                    allowed_by: d.allowed_by,
-                    denied_by: d.denied_by,
-                    bindings: d.bindings,
-                    timestamp_ms: crate::broker::now_ms(),
-                }));
+                    decision = d.kind.as_str(),
+                    denied_by = ?d.denied_by,
+                    missing = ?d.missing(),
+                    "denied by policy"
+                );
             }
+            self.events.emit(crate::events::Event::Authorization(crate::events::AuthDecision {
+                principal: who.principal.identifier(),
+                client_id: who.client_id.clone(),
+                action: action.as_str(),
+                resource,
+                decision: if allowed { "ALLOWED" } else { d.kind.as_str() },
+                allowed_by: d.allowed_by,
+                denied_by: d.denied_by,
+                bindings: d.bindings,
+                timestamp_ms: crate::broker::now_ms(),
+            }));
         }
         allowed
     }

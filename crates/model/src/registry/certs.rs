@@ -220,6 +220,29 @@ fn check_cert_id(field: &str, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// One page of certificates in ListCertificates' order (creation time, then id; newest first unless
+/// `ascending`), after the record `marker` names.
+fn page_by_creation<'a, T>(
+    mut all: Vec<&'a T>,
+    facts: impl Fn(&T) -> &CertFacts,
+    created: impl Fn(&T) -> Timestamp,
+    ascending: bool,
+    marker: Option<&str>,
+    size: usize,
+) -> Result<Page<&'a T>> {
+    let start = marker.map(paging::decode_token).transpose()?;
+    all.sort_by(|a, b| (created(a), &facts(a).id).cmp(&(created(b), &facts(b).id)));
+    if !ascending {
+        all.reverse();
+    }
+    let key = |c: &&T| format!("{:020}:{}", created(c).millis(), facts(c).id);
+    let skip = match &start {
+        Some(s) => all.iter().position(|c| &key(c) == s).map_or(all.len(), |p| p + 1),
+        None => 0,
+    };
+    Ok(paging::page(all.into_iter().skip(skip), size, key))
+}
+
 fn new_generation(now: Timestamp, version: i64) -> String {
     format!("{:x}-{version}", now.millis())
 }
@@ -382,23 +405,13 @@ impl Registry {
         if let Some(ca) = ca {
             self.ca_certificate(ca)?;
         }
-        let start = marker.map(paging::decode_token).transpose()?;
-        let mut all: Vec<&Certificate> = self
+        let all: Vec<&Certificate> = self
             .certs
             .certs
             .values()
             .filter(|c| ca.is_none_or(|ca| c.ca_id.as_deref() == Some(ca.to_ascii_lowercase().as_str())))
             .collect();
-        all.sort_by(|a, b| (a.created, &a.facts.id).cmp(&(b.created, &b.facts.id)));
-        if !ascending {
-            all.reverse();
-        }
-        let key = |c: &&Certificate| format!("{:020}:{}", c.created.millis(), c.facts.id);
-        let skip = match &start {
-            Some(s) => all.iter().position(|c| &key(c) == s).map_or(all.len(), |p| p + 1),
-            None => 0,
-        };
-        Ok(paging::page(all.into_iter().skip(skip), page_size, key))
+        page_by_creation(all, |c| &c.facts, |c| c.created, ascending, marker, page_size)
     }
 
     // ------------------------------------------------------------------ CA certificates
@@ -492,18 +505,8 @@ impl Registry {
         marker: Option<&str>,
         page_size: usize,
     ) -> Result<Page<&CaCertificate>> {
-        let start = marker.map(paging::decode_token).transpose()?;
-        let mut all: Vec<&CaCertificate> = self.certs.cas.values().collect();
-        all.sort_by(|a, b| (a.created, &a.facts.id).cmp(&(b.created, &b.facts.id)));
-        if !ascending {
-            all.reverse();
-        }
-        let key = |c: &&CaCertificate| format!("{:020}:{}", c.created.millis(), c.facts.id);
-        let skip = match &start {
-            Some(s) => all.iter().position(|c| &key(c) == s).map_or(all.len(), |p| p + 1),
-            None => 0,
-        };
-        Ok(paging::page(all.into_iter().skip(skip), page_size, key))
+        let all: Vec<&CaCertificate> = self.certs.cas.values().collect();
+        page_by_creation(all, |c| &c.facts, |c| c.created, ascending, marker, page_size)
     }
 
     // ------------------------------------------------------------------ thing principals

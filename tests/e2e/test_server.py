@@ -28,7 +28,7 @@ def run_to_exit(*args, timeout=30):
 def test_endpoints_json_and_clean_shutdown(fresh_server):
     s = fresh_server().start()
     ep = s.endpoints
-    assert set(ep) == {"api", "mqtt_tls", "mqtt", "root_ca", "account", "region"}
+    assert set(ep) == {"api", "mqtt_tls", "mqtt", "root_ca", "account", "region", "console"}
     assert ep["mqtt_tls"].startswith("127.0.0.1:") and ep["mqtt"].startswith("127.0.0.1:")
     assert ep["api"].startswith("http://127.0.0.1:") and not ep["api"].endswith(":0")
     assert os.path.isabs(ep["root_ca"]) and open(ep["root_ca"]).read().startswith("-----BEGIN CERTIFICATE-----")

@@ -269,8 +269,11 @@ def test_history_keeps_every_version_with_its_writer(server, device):
     data.delete_thing_shadow(thingName=thing)
     data.update_thing_shadow(thingName=thing, payload=json.dumps({"state": {"reported": {"color": "blue"}}}))
 
+    token = server.endpoints["console"].split("token=", 1)[1]
+
     def get(path):
-        with urllib.request.urlopen(server.api + path) as r:
+        req = urllib.request.Request(server.api + path, headers={"x-thingbox-token": token})
+        with urllib.request.urlopen(req) as r:
             return json.loads(r.read())
 
     changes = get(f"/console/api/shadows/{thing}/history")["changes"]
@@ -295,7 +298,8 @@ def test_history_retention_setting(fresh_server):
     data = s.client("iot-data")
     for i in range(120):
         data.update_thing_shadow(thingName="kept", payload=json.dumps({"state": {"reported": {"n": i}}}))
-    with urllib.request.urlopen(s.api + "/console/api/shadows/kept/history?limit=1000") as r:
+    token = s.endpoints["console"].split("token=", 1)[1]
+    with urllib.request.urlopen(s.api + f"/console/api/shadows/kept/history?limit=1000&token={token}") as r:
         versions = [c["version"] for c in json.loads(r.read())["changes"]]
     # Trimmed to the newest 5 at version 100, then 101…120 added.
     assert versions == list(range(120, 95, -1)), versions

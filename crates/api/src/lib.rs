@@ -4,6 +4,7 @@
 //! Field names are the AWS wire names exactly. Requests deserialize leniently (unknown members are
 //! ignored, as AWS ignores them); responses skip absent optional members, as AWS omits them.
 
+pub mod console;
 pub mod iot;
 
 /// The body of every AWS error response: `{"message": "..."}`, plus the resource for
@@ -23,7 +24,7 @@ pub struct ErrorBody {
 
 /// The contents of `endpoints.json`, which `thingbox serve` writes into its data dir once every
 /// listener is ready, and removes on a clean shutdown.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Endpoints {
     /// Base URL of the AWS API (and, later, the console), e.g. `http://127.0.0.1:4580`.
     pub api: String,
@@ -37,4 +38,7 @@ pub struct Endpoints {
     pub account: String,
     /// The emulated AWS region.
     pub region: String,
+    /// The console's URL, with its per-data-dir token (`http://127.0.0.1:4580/?token=…`).
+    #[serde(default)]
+    pub console: Option<String>,
 }

@@ -1,10 +1,11 @@
-//! The engine's event bus: a broadcast of what happened, for the console (and, later, the
-//! message-flow tracer). Producers ask [`Events::has_listeners`] first, so nothing is built or
+//! The engine's event buses: broadcasts of what happened, for the console (and, later, the
+//! message-flow tracer). Producers ask [`Bus::has_listeners`] first, so nothing is built or
 //! formatted while nobody listens; a slow listener loses old events, never slows the engine.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use thingbox_api::console::ConsoleEvent;
 use thingbox_model::policy::{Binding, StatementRef};
 use tokio::sync::broadcast;
 
@@ -38,50 +39,71 @@ pub enum Event {
     Authorization(AuthDecision),
 }
 
-/// The bus.
-#[derive(Debug, Clone)]
+/// The engine's buses: authorization decisions (costly to explain, so only built when someone
+/// listens to them) and the console's change stream (registry, lifecycle, shadows).
+#[derive(Debug, Clone, Default)]
 pub struct Events {
-    tx: broadcast::Sender<Arc<Event>>,
+    /// Authorization decisions.
+    pub auth: Bus<Event>,
+    /// What the console shows live.
+    pub console: Bus<ConsoleEvent>,
+}
+
+/// One broadcast bus.
+#[derive(Debug)]
+pub struct Bus<T> {
+    tx: broadcast::Sender<Arc<T>>,
     /// Live receivers, counted here so that `has_listeners` is one atomic load (the broadcast
     /// channel's own count takes a lock shared by every producer).
     listeners: Arc<AtomicUsize>,
 }
 
+impl<T> Clone for Bus<T> {
+    fn clone(&self) -> Self {
+        Self { tx: self.tx.clone(), listeners: self.listeners.clone() }
+    }
+}
+
 /// A listener; dropping it stops the events.
 #[derive(Debug)]
-pub struct Listener {
-    rx: broadcast::Receiver<Arc<Event>>,
+pub struct Listener<T> {
+    rx: broadcast::Receiver<Arc<T>>,
     listeners: Arc<AtomicUsize>,
 }
 
-impl Listener {
+impl<T: Clone> Listener<T> {
     /// The next event (`Lagged` when this listener fell behind and lost some).
-    pub async fn recv(&mut self) -> Result<Arc<Event>, broadcast::error::RecvError> {
+    pub async fn recv(&mut self) -> Result<Arc<T>, broadcast::error::RecvError> {
         self.rx.recv().await
     }
 
     /// The next event if one is waiting.
-    pub fn try_recv(&mut self) -> Result<Arc<Event>, broadcast::error::TryRecvError> {
+    pub fn try_recv(&mut self) -> Result<Arc<T>, broadcast::error::TryRecvError> {
         self.rx.try_recv()
     }
 }
 
-impl Drop for Listener {
+impl<T> Drop for Listener<T> {
     fn drop(&mut self) {
         self.listeners.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
-impl Default for Events {
+impl<T> Default for Bus<T> {
     fn default() -> Self {
         Self::new(4096)
     }
 }
 
-impl Events {
+impl<T> Bus<T> {
     /// A bus that keeps up to `capacity` events for each slow listener.
     pub fn new(capacity: usize) -> Self {
         Self { tx: broadcast::channel(capacity).0, listeners: Arc::new(AtomicUsize::new(0)) }
+    }
+
+    /// How many listen.
+    pub fn listeners(&self) -> usize {
+        self.listeners.load(Ordering::Relaxed)
     }
 
     /// Whether anyone listens (check before building an event).
@@ -90,12 +112,14 @@ impl Events {
     }
 
     /// Publishes an event (dropped when nobody listens).
-    pub fn emit(&self, e: Event) {
-        let _ = self.tx.send(Arc::new(e));
+    pub fn emit(&self, e: T) {
+        if self.has_listeners() {
+            let _ = self.tx.send(Arc::new(e));
+        }
     }
 
     /// Starts listening.
-    pub fn subscribe(&self) -> Listener {
+    pub fn subscribe(&self) -> Listener<T> {
         self.listeners.fetch_add(1, Ordering::Relaxed);
         Listener { rx: self.tx.subscribe(), listeners: self.listeners.clone() }
     }

@@ -34,6 +34,8 @@ use tokio::task::JoinHandle;
 /// The file `Engine::start` writes into the data dir once every listener is ready.
 pub const ENDPOINTS_FILE: &str = "endpoints.json";
 const LOCK_FILE: &str = "thingbox.lock";
+/// The file holding the console token (see [`Endpoints::console`]).
+pub const CONSOLE_TOKEN_FILE: &str = "console-token";
 
 /// How an engine is set up.
 #[derive(Debug, Clone)]
@@ -54,6 +56,8 @@ pub struct EngineConfig {
     pub gateway: gateway::GatewayConfig,
     /// Changes kept per shadow (history).
     pub shadow_history: i64,
+    /// The console's files (the built `ui/`), served at `/` on the API port.
+    pub console_assets: &'static [http::assets::Asset],
 }
 
 impl EngineConfig {
@@ -68,6 +72,7 @@ impl EngineConfig {
             broker: broker::BrokerConfig::default(),
             gateway: gateway::GatewayConfig::default(),
             shadow_history: shadow::DEFAULT_HISTORY,
+            console_assets: &[],
         }
     }
 
@@ -187,10 +192,17 @@ impl Engine {
                 code
             }
         };
+        let console_token = console_token(&dir)?;
+        let events = events::Events::default();
         let retained = broker::store::load_retained(&pool).await?;
-        let broker = Arc::new(broker::Broker::new(config.broker.clone(), retained, db.writer()));
+        let broker = Arc::new(broker::Broker::new(
+            config.broker.clone(),
+            retained,
+            db.writer(),
+            events.console.clone(),
+        ));
         let shadows = shadow::ShadowService::load(db.clone(), broker.clone(), config.shadow_history).await?;
-        let registry = Arc::new(registry::RegistryService::load(db).await?);
+        let registry = Arc::new(registry::RegistryService::load(db, events.console.clone()).await?);
         let tls = gateway::tls::server_config(&ca, registry.clone())?;
         let ca = Arc::new(ca);
 
@@ -205,19 +217,23 @@ impl Engine {
             root_ca: ca.root_path().display().to_string(),
             account: config.account.clone(),
             region: config.region.clone(),
+            console: Some(format!(
+                "http://{}/?token={console_token}",
+                SocketAddr::new(host, api_addr.port())
+            )),
         };
-        let events = events::Events::default();
         // One signal for every task: set when the caller's shutdown future completes.
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let authorizer = Arc::new(policy::PolicyAuthorizer::new(
+            registry.clone(),
+            config.region.clone(),
+            config.account.clone(),
+            config.gateway.plain_policies.clone(),
+            events.clone(),
+        ));
         let gw = gateway::Gateway {
             broker: broker.clone(),
-            auth: Arc::new(policy::PolicyAuthorizer::new(
-                registry.clone(),
-                config.region.clone(),
-                config.account.clone(),
-                config.gateway.plain_policies.clone(),
-                events.clone(),
-            )),
+            auth: authorizer.clone(),
             config: config.gateway.clone(),
             shutdown: stop_rx.clone(),
         };
@@ -231,6 +247,11 @@ impl Engine {
             endpoint_host: config.endpoint_host.clone(),
             ca: ca.clone(),
             registration_code,
+            authorizer,
+            console_token,
+            console_assets: config.console_assets,
+            endpoints: endpoints.clone(),
+            data_dir: dir.clone(),
         });
         let app = http::app(state);
 
@@ -275,6 +296,19 @@ impl Engine {
     }
 }
 
+/// The console token of a data dir: made once (random, 256 bits), kept in `console-token` (0600).
+fn console_token(dir: &Path) -> Result<String, StartError> {
+    let path = dir.join(CONSOLE_TOKEN_FILE);
+    match fs::read_to_string(&path) {
+        Ok(t) if t.trim().len() >= 32 => return Ok(t.trim().to_owned()),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(data_dir_err(dir)(e)),
+        _ => {}
+    }
+    let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    ca::write_secret(&path, &token)?;
+    Ok(token)
+}
+
 /// Ends expired persistent sessions every few seconds until shutdown.
 async fn reap_sessions(broker: Arc<broker::Broker>, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
@@ -293,8 +327,8 @@ impl EngineHandle {
     }
 
     /// Listens to the engine's event bus (authorization decisions, …).
-    pub fn events(&self) -> events::Listener {
-        self.events.subscribe()
+    pub fn events(&self) -> events::Listener<events::Event> {
+        self.events.auth.subscribe()
     }
 
     /// The address the AWS API is served on.

@@ -10,7 +10,7 @@ use thingbox_engine::EngineConfig;
 
 /// Flags of `thingbox serve`. Every flag can also be set in `<data dir>/thingbox.toml` (same names
 /// with underscores, e.g. `api_port = 4580`); flags win.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct ServeArgs {
     /// Where Thingbox keeps its database, local CA and endpoints.json
     /// [default: the platform data dir, e.g. ~/.local/share/thingbox]
@@ -212,6 +212,7 @@ impl Settings {
         };
         config.gateway.plain_policies = self.plain_policies.clone();
         config.shadow_history = i64::from(self.shadow_history);
+        config.console_assets = thingbox_console_assets::ASSETS;
         config
     }
 }

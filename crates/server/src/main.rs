@@ -1,17 +1,11 @@
 //! `thingbox`, the headless server: parses the command line and `thingbox.toml`, binds the
 //! listeners, starts the engine, prints the banner, and stops cleanly on Ctrl-C or SIGTERM.
 
-mod config;
-mod trust;
-
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use thingbox_engine::{Engine, Listeners};
-use tokio::net::TcpListener;
-
-use crate::config::{ServeArgs, Settings};
+use thingbox_server::config::{self, ServeArgs, Settings};
+use thingbox_server::{start, trust};
 
 /// AWS IoT Core on the desk: device registry, local CA and the AWS APIs, on your machine.
 #[derive(Debug, Parser)]
@@ -68,41 +62,19 @@ fn main() -> ExitCode {
     }
 }
 
-async fn bind(addr: SocketAddr, flag: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr).await.map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AddrInUse {
-            anyhow::anyhow!(
-                "port {} on {} is already in use (another Thingbox, or another program); stop it, or pass {flag} \
-                 with another port (0 takes any free port)",
-                addr.port(),
-                addr.ip()
-            )
-        } else {
-            anyhow::anyhow!("cannot listen on {addr} ({e}); pass another --bind or {flag}")
-        }
-    })
-}
-
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = Settings::resolve(args)?;
-    let api = bind(SocketAddr::new(settings.bind, settings.api_port), "--api-port").await?;
-    let mqtt_tls = bind(SocketAddr::new(settings.bind, settings.mqtt_tls_port), "--mqtt-tls-port").await?;
-    let mqtt = match settings.mqtt_port {
-        Some(port) => Some(bind(SocketAddr::new(settings.bind, port), "--mqtt-port").await?),
-        None => None,
-    };
-
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let engine =
-        Engine::start(settings.engine_config(), Listeners { api, mqtt_tls: Some(mqtt_tls), mqtt }, async {
-            let _ = stop_rx.await;
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-
+    let (engine, stop_tx) = start(&settings, false).await?;
     let ep = engine.endpoints();
     let dir = settings.data_dir.canonicalize().unwrap_or_else(|_| settings.data_dir.clone());
     println!("Thingbox is running. Data dir: {}", dir.display());
+    if let Some(console) = &ep.console {
+        if thingbox_console_assets::built() {
+            println!("  Console    {console}");
+        } else {
+            println!("  Console    not built into this binary (scripts/build-ui, then rebuild)");
+        }
+    }
     println!("  AWS API    {}    try: aws --endpoint-url {} iot list-things", ep.api, ep.api);
     println!("  Root CA    {}", ep.root_ca);
     println!("  Account    {} ({})", ep.account, ep.region);

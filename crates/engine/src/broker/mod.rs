@@ -23,7 +23,9 @@ use tokio::sync::oneshot;
 pub use self::message::{Message, Principal, Properties};
 pub use self::session::{Delivery, DisconnectReason, Session, SubOptions};
 use self::trie::{Entry, Trie};
+use crate::events::Bus;
 use crate::storage::{StorageError, Write, Writer};
+use thingbox_api::console::{ConsoleEvent, LifecycleEntry};
 
 /// Router settings.
 #[derive(Debug, Clone)]
@@ -66,7 +68,14 @@ pub struct Broker {
     writer: Writer,
     /// Counters.
     pub stats: Stats,
+    /// The console's live stream (lifecycle events go there too).
+    pub console: Bus<ConsoleEvent>,
+    /// The newest lifecycle events, newest last (for the console's overview).
+    recent: Mutex<std::collections::VecDeque<LifecycleEntry>>,
 }
+
+/// Lifecycle events kept for the console's overview.
+const RECENT_EVENTS: usize = 50;
 
 /// What [`Broker::connect`] hands a new connection.
 #[derive(Debug)]
@@ -94,7 +103,12 @@ pub fn now_ms() -> i64 {
 impl Broker {
     /// A router whose retained messages are `retained` (loaded from storage) and persisted by
     /// `writer`.
-    pub fn new(config: BrokerConfig, retained: Vec<Message>, writer: Writer) -> Self {
+    pub fn new(
+        config: BrokerConfig,
+        retained: Vec<Message>,
+        writer: Writer,
+        console: Bus<ConsoleEvent>,
+    ) -> Self {
         Self {
             config,
             trie: RwLock::new(Trie::default()),
@@ -103,6 +117,8 @@ impl Broker {
             next_id: AtomicU64::new(1),
             writer,
             stats: Stats::default(),
+            console,
+            recent: Mutex::new(std::collections::VecDeque::with_capacity(RECENT_EVENTS)),
         }
     }
 
@@ -303,6 +319,26 @@ impl Broker {
         self.sessions.lock().len()
     }
 
+    /// The newest lifecycle events, newest first.
+    pub fn recent_events(&self) -> Vec<LifecycleEntry> {
+        self.recent.lock().iter().rev().cloned().collect()
+    }
+
+    /// Live connections: client id and principal.
+    pub fn connections(&self) -> Vec<(String, Option<Principal>)> {
+        let mut out: Vec<_> = self
+            .sessions
+            .lock()
+            .values()
+            .filter_map(|s| {
+                let st = s.state.lock();
+                st.connection.map(|_| (s.client_id.clone(), st.principal.clone()))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
     /// Client ids with a live connection.
     pub fn connected_clients(&self) -> Vec<String> {
         self.sessions
@@ -349,9 +385,20 @@ impl Broker {
         if client_id.contains(['+', '#']) {
             return;
         }
+        let body = Bytes::from(payload.to_string());
+        {
+            let mut recent = self.recent.lock();
+            if recent.len() == RECENT_EVENTS {
+                recent.pop_front();
+            }
+            recent.push_back(LifecycleEntry { topic: topic.clone(), payload: payload.clone() });
+        }
+        if self.console.has_listeners() {
+            self.console.emit(ConsoleEvent::Lifecycle { topic: topic.clone(), payload });
+        }
         self.route(Arc::new(Message {
             topic,
-            payload: Bytes::from(payload.to_string()),
+            payload: body,
             qos: 1,
             retain: false,
             properties: Properties::default(),

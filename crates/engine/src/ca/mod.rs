@@ -56,6 +56,11 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CaError + '_ {
     move |source| CaError::Io { path: path.to_owned(), source }
 }
 
+/// Writes a secret (mode 0600 before any byte is written) atomically.
+pub(crate) fn write_secret(path: &Path, contents: &str) -> Result<(), CaError> {
+    write_file(path, contents, true)
+}
+
 /// Writes `contents` to `path` atomically; `secret` files get mode 0600 before any byte is written.
 fn write_file(path: &Path, contents: &str, secret: bool) -> Result<(), CaError> {
     let tmp = path.with_extension("tmp");

@@ -71,6 +71,11 @@ pub fn parse_cert_pem(field: &str, pem: &str) -> Result<ParsedCert, RegistryErro
     Ok(ParsedCert { der, facts, is_ca, common_name })
 }
 
+/// The serial number of a DER certificate, as hex (`None` if it does not parse).
+pub fn serial_hex(der: &[u8]) -> Option<String> {
+    X509Certificate::from_der(der).ok().map(|(_, c)| c.raw_serial_as_string().replace(':', ""))
+}
+
 /// Re-encodes DER as PEM (64-column base64, `\n` line ends, trailing newline).
 pub fn to_pem(der: &[u8]) -> String {
     use base64::Engine as _;

@@ -5,6 +5,7 @@
 //! Routing: [`dispatch`] reads the scope (unsigned requests count as `iot`, the control plane),
 //! attaches a [`extract::Ctx`] with the region, and hands the request to that service's router.
 
+pub mod assets;
 mod console;
 pub mod error;
 pub mod extract;
@@ -57,6 +58,16 @@ pub struct Shared {
     pub ca: Arc<LocalCa>,
     /// The account's CA registration code (GetRegistrationCode), fixed per data dir.
     pub registration_code: String,
+    /// The gateway's authorizer (the console explains its decisions).
+    pub authorizer: Arc<crate::policy::PolicyAuthorizer>,
+    /// The console API's token.
+    pub console_token: String,
+    /// The console's files.
+    pub console_assets: &'static [assets::Asset],
+    /// What `endpoints.json` says.
+    pub endpoints: thingbox_api::Endpoints,
+    /// The data dir.
+    pub data_dir: std::path::PathBuf,
 }
 
 impl std::ops::Deref for AppState {
@@ -94,7 +105,7 @@ pub fn app(state: AppState) -> Router {
         iot: iot::routes()
             .merge(iot_certs::routes())
             .merge(iot_policies::routes())
-            .merge(console::routes())
+            .merge(console::routes(state.clone()))
             .merge(mqtt_ws::routes())
             .fallback(unknown_operation)
             .with_state(state.clone()),
@@ -112,6 +123,11 @@ pub fn app(state: AppState) -> Router {
 
 async fn dispatch(State((state, routers)): State<(AppState, Arc<Routers>)>, mut req: Request) -> Response {
     let scope = sigv4::scope(req.headers(), req.uri().query());
+    if scope.is_none()
+        && let Some(res) = assets::serve(state.console_assets, &req)
+    {
+        return res;
+    }
     let (service, region) = match &scope {
         None => (Service::Iot, state.default_region.clone()),
         Some(s) => match s.known_service() {

@@ -214,6 +214,60 @@ impl PolicyAuthorizer {
         CallerPolicies { generation, compiled: policy::compile(&refs(&policies), &ctx) }
     }
 
+    /// The explained decision for a caller, as the gateway would make it (the console's "test
+    /// authorization" panel): `cert` is the certificate id (`None`: a plain-listener client).
+    /// `draft` replaces (or adds) one policy document by name, to try it before saving it.
+    /// Returns the decision, the resource ARN and the policies evaluated.
+    pub fn explain_for(
+        &self,
+        cert: Option<&str>,
+        client_id: &str,
+        ip: std::net::IpAddr,
+        action: Action,
+        name: &str,
+        draft: Option<(String, Policy)>,
+    ) -> (Decision, String, Vec<(String, String)>) {
+        let kind = match action {
+            Action::Connect => "client",
+            Action::Subscribe => "topicfilter",
+            _ => "topic",
+        };
+        let resource = format!("{}{kind}/{name}", self.arn_prefix);
+        let principal = match cert {
+            Some(c) => Principal::Certificate(c.to_owned()),
+            None => Principal::Plain("plain".into()),
+        };
+        let who = Caller {
+            principal,
+            client_id: client_id.to_owned(),
+            ip,
+            connect_attributes: Vec::new(),
+            cache: Default::default(),
+        };
+        if cert.is_none() && self.plain_policies.is_empty() && draft.is_none() {
+            let d = Decision {
+                kind: DecisionKind::Allowed,
+                allowed_by: vec![policy::StatementRef {
+                    policy: PLAIN_ALLOW_ALL.into(),
+                    version: "1".into(),
+                    index: 0,
+                    sid: None,
+                }],
+                denied_by: Vec::new(),
+                bindings: Vec::new(),
+            };
+            return (d, resource, vec![(PLAIN_ALLOW_ALL.into(), "1".into())]);
+        }
+        let (mut policies, ctx) = self.inputs(cert, &who);
+        if let Some((name, policy)) = draft {
+            policies.retain(|p| p.name != name);
+            policies.push(Effective { name, version: "draft".into(), policy });
+        }
+        let d = decide(&policies, action, &resource, &ctx);
+        let names = policies.iter().map(|p| (p.name.clone(), p.version.clone())).collect();
+        (d, resource, names)
+    }
+
     /// The explained decision (the slow, allocating evaluator: only for logs and listeners).
     fn explain(&self, cert: Option<&str>, who: &Caller, action: Action, resource: &str) -> Decision {
         let (policies, ctx) = self.inputs(cert, who);
@@ -243,7 +297,7 @@ impl PolicyAuthorizer {
         });
         drop(cache);
         let log = !allowed && tracing::enabled!(tracing::Level::DEBUG);
-        if log || self.events.has_listeners() {
+        if log || self.events.auth.has_listeners() {
             let resource = format!("{}{kind}/{name}", self.arn_prefix);
             let d = self.explain(cert, who, action, &resource);
             if log {
@@ -257,7 +311,7 @@ impl PolicyAuthorizer {
                     "denied by policy"
                 );
             }
-            self.events.emit(crate::events::Event::Authorization(crate::events::AuthDecision {
+            self.events.auth.emit(crate::events::Event::Authorization(crate::events::AuthDecision {
                 principal: who.principal.identifier(),
                 client_id: who.client_id.clone(),
                 action: action.as_str(),

@@ -8,7 +8,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use parking_lot::RwLock;
 use thingbox_model::registry::{Change, Registry, RegistryError};
 
+use thingbox_api::console::{ConsoleEvent, ResourceKind};
+
 use crate::Error;
+use crate::events::Bus;
 use crate::storage::{Db, StorageError, Write};
 
 /// Things, thing types, thing groups and memberships.
@@ -19,13 +22,41 @@ pub struct RegistryService {
     /// Bumped after every committed change: caches of derived data (compiled policies per
     /// connection) compare it instead of taking the lock.
     generation: AtomicU64,
+    /// Where committed changes are announced to the console.
+    console: Bus<ConsoleEvent>,
+}
+
+/// What a change is about, for the console.
+fn subject(c: &Change) -> (ResourceKind, &str, bool) {
+    use ResourceKind as K;
+    match c {
+        Change::PutThing(t) => (K::Thing, &t.name, false),
+        Change::DeleteThing(n) => (K::Thing, n, true),
+        Change::PutThingType(t) => (K::ThingType, &t.name, false),
+        Change::DeleteThingType(n) => (K::ThingType, n, true),
+        Change::PutThingGroup(g) => (K::ThingGroup, &g.name, false),
+        Change::DeleteThingGroup(n) => (K::ThingGroup, n, true),
+        Change::AddMember { group, .. } | Change::RemoveMember { group, .. } => (K::ThingGroup, group, false),
+        Change::PutCertificate(c) => (K::Certificate, &c.facts.id, false),
+        Change::DeleteCertificate(id) => (K::Certificate, id, true),
+        Change::PutCaCertificate(c) => (K::CaCertificate, &c.facts.id, false),
+        Change::DeleteCaCertificate(id) => (K::CaCertificate, id, true),
+        Change::AttachPrincipal { thing, .. } | Change::DetachPrincipal { thing, .. } => {
+            (K::Thing, thing, false)
+        }
+        Change::PutPolicy(p) => (K::Policy, &p.name, false),
+        Change::DeletePolicy(n) => (K::Policy, n, true),
+        Change::AttachPolicy { policy, .. } | Change::DetachPolicy { policy, .. } => {
+            (K::Policy, policy, false)
+        }
+    }
 }
 
 impl RegistryService {
     /// Loads the registry from the database.
-    pub async fn load(db: Db) -> Result<Self, StorageError> {
+    pub async fn load(db: Db, console: Bus<ConsoleEvent>) -> Result<Self, StorageError> {
         let registry = store::load(db.pool()).await?;
-        Ok(Self { state: RwLock::new(registry), db, generation: AtomicU64::new(1) })
+        Ok(Self { state: RwLock::new(registry), db, generation: AtomicU64::new(1), console })
     }
 
     /// The change counter (see the field).
@@ -44,14 +75,24 @@ impl RegistryService {
         &self,
         f: impl FnOnce(&mut Registry) -> Result<(R, Vec<Change>), RegistryError>,
     ) -> Result<R, Error> {
-        let (out, pending) = {
+        let (out, pending, events) = {
             let mut state = self.state.write();
             let (out, changes) = f(&mut state)?;
             if !changes.is_empty() {
                 self.generation.fetch_add(1, Ordering::Release);
             }
+            let mut events: Vec<ConsoleEvent> = Vec::new();
+            if self.console.has_listeners() {
+                for c in &changes {
+                    let (kind, name, deleted) = subject(c);
+                    let e = ConsoleEvent::Registry { kind, name: name.to_owned(), deleted };
+                    if !events.contains(&e) {
+                        events.push(e);
+                    }
+                }
+            }
             let pending = self.db.writer().submit(changes.into_iter().map(Write::Registry).collect());
-            (out, pending)
+            (out, pending, events)
         };
         if let Err(e) = pending.wait().await {
             // Memory ran ahead of the disk: take the disk's word again.
@@ -61,6 +102,9 @@ impl RegistryService {
                 Err(reload) => tracing::error!(error = %reload, "reloading the registry failed"),
             }
             return Err(e.into());
+        }
+        for e in events {
+            self.console.emit(e);
         }
         Ok(out)
     }

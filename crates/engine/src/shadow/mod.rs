@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, watch};
 pub use self::store::HistoryEntry;
 use crate::broker::{Broker, InternalClient, now_ms};
 use crate::storage::{Db, Pending, StorageError, Write};
+use thingbox_api::console::ConsoleEvent;
 
 /// Changes kept per shadow (older ones are trimmed).
 pub const DEFAULT_HISTORY: i64 = 1000;
@@ -73,6 +74,16 @@ struct Decided {
     reply: Result<Value, ShadowError>,
     publish: Vec<(String, Value)>,
     pending: Pending,
+    /// For the console, once durable.
+    event: Option<ConsoleEvent>,
+}
+
+fn changed(thing: &str, name: &str, shadow: &Shadow) -> Option<ConsoleEvent> {
+    Some(ConsoleEvent::Shadow {
+        thing: thing.to_owned(),
+        shadow: name.to_owned(),
+        version: (!shadow.deleted).then_some(shadow.version),
+    })
 }
 
 impl ShadowService {
@@ -112,7 +123,7 @@ impl ShadowService {
             } else {
                 vec![]
             };
-            Decided { reply: Err(e), publish, pending: Pending::done() }
+            Decided { reply: Err(e), publish, pending: Pending::done(), event: None }
         };
         if let Err(e) = check_names(thing, name) {
             return rejected(e);
@@ -128,6 +139,7 @@ impl ShadowService {
             Err(e) => return rejected(e),
         };
         let pending = self.write(&updated.shadow, thing, name, "update", writer);
+        let event = changed(thing, name, &updated.shadow);
         shadows.insert(key, updated.shadow);
         drop(shadows);
         let mut publish = Vec::with_capacity(3);
@@ -138,7 +150,7 @@ impl ShadowService {
         if mqtt {
             publish.push((format!("{prefix}/update/accepted"), updated.accepted.clone()));
         }
-        Decided { reply: Ok(updated.accepted), publish, pending }
+        Decided { reply: Ok(updated.accepted), publish, pending, event }
     }
 
     fn decide_get(&self, thing: &str, name: &str, payload: &[u8], mqtt: bool) -> Decided {
@@ -158,7 +170,7 @@ impl ShadowService {
             }
             _ => vec![],
         };
-        Decided { reply, publish, pending: Pending::done() }
+        Decided { reply, publish, pending: Pending::done(), event: None }
     }
 
     fn decide_delete(&self, thing: &str, name: &str, payload: &[u8], writer: &str, mqtt: bool) -> Decided {
@@ -166,6 +178,7 @@ impl ShadowService {
         let token = shadow::client_token_of(payload);
         let now = now_secs();
         let mut pending = Pending::done();
+        let mut event = None;
         let reply = check_names(thing, name).and_then(|()| {
             let mut shadows = self.shadows.lock();
             let key = (thing.to_owned(), name.to_owned());
@@ -173,6 +186,7 @@ impl ShadowService {
                 Some(s) => {
                     let (gone, doc) = shadow::delete(s, token.as_deref(), now);
                     pending = self.write(&gone, thing, name, "delete", writer);
+                    event = changed(thing, name, &gone);
                     shadows.insert(key, gone);
                     Ok(doc)
                 }
@@ -184,13 +198,16 @@ impl ShadowService {
             (Err(e), true) => vec![(format!("{prefix}/delete/rejected"), e.document(token.as_deref(), now))],
             _ => vec![],
         };
-        Decided { reply, publish, pending }
+        Decided { reply, publish, pending, event }
     }
 
     async fn finish(&self, d: Decided) -> Result<Value, ShadowError> {
         if let Err(e) = d.pending.wait().await {
             tracing::error!(error = %e, "shadow write failed");
             return Err(ShadowError { code: 500, message: "Internal service failure".into() });
+        }
+        if let Some(e) = d.event {
+            self.broker.console.emit(e);
         }
         for (topic, payload) in d.publish {
             self.broker.route(Arc::new(crate::broker::Message {
@@ -304,6 +321,7 @@ impl ShadowService {
                     publish: vec![(topic, e.document(token.as_deref(), now_secs()))],
                     reply: Err(e),
                     pending: Pending::done(),
+                    event: None,
                 }
             } else {
                 match op {

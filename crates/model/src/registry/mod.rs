@@ -304,6 +304,16 @@ impl Registry {
         self.groups.len()
     }
 
+    /// Number of device certificates.
+    pub fn certificate_count(&self) -> usize {
+        self.certs.certs.len()
+    }
+
+    /// Number of policies.
+    pub fn policy_count(&self) -> usize {
+        self.policies.policies.len()
+    }
+
     // ---------------------------------------------------------------- things
 
     fn check_thing_type_usable(&self, type_name: &str) -> Result<()> {
@@ -445,6 +455,23 @@ impl Registry {
             .collect();
         changes.push(Change::DeleteThing(name.to_owned()));
         Ok(self.commit(changes))
+    }
+
+    /// The console's thing search: things whose name contains `text` (case-insensitive), in name
+    /// order, `limit` of them from `offset`, and how many match in all.
+    pub fn search_things(&self, text: &str, offset: usize, limit: usize) -> (usize, Vec<&Thing>) {
+        let needle = text.to_lowercase();
+        let mut total = 0;
+        let mut page = Vec::new();
+        for t in self.things.values() {
+            if needle.is_empty() || t.name.to_lowercase().contains(&needle) {
+                if total >= offset && page.len() < limit {
+                    page.push(t);
+                }
+                total += 1;
+            }
+        }
+        (total, page)
     }
 
     /// ListThings: one page in name order after `token`.

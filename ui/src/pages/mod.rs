@@ -1,0 +1,7 @@
+//! The console's pages, one module per area.
+
+pub mod certs;
+pub mod groups;
+pub mod overview;
+pub mod policies;
+pub mod things;

@@ -1,0 +1,158 @@
+//! Overview: endpoints, counts, who is connected right now, the message rate, recent lifecycle
+//! events.
+
+use leptos::prelude::*;
+use serde_json::Value;
+use thingbox_api::console::Overview as OverviewData;
+
+use crate::api::{self, load};
+use crate::live::{Live, SAMPLES};
+use crate::widgets::{Copy, date, loaded, s};
+
+fn event_row(topic: String, payload: Value) -> impl IntoView {
+    let kind = s(&payload, "eventType");
+    let detail = match kind.as_str() {
+        "disconnected" => s(&payload, "disconnectReason"),
+        "subscribed" | "unsubscribed" => payload.get("topics").map(|t| t.to_string()).unwrap_or_default(),
+        _ => s(&payload, "ipAddress"),
+    };
+    view! {
+        <tr>
+            <td>{date(payload.get("timestamp").unwrap_or(&Value::Null))}</td>
+            <td><span class="badge">{kind}</span></td>
+            <td class="mono">{s(&payload, "clientId")}</td>
+            <td class="muted mono">{detail}</td>
+            <td class="muted mono" title=topic.clone()>{s(&payload, "principalIdentifier").chars().take(16).collect::<String>()}</td>
+        </tr>
+    }
+}
+
+#[component]
+fn RateChart() -> impl IntoView {
+    let live = expect_context::<Live>();
+    let points = move || {
+        let stats = live.stats.get();
+        let max = stats.iter().map(|s| s.published_per_sec).fold(1.0_f64, f64::max);
+        let offset = SAMPLES.saturating_sub(stats.len());
+        stats
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let x = (offset + i) as f64 * (600.0 / (SAMPLES - 1) as f64);
+                let y = 76.0 - (s.published_per_sec / max) * 70.0;
+                format!("{x:.1},{y:.1}")
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let now = move || live.stats.with(|s| s.last().map(|s| s.published_per_sec).unwrap_or(0.0));
+    view! {
+        <div class="card">
+            <div class="spread"><span class="label">"Messages per second"</span>
+                <b id="rate">{move || format!("{:.0}", now())}</b></div>
+            <svg class="chart" viewBox="0 0 600 80" preserveAspectRatio="none"><polyline points=points/></svg>
+        </div>
+    }
+}
+
+/// The overview page.
+#[component]
+pub fn Overview() -> impl IntoView {
+    let live = expect_context::<Live>();
+    let data = load(move || {
+        live.things.get();
+        live.certs.get();
+        live.policies.get();
+        live.types.get();
+        live.groups.get();
+        async move {
+            let v = api::get("/console/api/overview").await?;
+            serde_json::from_value::<OverviewData>(v).map_err(|e| api::ApiError {
+                kind: "BadResponse".into(),
+                message: e.to_string(),
+                status: 200,
+            })
+        }
+    });
+    let conns = load(move || {
+        live.connections.get();
+        async move { api::get("/console/api/connections").await }
+    });
+    view! {
+        <h1>"Overview"</h1>
+        {loaded(data, move |o: OverviewData| {
+            let ep = o.endpoints.clone();
+            let counts = [
+                ("Things", o.things, "things"),
+                ("Certificates", o.certificates, "certificates"),
+                ("Policies", o.policies, "policies"),
+                ("Thing types", o.thing_types, "types"),
+                ("Thing groups", o.thing_groups, "types"),
+            ];
+            let recent = o.recent_events.clone();
+            view! {
+                <div class="grid" id="counts">
+                    {counts.into_iter().map(|(label, n, to)| view! {
+                        <a class="card" href=format!("#/{to}") style="color:inherit">
+                            <div class="label">{label}</div><div class="big" data-count=to>{n}</div>
+                        </a>
+                    }).collect_view()}
+                    <div class="card"><div class="label">"Connected now"</div>
+                        <div class="big" id="connected-count">{move || live.stats.with(|s| s.last().map(|s| s.connections)).unwrap_or(o.stats.connections)}</div></div>
+                </div>
+                <h2>"Endpoints"</h2>
+                <div class="card kv" id="endpoints">
+                    <div>"AWS API (--endpoint-url)"</div><div><Copy text=ep.api.clone()/></div>
+                    <div>"MQTT over mutual TLS"</div><div><Copy text=ep.mqtt_tls.clone().unwrap_or_else(|| "off".into())/></div>
+                    <div>"MQTT (plain)"</div><div><Copy text=ep.mqtt.clone().unwrap_or_else(|| "off".into())/></div>
+                    <div>"MQTT over WebSocket"</div><div><Copy text=format!("{}/mqtt", ep.api.replacen("http", "ws", 1))/></div>
+                    <div>"Root CA"</div><div><Copy text=ep.root_ca.clone()/></div>
+                    <div>"Account / region"</div><div><code>{ep.account.clone()}" / "{ep.region.clone()}</code></div>
+                    <div>"Data dir"</div><div><Copy text=o.data_dir.clone()/></div>
+                    <div>"Try"</div><div><Copy text=format!("aws --endpoint-url {} iot list-things", ep.api)/></div>
+                </div>
+                <h2>"Recent lifecycle events"</h2>
+                {move || {
+                    let mut rows: Vec<(String, Value)> = live.lifecycle.get();
+                    let known = rows.len();
+                    for e in &recent {
+                        if rows.len() >= 20 { break; }
+                        if known == 0 || !rows.iter().any(|(_, p)| p == &e.payload) {
+                            rows.push((e.topic.clone(), e.payload.clone()));
+                        }
+                    }
+                    rows.truncate(20);
+                    if rows.is_empty() {
+                        view! { <div class="empty">"No device has connected yet. Create a certificate for a thing and connect with the bundle's snippets."</div> }.into_any()
+                    } else {
+                        view! {
+                            <table id="lifecycle"><thead><tr><th>"When"</th><th>"Event"</th><th>"Client id"</th><th>"Detail"</th><th>"Principal"</th></tr></thead>
+                            <tbody>{rows.into_iter().map(|(t, p)| event_row(t, p)).collect_view()}</tbody></table>
+                        }.into_any()
+                    }
+                }}
+            }
+        })}
+        <h2>"Traffic"</h2>
+        <RateChart/>
+        <h2>"Connected devices"</h2>
+        {loaded(conns, |v: Value| {
+            let list = v.get("connections").and_then(Value::as_array).cloned().unwrap_or_default();
+            if list.is_empty() {
+                view! { <div class="empty">"No device is connected right now."</div> }.into_any()
+            } else {
+                view! {
+                    <table id="connections"><thead><tr><th>"Client id"</th><th>"Principal"</th><th>"Things"</th></tr></thead>
+                    <tbody>{list.into_iter().map(|c| {
+                        let things: Vec<String> = c.get("things").and_then(Value::as_array).map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect()).unwrap_or_default();
+                        view! { <tr>
+                            <td class="mono"><span class="dot on"></span>{s(&c, "clientId")}</td>
+                            <td class="mono muted">{s(&c, "principal")}</td>
+                            <td>{things.into_iter().map(|t| view! { <a href=format!("#/things/{t}")>{t.clone()}</a>" " }).collect_view()}</td>
+                        </tr> }
+                    }).collect_view()}</tbody></table>
+                }.into_any()
+            }
+        })}
+    }
+}

@@ -114,20 +114,25 @@ async fn v5_round_trip_with_user_properties() {
     let (sub, mut sev) = C5::new(O5::new("sub5", "127.0.0.1", port), 10);
     sub.subscribe("v5/topic", Q5::AtLeastOnce).await.unwrap();
     let (publ, mut pev) = C5::new(O5::new("pub5", "127.0.0.1", port), 10);
+    // The publisher's event loop runs on its own: dropping a half-done `poll` (as a `select!` over
+    // both loops did) can lose its write, and the test then waited forever.
+    tokio::spawn(async move { while pev.poll().await.is_ok() {} });
     let mut suback = false;
     let got = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
-            tokio::select! {
-                ev = sev.poll() => match ev.unwrap() {
-                    E5::Incoming(P5::SubAck(_)) => {
-                        suback = true;
-                        let props = PublishProperties { user_properties: vec![("k".into(), "v".into())], ..Default::default() };
-                        publ.publish_with_properties("v5/topic", Q5::AtLeastOnce, false, "five", props).await.unwrap();
-                    }
-                    E5::Incoming(P5::Publish(p)) => return p,
-                    _ => {}
-                },
-                _ = pev.poll() => {}
+            match sev.poll().await.unwrap() {
+                E5::Incoming(P5::SubAck(_)) => {
+                    suback = true;
+                    let props = PublishProperties {
+                        user_properties: vec![("k".into(), "v".into())],
+                        ..Default::default()
+                    };
+                    publ.publish_with_properties("v5/topic", Q5::AtLeastOnce, false, "five", props)
+                        .await
+                        .unwrap();
+                }
+                E5::Incoming(P5::Publish(p)) => return p,
+                _ => {}
             }
         }
     })

@@ -93,7 +93,7 @@ fn run() -> anyhow::Result<i32> {
                                 (true, Some(p)) => format!("Saved to {}", p.display()),
                                 _ => "The download failed".to_owned(),
                             };
-                            let js = format!("console.info({})", serde_json_string(&msg));
+                            let js = format!("console.info({})", serde_json::Value::from(msg.as_str()));
                             let _ = webview.eval(&js);
                             tracing::info!("{msg}");
                         }
@@ -121,7 +121,7 @@ fn run() -> anyhow::Result<i32> {
     // Ctrl-C or SIGTERM close the app as the window's close button does.
     let handle = app.handle().clone();
     runtime.spawn(async move {
-        wait_for_signal().await;
+        thingbox_server::wait_for_signal().await;
         handle.exit(0);
     });
     let code = app.run_return(main_window_closed);
@@ -132,45 +132,8 @@ fn run() -> anyhow::Result<i32> {
     Ok(code)
 }
 
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
-}
-
-/// A JSON string literal (for `eval`).
-fn serde_json_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    thingbox_server::init_tracing();
     match run() {
         Ok(0) => ExitCode::SUCCESS,
         Ok(code) => ExitCode::from(code.clamp(1, 255) as u8),

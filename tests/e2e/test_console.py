@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from awscrt import mqtt
@@ -244,10 +245,7 @@ def test_policy_editor_validates_and_the_test_panel_agrees_with_the_broker(serve
     cert.write_text(c["certificatePem"])
     key.write_text(c["keyPair"]["PrivateKey"])
 
-    class Dev:
-        pass
-    dev = Dev()
-    dev.cert, dev.key = cert, key
+    dev = SimpleNamespace(cert=cert, key=key)
 
     def panel(action, client_id, topic):
         page.select_option("#explain-cert", c["certificateId"])

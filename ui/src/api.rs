@@ -70,12 +70,7 @@ pub fn enc(s: &str) -> String {
     js_sys::encode_uri_component(s).as_string().unwrap_or_default()
 }
 
-async fn fetch(
-    method: &str,
-    path: &str,
-    body: Option<String>,
-    extra: &[(&str, String)],
-) -> Result<web_sys::Response, ApiError> {
+async fn fetch(method: &str, path: &str, body: Option<String>) -> Result<web_sys::Response, ApiError> {
     let opts = web_sys::RequestInit::new();
     opts.set_method(method);
     if let Some(b) = &body {
@@ -88,9 +83,6 @@ async fn fetch(
     }
     if path.starts_with("/console/") {
         let _ = headers.set(thingbox_api::console::TOKEN_HEADER, &token());
-    }
-    for (k, v) in extra {
-        let _ = headers.set(k, v);
     }
     let window = web_sys::window().ok_or_else(|| js_err("window", JsValue::NULL))?;
     let resp = JsFuture::from(window.fetch_with_request(&req))
@@ -117,17 +109,7 @@ async fn fetch(
 
 /// A JSON call: `body` is sent as JSON; the answer is parsed (an empty answer is `{}`).
 pub async fn call(method: &str, path: &str, body: Option<Value>) -> Result<Value, ApiError> {
-    call_with(method, path, body, &[]).await
-}
-
-/// [`call`] with extra headers.
-pub async fn call_with(
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-    headers: &[(&str, String)],
-) -> Result<Value, ApiError> {
-    let resp = fetch(method, path, body.map(|b| b.to_string()), headers).await?;
+    let resp = fetch(method, path, body.map(|b| b.to_string())).await?;
     let text = match resp.text() {
         Ok(p) => JsFuture::from(p).await.ok().and_then(|v| v.as_string()).unwrap_or_default(),
         Err(_) => String::new(),
@@ -155,7 +137,7 @@ pub async fn download(
     body: Option<Value>,
     fallback_name: &str,
 ) -> Result<web_sys::Headers, ApiError> {
-    let resp = fetch(method, path, body.map(|b| b.to_string()), &[]).await?;
+    let resp = fetch(method, path, body.map(|b| b.to_string())).await?;
     let headers = resp.headers();
     let name = headers
         .get("content-disposition")
@@ -208,6 +190,24 @@ where
         });
     });
     out
+}
+
+/// The names an AWS list call returns (`url`: the call; `list`: the array member; `key`: each
+/// item's name member), for pickers; reloaded whenever `changed` moves.
+pub fn names(
+    changed: RwSignal<u64>,
+    url: &'static str,
+    list: &'static str,
+    key: &'static str,
+) -> Loaded<Vec<String>> {
+    load(move || {
+        changed.get();
+        async move {
+            let v = get(url).await?;
+            let items = v.get(list).and_then(Value::as_array).cloned().unwrap_or_default();
+            Ok(items.iter().filter_map(|i| i.get(key).and_then(Value::as_str).map(str::to_owned)).collect())
+        }
+    })
 }
 
 /// Runs an action, putting its error (or `None`) in `err` and running `done` on success.

@@ -11,14 +11,7 @@ use crate::widgets::{ConfirmButton, Copy, ErrorBox, Modal, arr, date, loaded, s}
 
 /// Names of the policies (for pickers).
 pub fn policy_names() -> crate::api::Loaded<Vec<String>> {
-    let live = expect_context::<Live>();
-    load(move || {
-        live.policies.get();
-        async move {
-            let v = api::get("/policies?pageSize=250").await?;
-            Ok(arr(&v, "policies").iter().map(|p| s(p, "policyName")).collect())
-        }
-    })
+    api::names(expect_context::<Live>().policies, "/policies?pageSize=250", "policies", "policyName")
 }
 
 #[component]

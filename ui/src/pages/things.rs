@@ -13,26 +13,12 @@ const PAGE: usize = 50;
 
 /// Names of the thing types (for pickers).
 pub fn thing_type_names() -> crate::api::Loaded<Vec<String>> {
-    let live = expect_context::<Live>();
-    load(move || {
-        live.types.get();
-        async move {
-            let v = api::get("/thing-types?maxResults=250").await?;
-            Ok(arr(&v, "thingTypes").iter().map(|t| s(t, "thingTypeName")).collect())
-        }
-    })
+    api::names(expect_context::<Live>().types, "/thing-types?maxResults=250", "thingTypes", "thingTypeName")
 }
 
 /// Names of the thing groups (for pickers).
 pub fn thing_group_names() -> crate::api::Loaded<Vec<String>> {
-    let live = expect_context::<Live>();
-    load(move || {
-        live.groups.get();
-        async move {
-            let v = api::get("/thing-groups?maxResults=250").await?;
-            Ok(arr(&v, "thingGroups").iter().map(|t| s(t, "groupName")).collect())
-        }
-    })
+    api::names(expect_context::<Live>().groups, "/thing-groups?maxResults=250", "thingGroups", "groupName")
 }
 
 #[component]

@@ -339,14 +339,9 @@ impl Broker {
         out
     }
 
-    /// Client ids with a live connection.
-    pub fn connected_clients(&self) -> Vec<String> {
-        self.sessions
-            .lock()
-            .values()
-            .filter(|s| s.state.lock().connection.is_some())
-            .map(|s| s.client_id.clone())
-            .collect()
+    /// Number of live connections.
+    pub fn connected_count(&self) -> usize {
+        self.sessions.lock().values().filter(|s| s.state.lock().connection.is_some()).count()
     }
 
     /// Tells every live connection to close (engine shutdown, or a certificate that stopped being

@@ -25,13 +25,16 @@ use thingbox_api::console::{
 };
 use thingbox_model::arn::ResourceType;
 use thingbox_model::policy::Action;
-use thingbox_model::registry::{CertMode, CertStatus, Change, RegistryError, Target, ThingPrincipalType};
+use thingbox_model::registry::{
+    CertMode, CertStatus, Change, Registry, RegistryError, Target, ThingPrincipalType,
+};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::AppState;
 use super::error::{ApiError, AwsErrorType, aws_message};
 use super::extract::{AwsJson, Ctx, Params};
 use crate::Error;
+use crate::broker::Principal;
 use crate::certs;
 use crate::shadow::HistoryEntry;
 
@@ -99,7 +102,7 @@ fn stats(s: &AppState, previous: Option<(&Stats, std::time::Instant)>) -> Stats 
         timestamp: crate::broker::now_ms(),
         published,
         published_per_sec,
-        connections: s.broker.connected_clients().len(),
+        connections: s.broker.connected_count(),
         consoles: s.broker.console.listeners(),
     }
 }
@@ -124,6 +127,23 @@ async fn overview(State(s): State<AppState>) -> Result<Json<Overview>, ApiError>
     Ok(Json(o))
 }
 
+/// The things a connection belongs to: the thing its client id names, and the things its
+/// certificate is attached to.
+fn things_of_connection(r: &Registry, client_id: &str, principal: Option<&Principal>) -> Vec<String> {
+    let mut things: Vec<String> = Vec::new();
+    if let Ok(t) = r.thing(client_id) {
+        things.push(t.name.clone());
+    }
+    if let Some(Principal::Certificate(id)) = principal {
+        for t in r.things_of_certificate(id) {
+            if !things.iter().any(|x| x == t) {
+                things.push(t.to_owned());
+            }
+        }
+    }
+    things
+}
+
 /// `GET /console/api/connections?thing=`: live connections, optionally only a thing's.
 async fn connections(State(s): State<AppState>, q: Params) -> Result<Json<Value>, ApiError> {
     let live = s.broker.connections();
@@ -131,23 +151,10 @@ async fn connections(State(s): State<AppState>, q: Params) -> Result<Json<Value>
     let list: Vec<Connection> = s.registry.read(|r| {
         Ok(live
             .into_iter()
-            .map(|(client_id, principal)| {
-                let mut things: Vec<String> = Vec::new();
-                if let Ok(t) = r.thing(&client_id) {
-                    things.push(t.name.clone());
-                }
-                if let Some(crate::broker::Principal::Certificate(id)) = &principal {
-                    for t in r.things_of_certificate(id) {
-                        if !things.iter().any(|x| x == t) {
-                            things.push(t.to_owned());
-                        }
-                    }
-                }
-                Connection {
-                    client_id,
-                    principal: principal.map(|p| p.identifier()).unwrap_or_default(),
-                    things,
-                }
+            .map(|(client_id, principal)| Connection {
+                things: things_of_connection(r, &client_id, principal.as_ref()),
+                principal: principal.map(|p| p.identifier()).unwrap_or_default(),
+                client_id,
             })
             .filter(|c| only.is_none_or(|t| c.things.iter().any(|x| x == t)))
             .collect())
@@ -163,20 +170,15 @@ async fn search_things(State(s): State<AppState>, q: Params) -> Result<Json<Valu
     let text = q.str("q").unwrap_or("");
     let live = s.broker.connections();
     let out = s.registry.read(|r| {
-        let mut online = std::collections::HashSet::new();
-        for (client_id, principal) in &live {
-            online.insert(client_id.as_str());
-            if let Some(crate::broker::Principal::Certificate(id)) = principal {
-                online.extend(r.things_of_certificate(id));
-            }
-        }
+        let online: std::collections::HashSet<String> =
+            live.iter().flat_map(|(c, p)| things_of_connection(r, c, p.as_ref())).collect();
         let (total, page) = r.search_things(text, offset, limit);
         let things: Vec<Value> = page
             .iter()
             .map(|t| {
                 json!({
                     "thingName": t.name, "thingTypeName": t.type_name, "attributes": t.attributes,
-                    "version": t.version, "connected": online.contains(t.name.as_str()),
+                    "version": t.version, "connected": online.contains(&t.name),
                 })
             })
             .collect();
@@ -329,12 +331,7 @@ async fn bundle(
         }
         Ok(())
     })?;
-    let ca = s.ca.clone();
-    let issued =
-        tokio::task::spawn_blocking(move || certs::issue_with_new_key(&ca, time::OffsetDateTime::now_utc()))
-            .await
-            .map_err(|e| Error::InvalidRequest(format!("issuing the certificate failed: {e}")))??;
-    let parsed = certs::parse_cert_pem("certificatePem", &issued.cert_pem)?;
+    let (issued, parsed) = super::iot_certs::issue_with_new_key(&s).await?;
     let now = s.now();
     let scope = ctx.scope.clone();
     let starter = starter_policy();

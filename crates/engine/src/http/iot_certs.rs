@@ -84,18 +84,25 @@ fn created(ctx: &Ctx, cert: &Certificate, with_pem: bool, key_pair: Option<KeyPa
     }
 }
 
-async fn create_keys_and_certificate(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    q: Params,
-) -> Reply<CertificateCreated> {
-    let status = initial_status(&q, None)?;
+/// Issues a certificate with a new RSA key from the local CA (slow: off the async runtime) and
+/// parses it. Shared by CreateKeysAndCertificate and the console's device bundles.
+pub(super) async fn issue_with_new_key(s: &AppState) -> Result<(certs::IssuedWithKeys, ParsedCert), Error> {
     let ca = s.ca.clone();
     let issued =
         tokio::task::spawn_blocking(move || certs::issue_with_new_key(&ca, time::OffsetDateTime::now_utc()))
             .await
             .map_err(|e| Error::InvalidRequest(format!("issuing the certificate failed: {e}")))??;
     let parsed = certs::parse_cert_pem("certificatePem", &issued.cert_pem)?;
+    Ok((issued, parsed))
+}
+
+async fn create_keys_and_certificate(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    q: Params,
+) -> Reply<CertificateCreated> {
+    let status = initial_status(&q, None)?;
+    let (issued, parsed) = issue_with_new_key(&s).await?;
     let cert = add(&s, &ctx, parsed, status, None, CertMode::Default).await?;
     let keys = KeyPair { public_key: issued.public_key_pem, private_key: issued.private_key_pem };
     Ok(Json(created(&ctx, &cert, true, Some(keys))))

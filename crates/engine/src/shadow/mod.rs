@@ -78,12 +78,15 @@ struct Decided {
     event: Option<ConsoleEvent>,
 }
 
-fn changed(thing: &str, name: &str, shadow: &Shadow) -> Option<ConsoleEvent> {
-    Some(ConsoleEvent::Shadow {
-        thing: thing.to_owned(),
-        shadow: name.to_owned(),
-        version: (!shadow.deleted).then_some(shadow.version),
-    })
+impl ShadowService {
+    /// The console's event for a change, built only while a console listens.
+    fn changed(&self, thing: &str, name: &str, shadow: &Shadow) -> Option<ConsoleEvent> {
+        self.broker.console.has_listeners().then(|| ConsoleEvent::Shadow {
+            thing: thing.to_owned(),
+            shadow: name.to_owned(),
+            version: (!shadow.deleted).then_some(shadow.version),
+        })
+    }
 }
 
 impl ShadowService {
@@ -139,7 +142,7 @@ impl ShadowService {
             Err(e) => return rejected(e),
         };
         let pending = self.write(&updated.shadow, thing, name, "update", writer);
-        let event = changed(thing, name, &updated.shadow);
+        let event = self.changed(thing, name, &updated.shadow);
         shadows.insert(key, updated.shadow);
         drop(shadows);
         let mut publish = Vec::with_capacity(3);
@@ -186,7 +189,7 @@ impl ShadowService {
                 Some(s) => {
                     let (gone, doc) = shadow::delete(s, token.as_deref(), now);
                     pending = self.write(&gone, thing, name, "delete", writer);
-                    event = changed(thing, name, &gone);
+                    event = self.changed(thing, name, &gone);
                     shadows.insert(key, gone);
                     Ok(doc)
                 }

@@ -219,6 +219,28 @@ def test_device_bundle_connects_with_the_device_sdk_and_revoking_disconnects(ser
     shot(page, "certificates")
 
 
+def test_things_list_pages_through_many_things(server, iot, page):
+    for i in range(60):
+        iot.create_thing(thingName=f"paged-{i:03}")
+    total = len(iot.list_things(maxResults=250)["things"])
+    assert total >= 60
+    go(page, server, "things")
+    expect(page.locator("#things-range")).to_have_text(f"1–50 of {total}")
+    expect(page.locator("#things tbody tr")).to_have_count(50)
+    prev, nxt = page.get_by_role("button", name="Previous"), page.locator("#next-page")
+    expect(prev).to_be_disabled()
+    expect(nxt).to_be_enabled()
+    nxt.click()
+    expect(page.locator("#things-range")).to_have_text(f"51–{min(100, total)} of {total}")
+    expect(prev).to_be_enabled()
+    if total <= 100:
+        expect(nxt).to_be_disabled()
+    prev.click()
+    expect(page.locator("#things-range")).to_have_text(f"1–50 of {total}")
+    for i in range(60):
+        iot.delete_thing(thingName=f"paged-{i:03}")
+
+
 def test_policy_editor_validates_and_the_test_panel_agrees_with_the_broker(server, iot, page, tmp_path):
     name = f"ui-policy-{uuid.uuid4().hex[:6]}"
     go(page, server, "policies")

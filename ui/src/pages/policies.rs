@@ -149,7 +149,7 @@ pub fn ExplainPanel(draft: Option<(String, RwSignal<String>)>) -> impl IntoView 
                 <input id="explain-client" placeholder="e.g. the thing name" prop:value=move || client.get() on:input=move |e| client.set(event_target_value(&e))/>
                 <label for="explain-action">"Action"</label>
                 <select id="explain-action" on:change=move |e| action.set(event_target_value(&e))>
-                    {["iot:Publish", "iot:Subscribe", "iot:Receive", "iot:Connect", "iot:RetainPublish"].into_iter().map(|a| view! { <option value=a selected=a == "iot:Publish">{a}</option> }).collect_view()}
+                    {["iot:Publish", "iot:Subscribe", "iot:Receive", "iot:Connect", "iot:RetainPublish"].into_iter().map(|a| view! { <option value=a selected={a == "iot:Publish"}>{a}</option> }).collect_view()}
                 </select>
                 <label for="explain-topic">"Topic / filter"</label>
                 <input id="explain-topic" placeholder="things/lamp/status" prop:value=move || topic.get() on:input=move |e| topic.set(event_target_value(&e))/>

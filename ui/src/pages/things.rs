@@ -165,8 +165,8 @@ pub fn Things() -> impl IntoView {
                 <div class="spread" style="margin-top:8px">
                     <span class="muted" id="things-range">{format!("{}–{} of {}", from + 1, (from + PAGE).min(total), total)}</span>
                     <div class="row">
-                        <button disabled=from == 0 on:click=move |_| offset.update(|o| *o = o.saturating_sub(PAGE))>"Previous"</button>
-                        <button id="next-page" disabled=from + PAGE >= total on:click=move |_| offset.update(|o| *o += PAGE)>"Next"</button>
+                        <button disabled={from == 0} on:click=move |_| offset.update(|o| *o = o.saturating_sub(PAGE))>"Previous"</button>
+                        <button id="next-page" disabled={from + PAGE >= total} on:click=move |_| offset.update(|o| *o += PAGE)>"Next"</button>
                     </div>
                 </div>
             }.into_any()

@@ -60,6 +60,9 @@ pub enum ConsoleEvent {
     /// Once a second: the router's counters.
     #[serde(rename_all = "camelCase")]
     Stats(Stats),
+    /// A replay advanced or ended.
+    #[serde(rename_all = "camelCase")]
+    Replay(crate::viewer::Replay),
     /// The stream fell behind and skipped events: refetch everything shown.
     #[serde(rename_all = "camelCase")]
     Lagged {

@@ -14,6 +14,12 @@ pub enum Error {
     /// The request itself was malformed (bad JSON, a bad query parameter, a missing member).
     #[error("{0}")]
     InvalidRequest(String),
+    /// A console resource (a recording, a replay, a history message) does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// A payload or upload is over its limit.
+    #[error("{0}")]
+    TooLarge(String),
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),

@@ -19,6 +19,7 @@ pub mod policy;
 pub mod registry;
 pub mod shadow;
 pub mod storage;
+pub mod viewer;
 
 use std::fs;
 use std::future::Future;
@@ -58,6 +59,8 @@ pub struct EngineConfig {
     pub shadow_history: i64,
     /// The console's files (the built `ui/`), served at `/` on the API port.
     pub console_assets: &'static [http::assets::Asset],
+    /// How much message history to keep for the console's viewer.
+    pub history: viewer::history::HistoryConfig,
 }
 
 impl EngineConfig {
@@ -73,6 +76,7 @@ impl EngineConfig {
             gateway: gateway::GatewayConfig::default(),
             shadow_history: shadow::DEFAULT_HISTORY,
             console_assets: &[],
+            history: viewer::history::HistoryConfig::default(),
         }
     }
 
@@ -145,7 +149,7 @@ fn data_dir_err(path: &Path) -> impl FnOnce(std::io::Error) -> StartError + '_ {
 }
 
 /// Writes a file atomically (temp file + rename), so readers never see half of it.
-fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     fs::write(&tmp, contents)?;
     fs::rename(&tmp, path)
@@ -203,6 +207,9 @@ impl Engine {
         ));
         let shadows = shadow::ShadowService::load(db.clone(), broker.clone(), config.shadow_history).await?;
         let registry = Arc::new(registry::RegistryService::load(db, events.console.clone()).await?);
+        let (history, history_writer) = viewer::history::History::open(&dir, config.history).await?;
+        let viewer =
+            viewer::ViewerService::new(broker.clone(), history.clone(), &dir, events.console.clone());
         let tls = gateway::tls::server_config(&ca, registry.clone())?;
         let ca = Arc::new(ca);
 
@@ -252,6 +259,7 @@ impl Engine {
             console_assets: config.console_assets,
             endpoints: endpoints.clone(),
             data_dir: dir.clone(),
+            viewer: viewer.clone(),
         });
         let app = http::app(state);
 
@@ -264,6 +272,9 @@ impl Engine {
         }
         tasks.spawn(reap_sessions(broker.clone(), stop_rx.clone()));
         tasks.spawn(shadows.clone().serve_mqtt(broker.internal_client("shadow"), stop_rx.clone()));
+        let (history_tx, history_rx) = tokio::sync::mpsc::channel(viewer::HISTORY_QUEUE);
+        tasks.spawn(history_writer.run(history_rx));
+        tasks.spawn(viewer.run(history_tx, stop_rx.clone()));
 
         let json = serde_json::to_vec_pretty(&endpoints).map_err(std::io::Error::other)?;
         write_atomic(&endpoints_path, &json).map_err(data_dir_err(&dir))?;
@@ -285,6 +296,7 @@ impl Engine {
             // Every service and writer handle is dropped by now: the writer drains its queue and
             // stops. Read connections close first, so the writer's is the last one and checkpoints
             // the WAL.
+            history.close().await;
             pool.close().await;
             let _ = writer_task.await;
             let _ = fs::remove_file(&endpoints_path);

@@ -33,6 +33,12 @@ pub struct ServeArgs {
     /// Changes kept per shadow for the console's history [default: 1000]
     #[arg(long, value_name = "N")]
     pub shadow_history: Option<u32>,
+    /// Messages the topic viewer's history keeps; 0 = no history [default: 100000]
+    #[arg(long, value_name = "N")]
+    pub history_messages: Option<u64>,
+    /// Megabytes (topic + payload) the topic viewer's history keeps [default: 256]
+    #[arg(long, value_name = "MB")]
+    pub history_mb: Option<u64>,
     /// Hold plain-listener clients to this named IoT policy instead of the built-in permissive
     /// one (thingbox-plain-allow-all); repeat for several
     #[arg(long = "plain-policy", value_name = "NAME")]
@@ -87,6 +93,8 @@ struct FileConfig {
     #[serde(default)]
     plain_policies: Vec<String>,
     shadow_history: Option<u32>,
+    history_messages: Option<u64>,
+    history_mb: Option<u64>,
     account: Option<String>,
     region: Option<String>,
     endpoint_host: Option<String>,
@@ -103,6 +111,8 @@ pub struct Settings {
     pub mqtt_port: Option<u16>,
     pub plain_policies: Vec<String>,
     pub shadow_history: u32,
+    pub history_messages: u64,
+    pub history_mb: u64,
     pub account: String,
     pub region: String,
     pub endpoint_host: String,
@@ -172,6 +182,8 @@ impl Settings {
                 args.plain_policies
             },
             shadow_history: args.shadow_history.or(file.shadow_history).unwrap_or(1000).max(1),
+            history_messages: args.history_messages.or(file.history_messages).unwrap_or(100_000),
+            history_mb: args.history_mb.or(file.history_mb).unwrap_or(256),
             account: args.account.or(file.account).unwrap_or_else(|| "000000000000".into()),
             region: args.region.or(file.region).unwrap_or_else(|| "us-east-1".into()),
             endpoint_host: args.endpoint_host.or(file.endpoint_host).unwrap_or_else(|| "localhost".into()),
@@ -195,6 +207,12 @@ impl Settings {
         {
             anyhow::bail!("--endpoint-host must be a host name or IP address (got '{}')", self.endpoint_host);
         }
+        if self.history_mb == 0 && self.history_messages > 0 || self.history_mb > 1024 * 1024 {
+            anyhow::bail!(
+                "--history-mb must be between 1 and 1048576 (got {}); turn the history off with --history-messages 0",
+                self.history_mb
+            );
+        }
         if !self.bind.is_loopback() {
             tracing::warn!(bind = %self.bind, "listening beyond this machine: anyone who can reach it can use the AWS API");
         }
@@ -212,6 +230,10 @@ impl Settings {
         };
         config.gateway.plain_policies = self.plain_policies.clone();
         config.shadow_history = i64::from(self.shadow_history);
+        config.history = thingbox_engine::viewer::history::HistoryConfig {
+            max_messages: self.history_messages,
+            max_bytes: self.history_mb * 1024 * 1024,
+        };
         config.console_assets = thingbox_console_assets::ASSETS;
         config
     }
@@ -230,6 +252,8 @@ mod tests {
             mqtt_port: None,
             plain_policies: Vec::new(),
             shadow_history: None,
+            history_messages: None,
+            history_mb: None,
             account: None,
             region: None,
             endpoint_host: None,

@@ -8,6 +8,7 @@
 pub mod message;
 pub mod session;
 pub mod store;
+pub mod tap;
 pub mod trie;
 
 use std::collections::{BTreeMap, HashMap};
@@ -72,7 +73,12 @@ pub struct Broker {
     pub console: Bus<ConsoleEvent>,
     /// The newest lifecycle events, newest last (for the console's overview).
     recent: Mutex<std::collections::VecDeque<LifecycleEntry>>,
+    /// A copy of every routed message for the viewer, history and recordings.
+    pub tap: tap::Tap,
 }
+
+/// Messages the tap holds between two drains (one `BATCH_MS` window): 200,000 messages/s.
+const TAP_CAPACITY: usize = 10_000;
 
 /// Lifecycle events kept for the console's overview.
 const RECENT_EVENTS: usize = 50;
@@ -119,6 +125,7 @@ impl Broker {
             stats: Stats::default(),
             console,
             recent: Mutex::new(std::collections::VecDeque::with_capacity(RECENT_EVENTS)),
+            tap: tap::Tap::new(TAP_CAPACITY),
         }
     }
 
@@ -147,6 +154,7 @@ impl Broker {
     /// Delivers `msg` to every matching subscription (once per session, at the highest granted QoS).
     pub fn route(&self, msg: Arc<Message>) {
         self.stats.published.fetch_add(1, Ordering::Relaxed);
+        self.tap.capture(&msg);
         let mut targets: Vec<(Arc<Session>, u8)> = Vec::new();
         {
             let trie = self.trie.read();

@@ -51,6 +51,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/console/api/shadows/{thing}", get(shadows_of))
         .route("/console/api/shadows/{thing}/history", get(history))
         .route("/console/api/shadows/{thing}/versions/{a}/{b}", get(two_versions))
+        .merge(super::console_viewer::routes())
         .route_layer(middleware::from_fn_with_state(state, require_token))
 }
 

@@ -130,6 +130,8 @@ impl IntoResponse for ApiError {
                 (AwsErrorType::InvalidRequest, message(m))
             }
             Error::Registry(RegistryError::NotFound(m)) => (AwsErrorType::ResourceNotFound, message(m)),
+            Error::NotFound(m) => (AwsErrorType::ResourceNotFound, message(m)),
+            Error::TooLarge(m) => (AwsErrorType::RequestEntityTooLarge, message(m)),
             Error::Registry(RegistryError::VersionConflict(m)) => (AwsErrorType::VersionConflict, message(m)),
             Error::Registry(RegistryError::CertificateState(m)) => {
                 (AwsErrorType::CertificateState, message(m))

@@ -83,14 +83,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Name {
 
 /// Query-string parameters with typed, AWS-validated accessors.
 #[derive(Debug, Default)]
-pub struct Params(HashMap<String, String>);
+pub struct Params(HashMap<String, String>, Vec<(String, String)>);
 
 impl<S: Send + Sync> FromRequestParts<S> for Params {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
-            .map(|q| Self(q.0))
+        axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .map(|q| Self(q.0.iter().cloned().collect(), q.0))
             .map_err(|e| ApiError(Error::InvalidRequest(format!("Invalid query string: {e}"))))
     }
 }
@@ -99,6 +99,11 @@ impl Params {
     /// A string parameter.
     pub fn str(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
+    }
+
+    /// Every value of a repeated parameter, in order.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.1.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()
     }
 
     /// A boolean parameter (`true`/`false`).

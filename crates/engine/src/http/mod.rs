@@ -7,6 +7,7 @@
 
 pub mod assets;
 mod console;
+mod console_viewer;
 pub mod error;
 pub mod extract;
 mod iot;
@@ -68,6 +69,8 @@ pub struct Shared {
     pub endpoints: thingbox_api::Endpoints,
     /// The data dir.
     pub data_dir: std::path::PathBuf,
+    /// The topic viewer: tap, history, recordings, replays, console publishing.
+    pub viewer: Arc<crate::viewer::ViewerService>,
 }
 
 impl std::ops::Deref for AppState {

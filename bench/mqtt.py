@@ -132,6 +132,8 @@ def main():
     ap.add_argument("--latency-messages", type=int, default=2000)
     ap.add_argument("--idle-connections", type=int, default=10_000)
     ap.add_argument("--skip-idle", action="store_true")
+    ap.add_argument("--thingbox-arg", action="append", default=[],
+                    help="extra flag for `thingbox serve` (repeat), e.g. --thingbox-arg=--history-messages=0")
     ap.add_argument("--shadow", action="store_true", help="only the durable shadow-update benchmark (Thingbox)")
     ap.add_argument("--policy-cost", action="store_true",
                     help="only measure QoS 0 throughput with a 2-statement vs a 10-statement policy (Thingbox)")
@@ -145,7 +147,7 @@ def main():
     data = str(work / "data")
     results = {}
     try:
-        thingbox, ep = start_thingbox(a.thingbox, data)
+        thingbox, ep = start_thingbox(a.thingbox, data, *a.thingbox_arg)
         cert, key = issue_device(ep["api"], work)
         tls = {"ca": ep["root_ca"], "cert": str(cert), "key": str(key)}
         mosq = start_mosquitto(data, work)

@@ -40,6 +40,9 @@ pub type Captured = (u64, Arc<Message>);
 /// Frames queued per viewer socket (each one [`BATCH_MS`] of traffic): past that, batches for that
 /// socket are dropped and counted.
 const VIEWER_QUEUE: usize = 16;
+/// Most messages the history keeps from one window (20,000 messages/s): past that it samples
+/// evenly, so that recording history never takes a core away from routing under a flood.
+pub const HISTORY_PER_WINDOW: usize = 1_000;
 /// Batches queued for the history writer.
 pub const HISTORY_QUEUE: usize = 64;
 /// Most filters one viewer or recording may hold.
@@ -326,11 +329,12 @@ impl ViewerService {
                 .collect();
             owed = self.deliver(&window, dropped);
             self.recorders.write(&window);
-            if self.history.enabled()
-                && !window.is_empty()
-                && let Err(mpsc::error::TrySendError::Full(w)) = history_tx.try_send(window)
-            {
-                self.history.dropped.fetch_add(w.len() as u64, Ordering::Relaxed);
+            if self.history.enabled() && !window.is_empty() {
+                let kept = sample(window, HISTORY_PER_WINDOW);
+                self.history.dropped.fetch_add(kept.1, Ordering::Relaxed);
+                if let Err(mpsc::error::TrySendError::Full(w)) = history_tx.try_send(kept.0) {
+                    self.history.dropped.fetch_add(w.len() as u64, Ordering::Relaxed);
+                }
             }
         }
         self.replays.stop_all().await;
@@ -400,6 +404,23 @@ impl ViewerService {
             },
         )
     }
+}
+
+/// At most `max` of `window`, evenly spaced (the newest always kept), and how many were left out.
+fn sample(window: Vec<Captured>, max: usize) -> (Vec<Captured>, u64) {
+    let n = window.len();
+    if n <= max {
+        return (window, 0);
+    }
+    let picks: Vec<usize> = (1..=max).map(|k| k * n / max - 1).collect();
+    let mut next = picks.iter().peekable();
+    let kept: Vec<Captured> = window
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| next.next_if(|&&p| p == *i).is_some())
+        .map(|(_, c)| c)
+        .collect();
+    (kept, (n - max) as u64)
 }
 
 fn invalid(m: impl Into<String>) -> Error {
@@ -511,6 +532,18 @@ mod tests {
         let summarized: u64 = b.summarized.iter().map(|s| s.count).sum();
         assert_eq!(summarized as usize + b.messages.len(), window.len());
         assert_eq!(b.summarized.len(), 10);
+    }
+
+    #[test]
+    fn the_history_samples_a_flood_evenly_and_keeps_the_newest() {
+        let window: Vec<Captured> = (0..2500).map(|i| cap(i, "t")).collect();
+        let (kept, left_out) = sample(window, 1000);
+        assert_eq!((kept.len(), left_out), (1000, 1500));
+        assert_eq!(kept.last().unwrap().0, 2499);
+        let ids: Vec<u64> = kept.iter().map(|c| c.0).collect();
+        assert!(ids.windows(2).all(|w| (2..=3).contains(&(w[1] - w[0]))), "evenly spaced");
+        let small: Vec<Captured> = (0..10).map(|i| cap(i, "t")).collect();
+        assert_eq!(sample(small, 1000).0.len(), 10);
     }
 
     #[test]

@@ -282,3 +282,22 @@ def test_record_then_replay_into_the_broker(server, device):
     assert status == 404 and headers["x-amzn-ErrorType"] == "ResourceNotFoundException"
     status, headers, _ = call(server, "/console/api/recordings/..%2Fthingbox.db")
     assert status == 404
+
+
+def test_retained_messages_are_listed_and_deleted_as_on_aws(server, device):
+    data = server.client("iot-data")
+    for t in ("ret/a", "ret/b", "ret/c"):
+        device.publish(t, json.dumps({"t": t}), qos=1, retain=True)
+    listed = wait_for(lambda: [m for m in call(server, "/console/api/retained")[2] if m["topic"].startswith("ret/")]
+                      if len([m for m in call(server, "/console/api/retained")[2] if m["topic"].startswith("ret/")]) == 3
+                      else None, what="3 retained")
+    assert json.loads(listed[0]["payload"]) == {"t": "ret/a"} and listed[0]["retain"] is True
+    status, headers, res = call(server, "/console/api/retained/delete", "POST", {"topics": ["ret/a", "ret/nope"]})
+    assert status == 404 and headers["x-amzn-ErrorType"] == "ResourceNotFoundException" and "ret/nope" in res["message"]
+    assert data.get_retained_message(topic="ret/a")["topic"] == "ret/a", "a refused delete deletes nothing"
+    status, _, res = call(server, "/console/api/retained/delete", "POST", {"topics": ["ret/a", "ret/b"]})
+    assert status == 200 and res["deleted"] == 2
+    left = [t["topic"] for t in data.list_retained_messages()["retainedTopics"] if t["topic"].startswith("ret/")]
+    assert left == ["ret/c"]
+    with pytest.raises(data.exceptions.ResourceNotFoundException):
+        data.get_retained_message(topic="ret/a")

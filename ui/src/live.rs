@@ -38,6 +38,8 @@ pub struct Live {
     pub lifecycle: RwSignal<Vec<(String, Value)>>,
     /// The router's counters, oldest first.
     pub stats: RwSignal<Vec<Stats>>,
+    /// The latest replay progress.
+    pub replay: RwSignal<Option<thingbox_api::viewer::Replay>>,
 }
 
 impl Live {
@@ -90,6 +92,7 @@ impl Live {
                     v.remove(0);
                 }
             }),
+            ConsoleEvent::Replay(r) => self.replay.set(Some(r)),
             ConsoleEvent::Lagged { .. } => self.bump_all(),
         }
     }
@@ -148,6 +151,7 @@ pub fn start() -> Live {
         connections: RwSignal::new(0),
         lifecycle: RwSignal::new(Vec::new()),
         stats: RwSignal::new(Vec::new()),
+        replay: RwSignal::new(None),
     };
     connect(live);
     live

@@ -5,6 +5,7 @@
 mod api;
 mod live;
 mod pages;
+mod viewer;
 mod widgets;
 
 use leptos::prelude::*;
@@ -75,6 +76,7 @@ fn keyboard() {
                 "y" => "types",
                 "c" => "certificates",
                 "p" => "policies",
+                "m" => "messages",
                 _ => return,
             };
             e.prevent_default();
@@ -119,6 +121,7 @@ fn App() -> impl IntoView {
     let live = live::start();
     provide_context(live);
     keyboard();
+    provide_context(viewer::ViewerCell(StoredValue::new(None)));
     let theme = RwSignal::new(current_theme());
     let toggle = move |_| {
         let next = if theme.get_untracked() == "dark" { "light" } else { "dark" };
@@ -137,6 +140,7 @@ fn App() -> impl IntoView {
             ("certificates", None) => view! { <pages::certs::Certificates/> }.into_any(),
             ("policies", Some(name)) => view! { <pages::policies::PolicyDetail name=name/> }.into_any(),
             ("policies", None) => view! { <pages::policies::Policies/> }.into_any(),
+            ("messages", _) => view! { <pages::messages::Messages/> }.into_any(),
             _ => view! { <pages::overview::Overview/> }.into_any(),
         }
     };
@@ -149,6 +153,7 @@ fn App() -> impl IntoView {
                 <NavLink to="types" label="Types & groups" key="y"/>
                 <NavLink to="certificates" label="Certificates" key="c"/>
                 <NavLink to="policies" label="Policies" key="p"/>
+                <NavLink to="messages" label="Messages" key="m"/>
                 <div class="foot">
                     <div class="row" style="margin-bottom:6px">
                         <span class=move || if live.online.get() { "dot on" } else { "dot" }></span>

@@ -2,6 +2,7 @@
 
 pub mod certs;
 pub mod groups;
+pub mod messages;
 pub mod overview;
 pub mod policies;
 pub mod things;

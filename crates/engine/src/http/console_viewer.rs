@@ -46,6 +46,43 @@ pub fn routes() -> Router<AppState> {
             get(replays).post(start_replay).layer(DefaultBodyLimit::max(MAX_UPLOAD)),
         )
         .route("/console/api/replays/{id}/stop", post(stop_replay))
+        .route("/console/api/retained", get(retained))
+        .route("/console/api/retained/delete", post(delete_retained))
+}
+
+/// Most retained messages the console lists at once.
+const MAX_RETAINED_LISTED: usize = 10_000;
+
+/// `GET /console/api/retained`: every retained message (payloads cut as in the live view).
+async fn retained(State(s): State<AppState>) -> Json<Vec<ViewedMessage>> {
+    let (page, _) = s.broker.retained_page(None, MAX_RETAINED_LISTED);
+    Json(page.iter().map(|m| crate::viewer::view(0, m, thingbox_api::viewer::LIVE_PAYLOAD_LIMIT)).collect())
+}
+
+/// `POST /console/api/retained/delete` `{"topics": […]}`: clears each (an empty retained publish
+/// as the console, as on AWS); every topic is checked before any is cleared.
+async fn delete_retained(
+    State(s): State<AppState>,
+    AwsJson(req): AwsJson<DeleteRetained>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if req.topics.is_empty() {
+        return Err(Error::InvalidRequest("name at least one topic".into()).into());
+    }
+    if let Some(missing) = req.topics.iter().find(|t| s.broker.retained(t).is_none()) {
+        return Err(Error::NotFound(format!("No retained message exists for topic '{missing}'")).into());
+    }
+    for topic in &req.topics {
+        s.viewer
+            .publish(PublishRequest { topic: topic.clone(), retain: true, ..PublishRequest::default() })
+            .await?;
+    }
+    Ok(Json(serde_json::json!({ "deleted": req.topics.len() })))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct DeleteRetained {
+    #[serde(default)]
+    topics: Vec<String>,
 }
 
 async fn messages(State(s): State<AppState>, ws: WebSocketUpgrade) -> Response {

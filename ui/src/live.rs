@@ -98,35 +98,48 @@ impl Live {
     }
 }
 
-fn url() -> String {
+fn url(path: &str) -> String {
     let loc = web_sys::window().map(|w| w.location());
     let host = loc.as_ref().and_then(|l| l.host().ok()).unwrap_or_default();
     let scheme = match loc.and_then(|l| l.protocol().ok()).as_deref() {
         Some("https:") => "wss",
         _ => "ws",
     };
-    format!("{scheme}://{host}/console/api/events?token={}", crate::api::enc(&crate::api::token()))
+    format!("{scheme}://{host}{path}?token={}", crate::api::enc(&crate::api::token()))
 }
 
-fn connect(live: Live) {
-    let Ok(ws) = web_sys::WebSocket::new(&url()) else {
-        set_timeout(move || connect(live), Duration::from_secs(1));
+/// What a console socket does when it opens and when text arrives.
+pub type OnOpen = std::rc::Rc<dyn Fn(&web_sys::WebSocket)>;
+/// See [`OnOpen`].
+pub type OnText = std::rc::Rc<dyn Fn(String)>;
+
+/// Opens a console WebSocket on `path` (with the token) that reopens itself a second after it
+/// closes; `online` follows it.
+pub fn socket(path: &'static str, online: RwSignal<bool>, on_open: OnOpen, on_text: OnText) {
+    let retry = {
+        let (on_open, on_text) = (on_open.clone(), on_text.clone());
+        move || {
+            let (on_open, on_text) = (on_open.clone(), on_text.clone());
+            set_timeout(move || socket(path, online, on_open, on_text), Duration::from_secs(1));
+        }
+    };
+    let Ok(ws) = web_sys::WebSocket::new(&url(path)) else {
+        retry();
         return;
     };
+    let opened = ws.clone();
     let on_open = Closure::<dyn FnMut()>::new(move || {
-        live.online.set(true);
-        live.bump_all();
+        online.set(true);
+        on_open(&opened);
     });
     let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |m: web_sys::MessageEvent| {
-        if let Some(text) = m.data().as_string()
-            && let Ok(e) = serde_json::from_str::<ConsoleEvent>(&text)
-        {
-            live.apply(e);
+        if let Some(text) = m.data().as_string() {
+            on_text(text);
         }
     });
     let on_close = Closure::<dyn FnMut()>::new(move || {
-        live.online.set(false);
-        set_timeout(move || connect(live), Duration::from_secs(1));
+        online.set(false);
+        retry();
     });
     ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -153,6 +166,15 @@ pub fn start() -> Live {
         stats: RwSignal::new(Vec::new()),
         replay: RwSignal::new(None),
     };
-    connect(live);
+    socket(
+        "/console/api/events",
+        live.online,
+        std::rc::Rc::new(move |_| live.bump_all()),
+        std::rc::Rc::new(move |text| {
+            if let Ok(e) = serde_json::from_str::<ConsoleEvent>(&text) {
+                live.apply(e);
+            }
+        }),
+    );
     live
 }

@@ -12,8 +12,6 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use thingbox_api::viewer::{ViewedMessage, ViewerCommand, ViewerFrame};
-use wasm_bindgen::JsCast;
-use wasm_bindgen::closure::Closure;
 
 /// Messages kept in the browser (older ones are in the engine's history).
 pub const KEEP: usize = 20_000;
@@ -197,45 +195,6 @@ impl Viewer {
     }
 }
 
-fn url() -> String {
-    let loc = web_sys::window().map(|w| w.location());
-    let host = loc.as_ref().and_then(|l| l.host().ok()).unwrap_or_default();
-    let scheme = match loc.and_then(|l| l.protocol().ok()).as_deref() {
-        Some("https:") => "wss",
-        _ => "ws",
-    };
-    format!("{scheme}://{host}/console/api/messages?token={}", crate::api::enc(&crate::api::token()))
-}
-
-fn connect(v: Viewer) {
-    let Ok(ws) = web_sys::WebSocket::new(&url()) else {
-        set_timeout(move || connect(v), Duration::from_secs(1));
-        return;
-    };
-    let on_open = Closure::<dyn FnMut()>::new(move || {
-        v.online.set(true);
-        v.subscribe(v.wanted.get_value());
-    });
-    let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |m: web_sys::MessageEvent| {
-        if let Some(text) = m.data().as_string()
-            && let Ok(f) = serde_json::from_str::<ViewerFrame>(&text)
-        {
-            v.apply(f);
-        }
-    });
-    let on_close = Closure::<dyn FnMut()>::new(move || {
-        v.online.set(false);
-        set_timeout(move || connect(v), Duration::from_secs(1));
-    });
-    ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-    ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-    ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-    on_open.forget();
-    on_message.forget();
-    on_close.forget();
-    v.socket.set_value(Some(ws));
-}
-
 /// The viewer of this console, opened on first use with `#` and `$aws/#`.
 pub fn get() -> Viewer {
     let cell = expect_context::<ViewerCell>();
@@ -254,7 +213,19 @@ pub fn get() -> Viewer {
         wanted: StoredValue::new(vec!["#".to_owned(), "$aws/#".to_owned()]),
     };
     cell.0.set_value(Some(v));
-    connect(v);
+    crate::live::socket(
+        "/console/api/messages",
+        v.online,
+        std::rc::Rc::new(move |ws: &web_sys::WebSocket| {
+            v.socket.set_value(Some(ws.clone()));
+            v.subscribe(v.wanted.get_value());
+        }),
+        std::rc::Rc::new(move |text| {
+            if let Ok(f) = serde_json::from_str::<ViewerFrame>(&text) {
+                v.apply(f);
+            }
+        }),
+    );
     let tick = set_interval_with_handle(move || v.rates(), Duration::from_secs(1));
     std::mem::forget(tick);
     v

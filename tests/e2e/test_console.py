@@ -449,3 +449,26 @@ def test_record_and_replay_from_the_console(server, page):
     assert [dev.recv().topic for _ in range(3)] == [f"ui/rec/{i}" for i in range(3)]
     expect(page.locator("#replay-status")).to_contain_text("3 / 3 published — done")
     dev.close()
+
+
+def test_numeric_fields_chart_across_topics(server, page):
+    dev = Client(server, client_id="ui-chart-dev")
+    dev.connect()
+    go(page, server, "messages")
+    expect(page.locator("#totals .dot.on")).to_be_visible()
+    for i in range(4):
+        dev.publish("ui/chart/a", json.dumps({"env": {"temp": 20 + i}, "ok": True}), qos=1)
+        dev.publish("ui/chart/b", json.dumps({"env": {"temp": 30 - i}}), qos=1)
+    rows_a = page.locator("#message-list .msg-row", has_text="ui/chart/a")
+    expect(rows_a).to_have_count(4)
+    rows_a.first.click()
+    page.click("#chart-fields [data-field='env.temp']")
+    expect(page.locator("#chart polyline")).to_have_count(1)
+    expect(page.locator("#chart polyline").first).to_have_attribute("data-points", "4")
+    page.click("#tab-details")
+    page.locator("#message-list .msg-row", has_text="ui/chart/b").first.click()
+    page.click("#chart-fields [data-field='env.temp']")
+    expect(page.locator("#chart polyline")).to_have_count(2)
+    expect(page.locator("#chart-legend")).to_contain_text("ui/chart/b · env.temp")
+    shot(page, "messages-chart")
+    dev.close()

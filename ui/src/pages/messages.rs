@@ -29,6 +29,8 @@ struct Page {
     pub_payload: RwSignal<String>,
     pub_qos: RwSignal<u8>,
     pub_retain: RwSignal<bool>,
+    /// Charted series: (topic, JSON path of a numeric field).
+    series: RwSignal<Vec<(String, String)>>,
 }
 
 fn clock(ms: i64) -> String {
@@ -446,6 +448,17 @@ fn Details(v: Viewer, page: Page) -> impl IntoView {
         }
         let props = m.properties.clone();
         let again = m.clone();
+        let fields: Vec<String> = m
+            .payload
+            .as_deref()
+            .and_then(|p| serde_json::from_str::<Value>(p).ok())
+            .map(|v| {
+                let mut out = Vec::new();
+                numeric_paths(&v, "", &mut out);
+                out
+            })
+            .unwrap_or_default();
+        let chart_topic = m.topic.clone();
         view! {
             <div>
                 <div class="kv" id="message-facts">
@@ -482,9 +495,138 @@ fn Details(v: Viewer, page: Page) -> impl IntoView {
                         page.tab.set("publish");
                     }>"Re-publish…"</button>
                 </div>
+                {(!fields.is_empty()).then(|| view! {
+                    <div class="row muted" id="chart-fields" style="margin-top:8px">"Chart: "
+                        {fields.into_iter().map(|f| {
+                            let (t, p) = (chart_topic.clone(), f.clone());
+                            view! { <button class="chart-field" data-field=f.clone() on:click=move |_| {
+                                page.series.update(|s| if !s.contains(&(t.clone(), p.clone())) { s.push((t.clone(), p.clone())); });
+                                page.tab.set("chart");
+                            }>{f.clone()}</button> }
+                        }).collect_view()}
+                    </div>
+                })}
                 {body}
             </div>
         }.into_any()
+    }
+}
+
+/// Paths (`a.b`, `list[0]`) of every number in a JSON value.
+fn numeric_paths(v: &Value, prefix: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Number(_) if !prefix.is_empty() => out.push(prefix.to_owned()),
+        Value::Object(map) => {
+            for (k, child) in map {
+                let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                numeric_paths(child, &p, out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate().take(16) {
+                numeric_paths(child, &format!("{prefix}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The number at `path` (as [`numeric_paths`] writes it).
+fn number_at(v: &Value, path: &str) -> Option<f64> {
+    let mut cur = v;
+    for part in path.split('.') {
+        let (key, idx) = match part.split_once('[') {
+            Some((k, rest)) => (
+                k,
+                rest.split('[')
+                    .map(|i| i.trim_end_matches(']').parse::<usize>().ok())
+                    .collect::<Option<Vec<_>>>()?,
+            ),
+            None => (part, Vec::new()),
+        };
+        if !key.is_empty() {
+            cur = cur.get(key)?;
+        }
+        for i in idx {
+            cur = cur.get(i)?;
+        }
+    }
+    cur.as_f64()
+}
+
+const COLORS: [&str; 6] = ["#5b8cff", "#3fb950", "#d29922", "#f85149", "#a371f7", "#39c5cf"];
+/// Points per series.
+const POINTS: usize = 500;
+
+#[component]
+fn ChartPanel(v: Viewer, page: Page) -> impl IntoView {
+    // Redrawn twice a second at most.
+    let tick = RwSignal::new(0u64);
+    let handle = set_interval_with_handle(
+        move || {
+            let _ = tick.try_update(|t| *t += 1);
+        },
+        std::time::Duration::from_millis(500),
+    );
+    on_cleanup(move || {
+        if let Ok(h) = handle {
+            h.clear();
+        }
+    });
+    let data = Memo::new(move |_| {
+        tick.get();
+        let series = page.series.get();
+        v.store.with_value(|s| {
+            series
+                .iter()
+                .map(|(topic, path)| {
+                    let mut pts: Vec<(f64, f64)> = s
+                        .messages
+                        .iter()
+                        .rev()
+                        .filter(|m| &m.topic == topic)
+                        .filter_map(|m| {
+                            Some((
+                                m.timestamp as f64,
+                                number_at(&serde_json::from_str(m.payload.as_deref()?).ok()?, path)?,
+                            ))
+                        })
+                        .take(POINTS)
+                        .collect();
+                    pts.reverse();
+                    pts
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    view! {
+        {move || if page.series.get().is_empty() {
+            view! { <div class="empty">"Pick a message with JSON numbers and press one of its fields to chart it; several topics can share a chart."</div> }.into_any()
+        } else {
+            let all = data.get();
+            let flat: Vec<(f64, f64)> = all.iter().flatten().copied().collect();
+            let (x0, x1) = flat.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+            let (y0, y1) = flat.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+            let (xs, ys) = ((x1 - x0).max(1.0), (y1 - y0).max(1e-9));
+            view! {
+                <svg class="chart big" id="chart" viewBox="0 0 600 220" preserveAspectRatio="none">
+                    {all.iter().enumerate().map(|(i, pts)| {
+                        let points = pts.iter().map(|(x, y)| format!("{:.1},{:.1}", (x - x0) / xs * 596.0 + 2.0, 216.0 - (y - y0) / ys * 210.0)).collect::<Vec<_>>().join(" ");
+                        view! { <polyline points=points style=format!("stroke:{}", COLORS[i % COLORS.len()]) data-points=pts.len().to_string()/> }
+                    }).collect_view()}
+                </svg>
+                <div class="spread muted" style="font-size:12px"><span>{if flat.is_empty() { String::new() } else { format!("min {y0} · max {y1}") }}</span>
+                    <span>{if flat.is_empty() { String::new() } else { format!("{} – {}", clock(x0 as i64), clock(x1 as i64)) }}</span></div>
+                <div id="chart-legend">
+                    {page.series.get().into_iter().enumerate().map(|(i, (t, p))| {
+                        let gone = (t.clone(), p.clone());
+                        view! { <div class="row"><span class="swatch" style=format!("background:{}", COLORS[i % COLORS.len()])></span>
+                            <span class="mono">{format!("{t} · {p}")}</span>
+                            <button class="x" on:click=move |_| page.series.update(|s| s.retain(|x| *x != gone))>"×"</button></div> }
+                    }).collect_view()}
+                </div>
+            }.into_any()
+        }}
     }
 }
 
@@ -795,6 +937,7 @@ pub fn Messages() -> impl IntoView {
         pub_payload: RwSignal::new(String::from("{\n  \"hello\": \"from the console\"\n}")),
         pub_qos: RwSignal::new(0),
         pub_retain: RwSignal::new(false),
+        series: RwSignal::new(Vec::new()),
     };
     // Picking a message shows it.
     Effect::new(move |_| {
@@ -823,13 +966,14 @@ pub fn Messages() -> impl IntoView {
             <div class="side-panel">
                 <div class="tabs">
                     {tab("details", "Message")}{tab("publish", "Publish")}{tab("retained", "Retained")}
-                    {tab("search", "History")}{tab("record", "Record & replay")}
+                    {tab("chart", "Chart")}{tab("search", "History")}{tab("record", "Record & replay")}
                 </div>
                 {move || match page.tab.get() {
                     "publish" => view! { <PublishPanel page=page/> }.into_any(),
                     "retained" => view! { <RetainedPanel page=page/> }.into_any(),
                     "search" => view! { <SearchPanel v=v page=page/> }.into_any(),
                     "record" => view! { <RecordPanel v=v/> }.into_any(),
+                    "chart" => view! { <ChartPanel v=v page=page/> }.into_any(),
                     _ => view! { <Details v=v page=page/> }.into_any(),
                 }}
             </div>

@@ -101,6 +101,24 @@ pub fn ConfirmButton(
     }
 }
 
+/// A counter bumped every `every` while the calling component lives (to redraw at a fixed pace
+/// instead of on every change).
+pub fn ticker(every: std::time::Duration) -> RwSignal<u64> {
+    let tick = RwSignal::new(0u64);
+    let handle = set_interval_with_handle(
+        move || {
+            let _ = tick.try_update(|t| *t += 1);
+        },
+        every,
+    );
+    on_cleanup(move || {
+        if let Ok(h) = handle {
+            h.clear();
+        }
+    });
+    tick
+}
+
 /// Pretty JSON.
 pub fn json(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()

@@ -14,7 +14,7 @@ use thingbox_api::viewer::{HistoryPage, Recording, SavedMessage, ViewedMessage};
 use crate::api::{self, ApiError, act, load};
 use crate::live::Live;
 use crate::viewer::{self, Viewer};
-use crate::widgets::{ConfirmButton, ErrorBox, loaded};
+use crate::widgets::{ConfirmButton, ErrorBox, loaded, ticker};
 
 const ROW: f64 = 26.0;
 const LIST_HEIGHT: f64 = 520.0;
@@ -208,18 +208,7 @@ fn TopicTree(v: Viewer, page: Page) -> impl IntoView {
     let collapsed = RwSignal::new(HashSet::<String>::new());
     let scroll = RwSignal::new(0.0);
     // The tree is rebuilt at most four times a second, whatever the message rate.
-    let tick = RwSignal::new(0u64);
-    let handle = set_interval_with_handle(
-        move || {
-            let _ = tick.try_update(|t| *t += 1);
-        },
-        std::time::Duration::from_millis(250),
-    );
-    on_cleanup(move || {
-        if let Ok(h) = handle {
-            h.clear();
-        }
-    });
+    let tick = ticker(std::time::Duration::from_millis(250));
     let rows = Memo::new(move |_| {
         tick.get();
         v.version.get_untracked();
@@ -561,18 +550,7 @@ const POINTS: usize = 500;
 #[component]
 fn ChartPanel(v: Viewer, page: Page) -> impl IntoView {
     // Redrawn twice a second at most.
-    let tick = RwSignal::new(0u64);
-    let handle = set_interval_with_handle(
-        move || {
-            let _ = tick.try_update(|t| *t += 1);
-        },
-        std::time::Duration::from_millis(500),
-    );
-    on_cleanup(move || {
-        if let Ok(h) = handle {
-            h.clear();
-        }
-    });
+    let tick = ticker(std::time::Duration::from_millis(500));
     let data = Memo::new(move |_| {
         tick.get();
         let series = page.series.get();

@@ -17,7 +17,7 @@ use thingbox_api::viewer::{ViewedMessage, ViewerCommand, ViewerFrame};
 pub const KEEP: usize = 20_000;
 
 /// One topic as the tree shows it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct TopicInfo {
     /// Messages seen (carried and summarized).
     pub count: u64,
@@ -57,7 +57,8 @@ impl Store {
 
     /// The message before `m` on the same topic, if kept.
     pub fn previous(&self, m: &ViewedMessage) -> Option<Arc<ViewedMessage>> {
-        self.messages.iter().rev().filter(|x| x.topic == m.topic && x.id < m.id).max_by_key(|x| x.id).cloned()
+        // Kept in id order: the first match walking back is the previous one.
+        self.messages.iter().rev().find(|x| x.topic == m.topic && x.id < m.id).cloned()
     }
 }
 
@@ -138,13 +139,7 @@ impl Viewer {
                 self.store.update_value(|s| {
                     for m in b.messages {
                         let m = Arc::new(m);
-                        let t = s.topics.entry(m.topic.clone()).or_insert_with(|| TopicInfo {
-                            count: 0,
-                            rate: 0.0,
-                            last: None,
-                            retained: false,
-                            counted_at_last_rate: 0,
-                        });
+                        let t = s.topics.entry(m.topic.clone()).or_default();
                         t.count += 1;
                         t.retained = m.retain;
                         t.last = Some(m.clone());
@@ -158,20 +153,7 @@ impl Viewer {
                         }
                     }
                     for sum in &b.summarized {
-                        if let Some(t) = s.topics.get_mut(&sum.topic) {
-                            t.count += sum.count;
-                        } else {
-                            s.topics.insert(
-                                sum.topic.clone(),
-                                TopicInfo {
-                                    count: sum.count,
-                                    rate: 0.0,
-                                    last: None,
-                                    retained: false,
-                                    counted_at_last_rate: 0,
-                                },
-                            );
-                        }
+                        s.topics.entry(sum.topic.clone()).or_default().count += sum.count;
                     }
                 });
                 self.totals.update(|t| {

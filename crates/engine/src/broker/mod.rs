@@ -98,6 +98,26 @@ pub struct Attached {
     pub version: u64,
 }
 
+/// The rules a publish that does not come from a device connection follows (iot-data Publish, the
+/// console, replays): a valid topic name, no reserved topic a client may not publish to, and a
+/// payload within AWS's 128 KB. Devices get the same rules as MQTT reason codes from the gateway.
+pub fn check_publish(topic: &str, retain: bool, payload_len: usize) -> Result<(), crate::Error> {
+    use crate::gateway::conn::MAX_PAYLOAD;
+    thingbox_model::topic::check_name(topic)
+        .map_err(|e| crate::Error::InvalidRequest(format!("Invalid topic '{topic}': {e}")))?;
+    if !thingbox_model::topic::client_may_publish(topic, retain) {
+        return Err(crate::Error::InvalidRequest(format!(
+            "Publishing to the reserved topic '{topic}' is not allowed"
+        )));
+    }
+    if payload_len > MAX_PAYLOAD {
+        return Err(crate::Error::TooLarge(format!(
+            "The payload is {payload_len} bytes; the limit is {MAX_PAYLOAD} bytes (128 KB)"
+        )));
+    }
+    Ok(())
+}
+
 /// Milliseconds since the epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

@@ -262,8 +262,7 @@ async fn delete_recording(
     State(s): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    s.viewer.recorders().delete(&name)?;
-    s.viewer.refresh_tap();
+    s.viewer.delete_recording(&name)?;
     Ok(Json(serde_json::json!({})))
 }
 

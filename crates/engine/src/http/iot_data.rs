@@ -17,7 +17,6 @@ use super::error::{ApiError, AwsErrorType, aws_message};
 use super::extract::Params;
 use crate::Error;
 use crate::broker::{Message, Principal, Properties, now_ms};
-use crate::gateway::conn::MAX_PAYLOAD;
 
 /// The routes of `iotdata` served so far.
 pub fn routes() -> Router<AppState> {
@@ -129,17 +128,7 @@ async fn publish(
 ) -> Result<Response, ApiError> {
     let qos = q.int("qos", 0, 1)?.unwrap_or(0) as u8;
     let retain = q.bool("retain")?.unwrap_or(false);
-    thingbox_model::topic::check_name(&topic).map_err(|e| invalid(format!("Invalid topic: {e}")))?;
-    let reserved_ok = thingbox_model::topic::client_may_publish(&topic, retain);
-    if !reserved_ok {
-        return Err(invalid(format!("Publishing to the reserved topic '{topic}' is not allowed")));
-    }
-    if body.len() > MAX_PAYLOAD {
-        return Ok(aws_message(
-            AwsErrorType::RequestEntityTooLarge,
-            format!("The payload is {} bytes; the limit is {MAX_PAYLOAD} bytes (128 KB)", body.len()),
-        ));
-    }
+    crate::broker::check_publish(&topic, retain, body.len())?;
     let properties = properties(&q, &headers)?;
     let msg = Message {
         topic,

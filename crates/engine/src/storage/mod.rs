@@ -180,7 +180,8 @@ impl Writer {
     }
 }
 
-fn classify(path: &Path, e: sqlx::Error) -> StorageError {
+/// A SQLite error, as a damaged file when SQLite says so.
+pub(crate) fn classify(path: &Path, e: sqlx::Error) -> StorageError {
     if let sqlx::Error::Database(db) = &e {
         let msg = db.message().to_owned();
         if msg.contains("not a database") || msg.contains("malformed") || msg.contains("corrupt") {
@@ -213,7 +214,7 @@ impl Db {
         if check.0 != "ok" {
             return Err(StorageError::Corrupt { path, detail: check.0 });
         }
-        migrate(&path, &mut writer_conn).await?;
+        migrate(&MIGRATOR, &path, &mut writer_conn).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(opts.read_only(true))
@@ -249,9 +250,14 @@ impl Db {
     }
 }
 
-async fn migrate(path: &Path, conn: &mut SqliteConnection) -> Result<(), StorageError> {
-    let known = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
-    match MIGRATOR.run(conn).await {
+/// Runs `migrator` on the database at `path`: a database from a newer Thingbox is refused by name.
+pub(crate) async fn migrate(
+    migrator: &sqlx::migrate::Migrator,
+    path: &Path,
+    conn: &mut SqliteConnection,
+) -> Result<(), StorageError> {
+    let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+    match migrator.run(conn).await {
         Ok(()) => Ok(()),
         Err(sqlx::migrate::MigrateError::VersionMissing(found)) => {
             Err(StorageError::TooNew { path: path.to_owned(), found, known })

@@ -22,7 +22,7 @@ use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
 use thingbox_api::viewer::{HistoryPage, HistoryStats, MessageProperties, TopicStat, ViewedMessage};
 use tokio::sync::mpsc;
 
-use super::{Captured, principal_text};
+use super::Captured;
 use crate::storage::StorageError;
 
 /// The history's file name inside the data dir.
@@ -167,14 +167,7 @@ impl History {
         path: &Path,
         config: HistoryConfig,
     ) -> Result<(Arc<Self>, HistoryWriter), StorageError> {
-        let corrupt = |e: sqlx::Error| match &e {
-            sqlx::Error::Database(db)
-                if ["not a database", "malformed", "corrupt"].iter().any(|w| db.message().contains(w)) =>
-            {
-                StorageError::Corrupt { path: path.to_owned(), detail: db.message().to_owned() }
-            }
-            _ => StorageError::Sqlite(e),
-        };
+        let corrupt = |e| crate::storage::classify(path, e);
         let opts = SqliteConnectOptions::from_str("sqlite://")
             .map_err(StorageError::Sqlite)?
             .filename(path)
@@ -188,10 +181,7 @@ impl History {
         if check.0 != "ok" {
             return Err(StorageError::Corrupt { path: path.to_owned(), detail: check.0 });
         }
-        MIGRATOR.run(&mut conn).await.map_err(|e| match e {
-            sqlx::migrate::MigrateError::Execute(e) => corrupt(e),
-            e => StorageError::Migrate(e),
-        })?;
+        crate::storage::migrate(&MIGRATOR, path, &mut conn).await?;
         let rows: Vec<(i64, i64, i64)> =
             sqlx::query_as("SELECT id, ts_ms, length(topic) + length(payload) FROM messages ORDER BY id")
                 .fetch_all(&mut conn)
@@ -350,7 +340,7 @@ impl HistoryWriter {
                     .push_bind(i64::from(m.qos))
                     .push_bind(m.retain)
                     .push_bind(m.client_id.as_deref())
-                    .push_bind(principal_text(&m.principal))
+                    .push_bind(m.principal.identifier())
                     .push_bind(
                         (!props.is_empty()).then(|| serde_json::to_string(&props).unwrap_or_default()),
                     );

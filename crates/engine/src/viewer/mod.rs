@@ -31,7 +31,6 @@ use self::history::History;
 use crate::Error;
 use crate::broker::{Broker, Message, Principal, Properties, now_ms};
 use crate::events::Bus;
-use crate::gateway::conn::MAX_PAYLOAD;
 use thingbox_api::console::ConsoleEvent;
 
 /// A captured message with its sequence number.
@@ -47,11 +46,6 @@ pub const HISTORY_PER_WINDOW: usize = 1_000;
 pub const HISTORY_QUEUE: usize = 64;
 /// Most filters one viewer or recording may hold.
 pub const MAX_FILTERS: usize = 32;
-
-/// How the history and stored files name a principal.
-pub fn principal_text(p: &Principal) -> String {
-    p.identifier()
-}
 
 /// A payload as text when it is UTF-8, base64 otherwise; cut at `limit` bytes (on a character
 /// boundary for text).
@@ -89,7 +83,7 @@ pub fn view(id: u64, m: &Message, limit: usize) -> ViewedMessage {
         qos: m.qos,
         retain: m.retain,
         client_id: m.client_id.clone(),
-        principal: principal_text(&m.principal),
+        principal: m.principal.identifier(),
         size: m.payload.len(),
         payload,
         payload_base64,
@@ -243,11 +237,6 @@ impl ViewerService {
         s
     }
 
-    /// Re-reads whether anything uses the tap (after a recording was deleted).
-    pub fn refresh_tap(&self) {
-        self.update_tap();
-    }
-
     /// Captures only while someone uses what is captured.
     fn update_tap(&self) {
         let on = self.history.enabled() || !self.viewers.lock().is_empty() || self.recorders.any_active();
@@ -294,6 +283,13 @@ impl ViewerService {
         let r = self.recorders.stop(name)?;
         self.update_tap();
         Ok(r)
+    }
+
+    /// Deletes recording `name` (stopping it first if it runs).
+    pub fn delete_recording(&self, name: &str) -> Result<(), Error> {
+        self.recorders.delete(name)?;
+        self.update_tap();
+        Ok(())
     }
 
     /// Numbers and hands out the tap's captures every [`BATCH_MS`] until `stop`; then stops the
@@ -430,11 +426,6 @@ fn invalid(m: impl Into<String>) -> Error {
 /// Checks a console publish and builds its message (nothing is routed when this fails).
 pub fn console_message(req: PublishRequest) -> Result<Message, Error> {
     let PublishRequest { topic, payload, payload_base64, qos, retain, properties } = req;
-    thingbox_model::topic::check_name(&topic)
-        .map_err(|e| invalid(format!("Invalid topic '{topic}': {e}")))?;
-    if !thingbox_model::topic::client_may_publish(&topic, retain) {
-        return Err(invalid(format!("Publishing to the reserved topic '{topic}' is not allowed")));
-    }
     if qos > 1 {
         return Err(invalid(format!("qos {qos} is not supported; AWS IoT accepts 0 or 1")));
     }
@@ -445,12 +436,7 @@ pub fn console_message(req: PublishRequest) -> Result<Message, Error> {
         Some(_) => return Err(invalid("give payload or payloadBase64, not both")),
         None => payload.into_bytes().into(),
     };
-    if payload.len() > MAX_PAYLOAD {
-        return Err(Error::TooLarge(format!(
-            "The payload is {} bytes; the limit is {MAX_PAYLOAD} bytes (128 KB)",
-            payload.len()
-        )));
-    }
+    crate::broker::check_publish(&topic, retain, payload.len())?;
     let correlation_data = properties
         .correlation_data
         .map(|c| B64.decode(c.as_bytes()).map_err(|_| invalid("correlationData is not valid base64")))
@@ -485,6 +471,7 @@ pub fn console_message(req: PublishRequest) -> Result<Message, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gateway::conn::MAX_PAYLOAD;
 
     fn cap(id: u64, topic: &str) -> Captured {
         (

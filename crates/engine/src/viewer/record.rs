@@ -56,6 +56,9 @@ pub struct Recorders {
     dir: PathBuf,
     active: Mutex<Vec<Active>>,
     any: AtomicBool,
+    /// Message counts of finished recordings by name, with the file size they were counted at, so
+    /// that listing (which the console polls while a recording runs) reads each file once.
+    counted: Mutex<HashMap<String, (u64, u64)>>,
 }
 
 fn not_found(name: &str) -> Error {
@@ -65,7 +68,7 @@ fn not_found(name: &str) -> Error {
 impl Recorders {
     /// Recordings kept in `dir`.
     pub fn new(dir: PathBuf) -> Self {
-        Self { dir, active: Mutex::new(Vec::new()), any: AtomicBool::new(false) }
+        Self { dir, active: Mutex::new(Vec::new()), any: AtomicBool::new(false), counted: Mutex::default() }
     }
 
     /// Whether any recording is running.
@@ -119,6 +122,7 @@ impl Recorders {
         let mut a = all.remove(i);
         self.any.store(!all.is_empty(), Ordering::Relaxed);
         let _ = a.out.flush();
+        self.counted.lock().insert(a.name.clone(), (a.bytes, a.messages));
         Ok(Recording { active: false, ..a.info() })
     }
 
@@ -191,14 +195,22 @@ impl Recorders {
                     return Some(r.clone());
                 }
                 let bytes = e.metadata().ok()?.len();
-                let messages = File::open(e.path())
-                    .map(|f| {
-                        BufReader::new(f)
-                            .split(b'\n')
-                            .filter(|l| l.as_ref().is_ok_and(|l| !l.is_empty()))
-                            .count()
-                    })
-                    .unwrap_or(0) as u64;
+                let known = self.counted.lock().get(&name).copied();
+                let messages = match known {
+                    Some((size, messages)) if size == bytes => messages,
+                    _ => {
+                        let messages = File::open(e.path())
+                            .map(|f| {
+                                BufReader::new(f)
+                                    .split(b'\n')
+                                    .filter(|l| l.as_ref().is_ok_and(|l| !l.is_empty()))
+                                    .count()
+                            })
+                            .unwrap_or(0) as u64;
+                        self.counted.lock().insert(name.clone(), (bytes, messages));
+                        messages
+                    }
+                };
                 Some(Recording { name, filters: Vec::new(), messages, bytes, active: false })
             })
             .collect();
@@ -210,6 +222,7 @@ impl Recorders {
     pub fn delete(&self, name: &str) -> Result<(), Error> {
         let path = self.path_of(name)?;
         let _ = self.stop(name);
+        self.counted.lock().remove(name);
         fs::remove_file(path).map_err(|e| Error::InvalidRequest(format!("cannot delete '{name}': {e}")))
     }
 }

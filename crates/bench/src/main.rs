@@ -80,6 +80,23 @@ enum Scenario {
         #[arg(long, default_value_t = 200)]
         updates: u64,
     },
+    /// A paced load for the topic-viewer benchmark: `publishers` connections spread `rate`
+    /// msgs/s (0: as fast as they can) round-robin over `topics` topics for `seconds`; one
+    /// subscriber on `<prefix>/load/#` counts what the broker delivers.
+    Load {
+        /// Messages per second offered in all (0: unpaced).
+        #[arg(long, default_value_t = 10_000)]
+        rate: u64,
+        /// Distinct topics.
+        #[arg(long, default_value_t = 1000)]
+        topics: usize,
+        /// Duration.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Publishing connections.
+        #[arg(long, default_value_t = 4)]
+        publishers: usize,
+    },
     /// Opens N connections (CONNECT, keep-alive 0) and holds them until stdin closes.
     Idle {
         /// Connections.
@@ -347,6 +364,115 @@ async fn shadow(
            "updates_per_sec": all.len() as f64 / secs, "p50_ms": pct(0.5), "p99_ms": pct(0.99)})
 }
 
+/// Publishes `rate` msgs/s in all (0: unpaced) for `seconds` from `publishers` connections over
+/// `topics` topics with small JSON payloads (what a fleet of sensors sends); one QoS 0 subscriber
+/// on the whole prefix counts deliveries. Prints a progress line per second on stderr.
+async fn load(
+    cli: &Cli,
+    tls: &Option<Arc<rustls::ClientConfig>>,
+    rate: u64,
+    topics: usize,
+    seconds: u64,
+    publishers: usize,
+) -> serde_json::Value {
+    let publishers = publishers.max(1);
+    let filter = format!("{}/load/#", cli.prefix);
+    let topic_names: Arc<Vec<String>> = Arc::new(
+        (0..topics.max(1)).map(|i| format!("{}/load/site{}/dev{i}/telemetry", cli.prefix, i % 10)).collect(),
+    );
+    let (sub, mut sev) = connected("bench-load-sub", cli, tls, 10).await;
+    subscribed(&sub, &mut sev, &filter, QoS::AtMostOnce).await;
+    let received = Arc::new(AtomicU64::new(0));
+    let counting = tokio::spawn({
+        let received = received.clone();
+        async move {
+            while let Ok(e) = sev.poll().await {
+                if let Event::Incoming(Packet::Publish(_)) = e {
+                    received.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    });
+    let sent = Arc::new(AtomicU64::new(0));
+    let duration = Duration::from_secs(seconds);
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for p in 0..publishers {
+        let (c, mut ev) = connected(&format!("bench-load-pub-{p}"), cli, tls, 1000).await;
+        tokio::spawn(async move { while ev.poll().await.is_ok() {} });
+        let (topic_names, sent) = (topic_names.clone(), sent.clone());
+        tasks.spawn(async move {
+            // Paced in 10 ms ticks; a tick that ran late is made up in the next one.
+            let tick = Duration::from_millis(10);
+            let per_sec = rate as f64 / publishers as f64;
+            let mut ticker = tokio::time::interval(tick);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            let mut n = 0u64;
+            let mut i = p;
+            while start.elapsed() < duration {
+                let due = if rate == 0 {
+                    n + 256
+                } else {
+                    ticker.tick().await;
+                    (start.elapsed().as_secs_f64() * per_sec) as u64
+                };
+                while n < due {
+                    let topic = &topic_names[i % topic_names.len()];
+                    i += publishers;
+                    let body = format!(
+                        r#"{{"seq":{n},"temp":{:.1},"rssi":-{}}}"#,
+                        20.0 + (n % 100) as f64 / 10.0,
+                        40 + n % 50
+                    );
+                    c.publish(topic.as_str(), QoS::AtMostOnce, false, body).await.expect("publish");
+                    n += 1;
+                    sent.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            c
+        });
+    }
+    let mut per_second = Vec::new();
+    let mut last = 0;
+    let mut next = start + Duration::from_secs(1);
+    while start.elapsed() < duration {
+        tokio::time::sleep_until(next.into()).await;
+        next += Duration::from_secs(1);
+        let now = received.load(Ordering::Relaxed);
+        per_second.push(now - last);
+        eprintln!(
+            "{}",
+            json!({"second": per_second.len(), "sent": sent.load(Ordering::Relaxed), "received": now})
+        );
+        last = now;
+    }
+    let mut clients = Vec::new();
+    while let Some(c) = tasks.join_next().await {
+        clients.push(c.expect("publisher"));
+    }
+    // What is still in flight arrives within a moment; stop when nothing more comes for 1 s.
+    let sent = sent.load(Ordering::Relaxed);
+    let mut seen = received.load(Ordering::Relaxed);
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = received.load(Ordering::Relaxed);
+        if now >= sent || (now == seen && start.elapsed() > duration + Duration::from_secs(1)) {
+            break;
+        }
+        seen = now;
+    }
+    let got = received.load(Ordering::Relaxed);
+    for c in clients {
+        let _ = c.disconnect().await;
+    }
+    counting.abort();
+    let secs = duration.as_secs_f64();
+    per_second.sort_unstable();
+    json!({"scenario": "load", "rate": rate, "topics": topics, "seconds": seconds, "publishers": publishers,
+           "sent": sent, "received": got, "sent_per_sec": sent as f64 / secs, "received_per_sec": got as f64 / secs,
+           "slowest_second": per_second.first().copied().unwrap_or(0)})
+}
+
 /// One idle connection: TLS (if configured) + CONNECT with keep-alive 0, CONNACK read, then held.
 async fn idle_one(
     cli: &Cli,
@@ -440,6 +566,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Scenario::Latency { messages } => latency(&cli, &tls, messages).await,
         Scenario::Shadow { devices, updates } => shadow(&cli, &tls, devices, updates).await,
+        Scenario::Load { rate, topics, seconds, publishers } => {
+            load(&cli, &tls, rate, topics, seconds, publishers).await
+        }
         Scenario::Idle { connections } => idle(&cli, &tls, connections).await?,
     };
     println!("{result}");

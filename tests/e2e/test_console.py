@@ -23,6 +23,9 @@ from conftest import ROOT, wait_for
 from mqtt_helpers import Client, host_port
 
 CHROMIUM = os.environ.get("THINGBOX_CHROMIUM", "/usr/bin/chromium")
+# A Rust subscriber (rumqttc: the load tool's `watch` mode) beside paho.
+BENCH = Path(os.environ.get("THINGBOX_BENCH_BIN")
+             or Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "debug" / "thingbox-bench")
 ARTIFACTS = ROOT / "tests" / "artifacts" / "console"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
@@ -370,10 +373,22 @@ def test_messages_page_shows_device_traffic_with_payload_diff_and_tree(server, p
     dev.close()
 
 
+def rumqttc_watch(server, topic_filter, count=1):
+    """A rumqttc subscriber (thingbox-bench watch) on the plain listener; returns once subscribed."""
+    assert BENCH.exists(), f"{BENCH} is missing: build it with `cargo build -p thingbox-bench`"
+    host, port = host_port(server.endpoints["mqtt"])
+    proc = subprocess.Popen([str(BENCH), "--host", host, "--port", str(port), "watch", "--filter", topic_filter,
+                             "--count", str(count), "--timeout", "20", "--client-id", "ui-rumqttc"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert json.loads(proc.stdout.readline()) == {"subscribed": topic_filter}, proc.stderr.read()
+    return proc
+
+
 def test_publish_from_the_console_reaches_a_device(server, page):
     dev = Client(server, client_id="ui-cmd-dev")
     dev.connect()
     dev.subscribe("ui/cmd/#")
+    watcher = rumqttc_watch(server, "ui/cmd/#")
     go(page, server, "messages")
     page.click("#tab-publish")
     page.fill("#pub-topic", "ui/cmd/lamp")
@@ -387,6 +402,11 @@ def test_publish_from_the_console_reaches_a_device(server, page):
     expect(page.locator("#pub-done")).to_contain_text("thingbox-console")
     m = dev.recv()
     assert (m.topic, m.payload, m.qos) == ("ui/cmd/lamp", b'{"on": true}', 1)
+    out, err = watcher.communicate(timeout=20)
+    assert watcher.returncode == 0, err
+    got = [json.loads(line) for line in out.splitlines()]
+    assert got[0] == {"topic": "ui/cmd/lamp", "qos": 1, "retain": False, "payload": '{"on": true}'}, got
+    assert got[-1]["received"] == 1
     # Saved payloads live in the data dir.
     page.fill("#save-name", "lamp on")
     page.click("#save-payload")

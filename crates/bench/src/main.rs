@@ -97,6 +97,26 @@ enum Scenario {
         #[arg(long, default_value_t = 4)]
         publishers: usize,
     },
+    /// A subscriber for tests: prints `{"subscribed":…}` once the SUBACK is in, then one JSON line
+    /// per message (topic, qos, retain, payload as text), and exits after `count` messages or
+    /// `timeout` seconds.
+    Watch {
+        /// Topic filter.
+        #[arg(long)]
+        filter: String,
+        /// 0 or 1.
+        #[arg(long, default_value_t = 1)]
+        qos: u8,
+        /// Messages to wait for.
+        #[arg(long, default_value_t = 1)]
+        count: u64,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+        /// Client id.
+        #[arg(long, default_value = "bench-watch")]
+        client_id: String,
+    },
     /// Opens N connections (CONNECT, keep-alive 0) and holds them until stdin closes.
     Idle {
         /// Connections.
@@ -473,6 +493,40 @@ async fn load(
            "slowest_second": per_second.first().copied().unwrap_or(0)})
 }
 
+/// Subscribes to `filter` and prints what arrives (see `Scenario::Watch`).
+async fn watch(
+    cli: &Cli,
+    tls: &Option<Arc<rustls::ClientConfig>>,
+    filter: &str,
+    qos: u8,
+    count: u64,
+    timeout: u64,
+    client_id: &str,
+) -> serde_json::Value {
+    let (c, mut ev) = connected(client_id, cli, tls, 10).await;
+    subscribed(&c, &mut ev, filter, qos_of(qos)).await;
+    println!("{}", json!({"subscribed": filter}));
+    let mut got = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
+    while got < count {
+        match tokio::time::timeout_at(deadline, ev.poll()).await {
+            Ok(Ok(Event::Incoming(Packet::Publish(p)))) => {
+                got += 1;
+                println!(
+                    "{}",
+                    json!({"topic": p.topic, "qos": p.qos as u8, "retain": p.retain,
+                           "payload": String::from_utf8_lossy(&p.payload)})
+                );
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => panic!("{client_id}: {e}"),
+            Err(_) => break,
+        }
+    }
+    let _ = c.disconnect().await;
+    json!({"scenario": "watch", "received": got})
+}
+
 /// One idle connection: TLS (if configured) + CONNECT with keep-alive 0, CONNACK read, then held.
 async fn idle_one(
     cli: &Cli,
@@ -568,6 +622,9 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Shadow { devices, updates } => shadow(&cli, &tls, devices, updates).await,
         Scenario::Load { rate, topics, seconds, publishers } => {
             load(&cli, &tls, rate, topics, seconds, publishers).await
+        }
+        Scenario::Watch { ref filter, qos, count, timeout, ref client_id } => {
+            watch(&cli, &tls, filter, qos, count, timeout, client_id).await
         }
         Scenario::Idle { connections } => idle(&cli, &tls, connections).await?,
     };

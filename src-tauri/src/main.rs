@@ -3,17 +3,23 @@
 //! the engine's own URL — the console talks to the engine over HTTP and its event stream exactly as
 //! it does in a browser — and stops the engine cleanly when the window closes.
 //!
-//! Native niceties: downloads (device bundles) are saved to the Downloads folder and announced,
-//! the File menu opens the data folder and copies the console URL for a browser.
+//! Native niceties: a download (a device bundle, a recording) is written to a private staging
+//! folder and then saved where the user picks in the system's save dialog (the Downloads folder
+//! and the file's own name suggested; cancelling deletes it — a bundle holds a private key); the
+//! File menu opens the data folder and copies the console URL for a browser.
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tauri::menu::{Menu, MenuItem, Submenu};
 use tauri::webview::DownloadEvent;
-use tauri::{RunEvent, WebviewUrl, WebviewWindowBuilder};
+use tauri::{Manager as _, RunEvent, WebviewUrl, WebviewWindowBuilder};
+use tauri_plugin_dialog::DialogExt as _;
 use thingbox_server::config::{ServeArgs, Settings};
 
 /// Opens a folder (file manager) or a URL (browser) with the platform's handler.
@@ -30,20 +36,131 @@ fn open_with_system(dir: &Path) {
     }
 }
 
-/// Where a download named `name` goes: the Downloads folder, without overwriting anything.
-fn download_path(name: &str) -> PathBuf {
-    let dir = dirs::download_dir().or_else(dirs::home_dir).unwrap_or_else(std::env::temp_dir);
-    let (stem, ext) = match name.rsplit_once('.') {
-        Some((s, e)) => (s.to_owned(), format!(".{e}")),
-        None => (name.to_owned(), String::new()),
-    };
-    let mut path = dir.join(name);
-    let mut n = 1;
-    while path.exists() {
-        path = dir.join(format!("{stem} ({n}){ext}"));
-        n += 1;
+/// The save-dialog side of downloads: WebKit writes each file under `staging` (inside the data
+/// dir, owner-only); once it is complete the user picks its place and it is moved there.
+struct Downloads {
+    staging: PathBuf,
+    next: AtomicU64,
+    /// Staged file → the name the console gave it.
+    names: Mutex<HashMap<PathBuf, String>>,
+}
+
+impl Downloads {
+    /// Makes (or empties) the staging folder.
+    fn new(data_dir: &Path) -> std::io::Result<Self> {
+        let staging = data_dir.join("downloads-staging");
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging)?;
+        }
+        let mut dir = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+        dir.create(&staging)?;
+        Ok(Self { staging, next: AtomicU64::new(1), names: Mutex::new(HashMap::new()) })
     }
-    path
+
+    /// Where WebKit writes a download the console named `name`.
+    fn stage(&self, name: &str) -> PathBuf {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let path = self.staging.join(format!("{n}.part"));
+        self.names.lock().unwrap_or_else(|e| e.into_inner()).insert(path.clone(), name.to_owned());
+        path
+    }
+
+    /// The console's name for a staged file.
+    fn name_of(&self, staged: &Path) -> String {
+        self.names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(staged)
+            .unwrap_or_else(|| "thingbox-download".into())
+    }
+
+    fn remove(&self) {
+        let _ = std::fs::remove_dir_all(&self.staging);
+    }
+}
+
+/// The file name a download asked for, made safe to use as one (no folders).
+fn download_name(suggested: &Path) -> String {
+    suggested
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| !n.is_empty() && n != "." && n != "..")
+        .unwrap_or_else(|| "thingbox-download".into())
+}
+
+/// Moves a finished download to where the user chose (a copy when that is another file system).
+fn move_file(from: &Path, to: &Path) -> std::io::Result<()> {
+    if std::fs::rename(from, to).is_ok() {
+        return Ok(());
+    }
+    std::fs::copy(from, to)?;
+    std::fs::remove_file(from)
+}
+
+/// Shows `text` in the console for a few seconds (a small status toast over the page).
+fn toast<R: tauri::Runtime>(webview: &tauri::Webview<R>, text: &str) {
+    let js = format!(
+        r#"(() => {{
+  let t = document.getElementById('desktop-toast');
+  if (!t) {{
+    t = document.createElement('div');
+    t.id = 'desktop-toast';
+    t.setAttribute('role', 'status');
+    t.style.cssText = 'position:fixed;right:16px;bottom:16px;z-index:1000;max-width:520px;padding:10px 14px;' +
+      'border-radius:6px;background:#1f2937;color:#f3f4f6;border:1px solid #5b8cff;font:13px system-ui,sans-serif;' +
+      'box-shadow:0 4px 16px rgba(0,0,0,.4);word-break:break-all';
+    document.body.appendChild(t);
+  }}
+  t.textContent = {text};
+  clearTimeout(window.__thingboxToast);
+  window.__thingboxToast = setTimeout(() => t.remove(), 10000);
+}})()"#,
+        text = serde_json::Value::from(text)
+    );
+    let _ = webview.eval(&js);
+}
+
+/// A download is complete in the staging folder: ask where it goes, then move it (or drop it).
+fn save_download<R: tauri::Runtime>(
+    webview: &tauri::Webview<R>,
+    downloads: &Arc<Downloads>,
+    staged: PathBuf,
+) {
+    let name = downloads.name_of(&staged);
+    let start_dir = dirs::download_dir().or_else(dirs::home_dir).unwrap_or_else(std::env::temp_dir);
+    let webview2 = webview.clone();
+    let mut dialog = webview
+        .app_handle()
+        .dialog()
+        .file()
+        .set_title(format!("Save {name}"))
+        .set_file_name(&name)
+        .set_directory(&start_dir);
+    let window = webview.window();
+    dialog = dialog.set_parent(&window);
+    dialog.save_file(move |choice| {
+        let msg = match choice.map(|c| c.into_path()) {
+            Some(Ok(dest)) => match move_file(&staged, &dest) {
+                Ok(()) => format!("Saved {name} to {}", dest.display()),
+                Err(e) => {
+                    let _ = std::fs::remove_file(&staged);
+                    format!("Could not save {name} to {}: {e}", dest.display())
+                }
+            },
+            Some(Err(e)) => {
+                let _ = std::fs::remove_file(&staged);
+                format!("Could not save {name}: {e}")
+            }
+            None => {
+                let _ = std::fs::remove_file(&staged);
+                format!("{name} was not saved (cancelled)")
+            }
+        };
+        tracing::info!("{msg}");
+        toast(&webview2, &msg);
+    });
 }
 
 fn run() -> anyhow::Result<i32> {
@@ -63,9 +180,12 @@ fn run() -> anyhow::Result<i32> {
     println!("  Console    {console}");
 
     let url: tauri::Url = console.parse()?;
+    let downloads = Arc::new(Downloads::new(&data_dir)?);
+    let staging = downloads.clone();
     let menu_dir = data_dir.clone();
     let menu_console = console.clone();
     let app = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
         .setup(move |app| {
             let open_dir = MenuItem::with_id(app, "open-data-dir", "Open data folder", true, None::<&str>)?;
             let open_browser =
@@ -77,26 +197,23 @@ fn run() -> anyhow::Result<i32> {
                 .title("Thingbox")
                 .inner_size(1280.0, 860.0)
                 .min_inner_size(720.0, 480.0)
-                .on_download(|webview, event| {
+                .on_download(move |webview, event| {
                     match event {
                         DownloadEvent::Requested { destination, url } => {
-                            let name = destination
-                                .file_name()
-                                .map(|n| n.to_string_lossy().into_owned())
-                                .filter(|n| !n.is_empty())
-                                .unwrap_or_else(|| "thingbox-download".into());
-                            *destination = download_path(&name);
-                            tracing::info!(%url, to = %destination.display(), "saving download");
+                            let name = download_name(destination);
+                            *destination = downloads.stage(&name);
+                            tracing::info!(%url, %name, staged = %destination.display(), "download started");
                         }
-                        DownloadEvent::Finished { path, success, .. } => {
-                            let msg = match (success, path) {
-                                (true, Some(p)) => format!("Saved to {}", p.display()),
-                                _ => "The download failed".to_owned(),
-                            };
-                            let js = format!("console.info({})", serde_json::Value::from(msg.as_str()));
-                            let _ = webview.eval(&js);
-                            tracing::info!("{msg}");
-                        }
+                        DownloadEvent::Finished { path, success, url } => match (success, path) {
+                            (true, Some(staged)) => save_download(&webview, &downloads, staged),
+                            (_, staged) => {
+                                if let Some(staged) = staged {
+                                    let _ = std::fs::remove_file(&staged);
+                                }
+                                tracing::warn!(%url, "download failed");
+                                toast(&webview, "The download failed");
+                            }
+                        },
                         _ => {}
                     }
                     true
@@ -128,6 +245,7 @@ fn run() -> anyhow::Result<i32> {
     // The window is gone: stop the engine and wait until its data is on disk.
     let _ = stop.send(());
     runtime.block_on(engine.wait())?;
+    staging.remove();
     println!("Thingbox desktop: stopped cleanly");
     Ok(code)
 }

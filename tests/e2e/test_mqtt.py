@@ -465,3 +465,52 @@ def test_mqtt5_session_expiry_and_topic_alias(server, device):
     bad.TopicAlias = 9
     pub.c.publish(t, b"x", qos=0, properties=bad)
     pub.disconnected()
+
+
+def test_qos1_deliveries_wait_for_the_receive_maximum_window(server):
+    """MQTT 5 flow control: a subscriber with Receive Maximum 2 has at most 2 unacknowledged QoS 1
+    deliveries; each PUBACK lets the next queued one go, in order, and none is lost."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+    import paho.mqtt.client as mqtt
+    got = queue.Queue()
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"flow-{uuid.uuid4().hex[:6]}",
+                      protocol=mqtt.MQTTv5, manual_ack=True)
+    sub.on_message = lambda c, u, m: got.put(m)
+    acked = queue.Queue()
+    sub.on_connect = lambda c, u, flags, rc, props=None: acked.put(rc)
+    subscribed = queue.Queue()
+    sub.on_subscribe = lambda c, u, mid, codes, props=None: subscribed.put(codes)
+    props = Properties(PacketTypes.CONNECT)
+    props.ReceiveMaximum = 2
+    host, port = host_port(server.endpoints["mqtt"])
+    sub.connect(host, port, clean_start=True, properties=props)
+    sub.loop_start()
+    try:
+        assert acked.get(timeout=10) == 0
+        t = topic("flow")
+        sub.subscribe(t, qos=1)
+        subscribed.get(timeout=10)
+        pub = Client(server)
+        pub.connect()
+        for i in range(5):
+            pub.publish(t, f"m{i}", qos=1)
+        first = [got.get(timeout=5), got.get(timeout=5)]
+        assert [m.payload for m in first] == [b"m0", b"m1"]
+        with pytest.raises(queue.Empty):
+            got.get(timeout=0.5)  # the window is full: the third waits for an ack
+        sub.ack(first[0].mid, 1)
+        third = got.get(timeout=5)
+        assert third.payload == b"m2"
+        with pytest.raises(queue.Empty):
+            got.get(timeout=0.5)
+        for m in [first[1], third]:
+            sub.ack(m.mid, 1)
+        rest = [got.get(timeout=5), got.get(timeout=5)]
+        assert [m.payload for m in rest] == [b"m3", b"m4"]
+        for m in rest:
+            sub.ack(m.mid, 1)
+        pub.close()
+    finally:
+        sub.disconnect()
+        sub.loop_stop()

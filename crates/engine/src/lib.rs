@@ -273,7 +273,7 @@ impl Engine {
         tasks.spawn(reap_sessions(broker.clone(), stop_rx.clone()));
         tasks.spawn(shadows.clone().serve_mqtt(broker.internal_client("shadow"), stop_rx.clone()));
         let (history_tx, history_rx) = tokio::sync::mpsc::channel(viewer::HISTORY_QUEUE);
-        tasks.spawn(history_writer.run(history_rx));
+        tasks.spawn(history_writer.run_in_background(history_rx));
         tasks.spawn(viewer.run(history_tx, stop_rx.clone()));
 
         let json = serde_json::to_vec_pretty(&endpoints).map_err(std::io::Error::other)?;

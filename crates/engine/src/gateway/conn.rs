@@ -325,8 +325,13 @@ impl Conn<'_> {
                 self.publish(topic, payload, qos, retain, pkid, properties, topic_alias).await
             }
             Inbound::PubAck(pkid) => {
-                let freed = self.session.state.lock().inflight.remove(&pkid).is_some();
-                if freed {
+                // The writer is woken only when the freed slot lets a queued delivery go (a new
+                // delivery wakes it anyway): one task wake-up less per QoS 1 delivery.
+                let waiting = {
+                    let mut st = self.session.state.lock();
+                    st.inflight.remove(&pkid).is_some() && st.queued() > 0
+                };
+                if waiting {
                     self.session.notify.notify_one();
                 }
                 None

@@ -37,6 +37,38 @@ const MAX_SCAN: usize = 1_000_000;
 /// Most topics `topics` reports.
 const MAX_TOPICS: usize = 5_000;
 
+/// The name prefix of the history writer's SQLite thread (at most 15 bytes show in `comm`).
+const WRITER_THREAD: &str = "tb-history-";
+
+/// Makes the threads whose names start with `prefix` background threads (Linux: nice 19), so
+/// that when the cores are busy the scheduler serves device traffic first: the history is
+/// expendable (it samples and drops under load), a delivery's latency is not. Elsewhere (and if
+/// it fails) the threads keep the normal priority.
+fn background_priority(prefix: &str) {
+    #[cfg(target_os = "linux")]
+    {
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return };
+        for task in tasks.flatten() {
+            let named =
+                std::fs::read_to_string(task.path().join("comm")).is_ok_and(|c| c.starts_with(prefix));
+            let tid = task.file_name().to_str().and_then(|t| t.parse::<i32>().ok());
+            if let (true, Some(pid)) = (named, tid.and_then(rustix::process::Pid::from_raw)) {
+                lower_priority(pid);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = prefix;
+}
+
+/// Nice 19 for one thread (on Linux a thread id given to setpriority names that one thread).
+#[cfg(target_os = "linux")]
+fn lower_priority(tid: rustix::process::Pid) {
+    if let Err(e) = rustix::process::setpriority_process(Some(tid), 19) {
+        tracing::debug!(error = %e, "could not lower a history thread's priority");
+    }
+}
+
 /// How much history to keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HistoryConfig {
@@ -175,7 +207,10 @@ impl History {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5));
-        let mut conn = SqliteConnection::connect_with(&opts).await.map_err(corrupt)?;
+        // The writer's SQLite thread is named so that it can be made a background thread below.
+        let writer_opts = opts.clone().thread_name(|n| format!("{WRITER_THREAD}{n}"));
+        let mut conn = SqliteConnection::connect_with(&writer_opts).await.map_err(corrupt)?;
+        background_priority(WRITER_THREAD);
         let check: (String,) =
             sqlx::query_as("PRAGMA quick_check").fetch_one(&mut conn).await.map_err(corrupt)?;
         if check.0 != "ok" {
@@ -315,6 +350,27 @@ impl History {
 }
 
 impl HistoryWriter {
+    /// Runs [`Self::run`] on a thread of its own (a background thread, see
+    /// [`background_priority`]) with its own single-threaded runtime: building the rows of a
+    /// 1,000-message insert takes a while, and that time must not be taken from the runtime that
+    /// moves device traffic. Resolves when the writer has stored everything and stopped.
+    pub async fn run_in_background(self, rx: mpsc::Receiver<Vec<Captured>>) {
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+        let spawned = std::thread::Builder::new().name("tb-history".into()).spawn(move || {
+            #[cfg(target_os = "linux")]
+            lower_priority(rustix::thread::gettid());
+            match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt.block_on(self.run(rx)),
+                Err(e) => tracing::error!(error = %e, "message history: no runtime for the writer"),
+            }
+            let _ = done_tx.send(());
+        });
+        match spawned {
+            Ok(_) => drop(done_rx.await),
+            Err(e) => tracing::error!(error = %e, "message history: the writer thread did not start"),
+        }
+    }
+
     /// Stores the batches the tap's consumer sends until it hangs up.
     pub async fn run(mut self, mut rx: mpsc::Receiver<Vec<Captured>>) {
         while let Some(batch) = rx.recv().await {

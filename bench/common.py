@@ -1,6 +1,7 @@
 """Helpers the benchmark scripts share: free ports, waiting for a listener, starting `thingbox
 serve` on port 0 (every listener) and reading its endpoints.json."""
 
+import argparse
 import json
 import os
 import resource
@@ -45,3 +46,13 @@ def start_serve(binary, data_dir, *extra):
             raise RuntimeError("thingbox did not start")
         time.sleep(0.001)
     return proc, json.loads(ep_file.read_text())
+
+
+def tool_args(doc):
+    """The arguments every MQTT harness takes: the Thingbox binary and the load tool."""
+    ap = argparse.ArgumentParser(description=doc)
+    ap.add_argument("--thingbox", required=True)
+    ap.add_argument("--tool", required=True, help="path to thingbox-bench")
+    ap.add_argument("--thingbox-arg", action="append", default=[],
+                    help="extra flag for `thingbox serve` (repeat), e.g. --thingbox-arg=--history-messages=0")
+    return ap

@@ -3,7 +3,6 @@
 over mutual TLS with the same device certificate (mosquitto: require_certificate, an ACL file). The
 load comes from `thingbox-bench` (rumqttc). Prints a Markdown table. It measures; it does not judge."""
 
-import argparse
 import json
 import shutil
 import signal
@@ -15,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import free_port, raise_fd_limit, start_serve, wait_port  # noqa: E402
+from common import free_port, raise_fd_limit, start_serve, tool_args, wait_port  # noqa: E402
 
 
 def rss_kb(pid):
@@ -123,17 +122,13 @@ def idle_rss(tool, broker, tls, connections):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--thingbox", required=True)
-    ap.add_argument("--tool", required=True, help="path to thingbox-bench")
+    ap = tool_args(__doc__)
     ap.add_argument("--messages", type=int, default=200_000)
     ap.add_argument("--fanout-subscribers", type=int, default=1000)
     ap.add_argument("--fanout-messages", type=int, default=100)
     ap.add_argument("--latency-messages", type=int, default=2000)
     ap.add_argument("--idle-connections", type=int, default=10_000)
     ap.add_argument("--skip-idle", action="store_true")
-    ap.add_argument("--thingbox-arg", action="append", default=[],
-                    help="extra flag for `thingbox serve` (repeat), e.g. --thingbox-arg=--history-messages=0")
     ap.add_argument("--shadow", action="store_true", help="only the durable shadow-update benchmark (Thingbox)")
     ap.add_argument("--policy-cost", action="store_true",
                     help="only measure QoS 0 throughput with a 2-statement vs a 10-statement policy (Thingbox)")

@@ -16,7 +16,6 @@ saturation. Prints Markdown tables. It measures; it does not judge.
     python3 bench/viewer.py --thingbox target/release/thingbox --tool target/release/thingbox-bench
 (run through `scripts/bench viewer`, which uses the test virtualenv's Playwright)."""
 
-import argparse
 import json
 import os
 import shutil
@@ -30,7 +29,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import raise_fd_limit  # noqa: E402
+from common import raise_fd_limit, tool_args  # noqa: E402
 from mqtt import issue_device, rss_kb, start_thingbox  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
@@ -202,15 +201,12 @@ def pct(values, p):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--thingbox", required=True)
-    ap.add_argument("--tool", required=True, help="path to thingbox-bench")
+    ap = tool_args(__doc__)
     ap.add_argument("--rate", type=int, default=10_000)
     ap.add_argument("--topics", type=int, default=1000)
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--saturation-seconds", type=int, default=20, help="0 skips the unpaced runs")
     ap.add_argument("--chromium", default="/usr/bin/chromium")
-    ap.add_argument("--thingbox-arg", action="append", default=[], help="extra flag for `thingbox serve`")
     a = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="tb-viewer-bench-"))

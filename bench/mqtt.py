@@ -132,7 +132,12 @@ def main():
     ap.add_argument("--shadow", action="store_true", help="only the durable shadow-update benchmark (Thingbox)")
     ap.add_argument("--policy-cost", action="store_true",
                     help="only measure QoS 0 throughput with a 2-statement vs a 10-statement policy (Thingbox)")
+    ap.add_argument("--latency-rounds", type=int, default=0,
+                    help="only QoS 1 round trips: this many interleaved rounds of --latency-messages against "
+                         "Thingbox (history on, the default), Thingbox with --history-messages=0, and mosquitto")
     a = ap.parse_args()
+    if a.latency_rounds:
+        return latency_rounds(a)
     if a.policy_cost:
         return policy_cost(a)
     if a.shadow:
@@ -228,6 +233,37 @@ def shadow_bench(a):
           f"{mqtt['updates_per_sec']:,.0f} ({mqtt['updates']:,} updates) | {mqtt['p50_ms']:.2f} / {mqtt['p99_ms']:.2f} ms |")
     errors = f" ({bad.group(1)} errors)" if bad else ""
     print(f"| HTTP UpdateThingShadow, wrk -t1 -c32 -d10s | {rps:,.0f}{errors} | {p50} / {p99} |")
+
+
+def latency_rounds(a):
+    """Round-trip latency, interleaved so that machine noise hits every broker alike; prints the
+    median of each broker's per-round p50 and p99."""
+    import statistics
+    work = Path(tempfile.mkdtemp(prefix="tb-latency-bench-"))
+    rounds = {"Thingbox (history on)": [], "Thingbox (history off)": [], "mosquitto 2.0.11": []}
+    try:
+        on, ep_on = start_thingbox(a.thingbox, str(work / "on"), *a.thingbox_arg)
+        off, ep_off = start_thingbox(a.thingbox, str(work / "off"), "--history-messages=0", *a.thingbox_arg)
+        tls_on = dict(zip(("cert", "key"), map(str, issue_device(ep_on["api"], work, prefix="on"))), ca=ep_on["root_ca"])
+        tls_off = dict(zip(("cert", "key"), map(str, issue_device(ep_off["api"], work, prefix="off"))),
+                       ca=ep_off["root_ca"])
+        mosq = start_mosquitto(str(work / "on"), work)
+        for _ in range(a.latency_rounds):
+            for (name, runs), (broker, tls) in zip(rounds.items(), ((on, tls_on), (off, tls_off), (mosq, tls_on))):
+                runs.append(bench(a.tool, broker, tls, "latency", "--messages", str(a.latency_messages)))
+        on.stop()
+        off.stop()
+        mosq.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"QoS 1 round trip, {a.latency_rounds} interleaved rounds of {a.latency_messages:,}: median p50 / p99 (ms)")
+    print("| broker | p50 | p99 | p99 of each round |")
+    print("|---|---|---|---|")
+    for name, runs in rounds.items():
+        p50 = statistics.median(r["p50_ms"] for r in runs)
+        p99 = statistics.median(r["p99_ms"] for r in runs)
+        each = ", ".join(f"{r['p99_ms']:.3f}" for r in runs)
+        print(f"| {name} | {p50:.3f} | {p99:.3f} | {each} |")
 
 
 def best_of_3(a, broker, tls, port=None):

@@ -6,7 +6,7 @@
 //! Native niceties: a download (a device bundle, a recording) is written to a private staging
 //! folder and then saved where the user picks in the system's save dialog (the Downloads folder
 //! and the file's own name suggested; cancelling deletes it — a bundle holds a private key); the
-//! File menu opens the data folder and copies the console URL for a browser.
+//! File menu opens the data folder, or the console in the system browser.
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
@@ -250,14 +250,33 @@ fn run() -> anyhow::Result<i32> {
     Ok(code)
 }
 
+/// Ends the process at once, without the C libraries' exit handlers. tao (0.37) runs an X11
+/// device-event thread that is never stopped; when an X event (the release of Ctrl+Q, say) reaches
+/// it while libXext's destructors run at exit, it crashes (SIGSEGV in `XextFindDisplay`). By the
+/// time this runs the engine has stopped, its data is on disk and the window is gone; standard
+/// output and error are flushed here: nothing is lost by skipping the handlers.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn exit_now(code: i32) -> ! {
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: `_exit` has no preconditions; it ends the process without running atexit handlers
+    // or library destructors, which is what is wanted here.
+    unsafe { libc::_exit(code) }
+}
+
 fn main() -> ExitCode {
     thingbox_server::init_tracing();
-    match run() {
-        Ok(0) => ExitCode::SUCCESS,
-        Ok(code) => ExitCode::from(code.clamp(1, 255) as u8),
+    let code = match run() {
+        Ok(code) => code.clamp(0, 255),
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            1
         }
-    }
+    };
+    #[cfg(target_os = "linux")]
+    exit_now(code);
+    #[cfg(not(target_os = "linux"))]
+    ExitCode::from(code as u8)
 }

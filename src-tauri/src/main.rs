@@ -164,14 +164,14 @@ fn save_download<R: tauri::Runtime>(
 }
 
 fn run() -> anyhow::Result<i32> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     // The same data dir rules as `thingbox serve` (THINGBOX_DATA_DIR, else the platform's), and the
-    // same thingbox.toml inside it.
+    // same thingbox.toml inside it (worker_threads included).
     let args = ServeArgs {
         data_dir: std::env::var_os("THINGBOX_DATA_DIR").map(PathBuf::from),
         ..ServeArgs::default()
     };
     let settings = Settings::resolve(args)?;
+    let runtime = settings.runtime()?;
     let (engine, stop) = runtime.block_on(thingbox_server::start(&settings, true))?;
     let endpoints = engine.endpoints().clone();
     let console = endpoints.console.clone().unwrap_or_else(|| endpoints.api.clone());

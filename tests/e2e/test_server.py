@@ -8,6 +8,7 @@ import socket
 import sqlite3
 import stat
 import subprocess
+from pathlib import Path
 
 import pytest
 from conftest import BIN, Server, free_port
@@ -151,6 +152,35 @@ def test_config_file_and_flags(tmp_path):
         s.stop()
 
 
+def banner_line(server, label):
+    """The banner line that starts with `label` (the banner is printed before endpoints.json)."""
+    for line in server.proc.stdout:
+        if line.strip().startswith(label):
+            return line.strip()
+        if line.startswith("Press Ctrl-C"):
+            break
+    raise AssertionError(f"no {label!r} line in the banner")
+
+
+def runtime_threads(pid):
+    """Threads the runtime made: its workers, and blocking-pool threads that come and go."""
+    return sum((t / "comm").read_text().startswith("tokio-rt-worker") for t in Path(f"/proc/{pid}/task").iterdir())
+
+
+def test_worker_threads(fresh_server, tmp_path):
+    s = fresh_server("--worker-threads", "3").start()
+    assert banner_line(s, "Threads") == "Threads    3 runtime workers (--worker-threads)"
+    assert runtime_threads(s.proc.pid) >= 3
+    s.client("iot").create_thing(thingName="on-three-workers")
+    (tmp_path / "one").mkdir()
+    (tmp_path / "one" / "thingbox.toml").write_text("worker_threads = 1\n")
+    s = fresh_server(data_dir=tmp_path / "one").start()
+    assert banner_line(s, "Threads") == "Threads    1 runtime worker (--worker-threads)"
+    assert s.client("iot").list_things()["things"] == []
+    code, err = run_to_exit("serve", "--data-dir", str(tmp_path / "x"), "--worker-threads", "0")
+    assert code != 0 and "--worker-threads must be between 1 and 256 (got 0)" in err, err
+
+
 def test_bad_config_is_named(tmp_path):
     (tmp_path / "thingbox.toml").write_text("api_prot = 1\n")
     code, err = run_to_exit("serve", "--data-dir", str(tmp_path))
@@ -162,5 +192,6 @@ def test_bad_config_is_named(tmp_path):
 def test_help_lists_every_flag():
     res = subprocess.run([str(BIN), "serve", "--help"], capture_output=True, text=True)
     assert res.returncode == 0
-    for flag in ["--data-dir", "--bind", "--api-port", "--mqtt-tls-port", "--mqtt-port", "--account", "--region", "--endpoint-host"]:
+    for flag in ["--data-dir", "--bind", "--api-port", "--mqtt-tls-port", "--mqtt-port", "--account", "--region", "--endpoint-host",
+                 "--worker-threads"]:
         assert flag in res.stdout, flag

@@ -52,6 +52,11 @@ pub struct ServeArgs {
     /// Host name returned by DescribeEndpoint and named in the server certificate [default: localhost]
     #[arg(long, value_name = "HOST")]
     pub endpoint_host: Option<String>,
+    /// Threads that move device traffic and serve the APIs (storage and the message history have
+    /// their own) [default: half the cores, at least 1: the devices and tools that talk to Thingbox
+    /// usually run on the same machine]
+    #[arg(long, value_name = "N")]
+    pub worker_threads: Option<usize>,
 }
 
 /// A port number, or `off`.
@@ -98,6 +103,7 @@ struct FileConfig {
     account: Option<String>,
     region: Option<String>,
     endpoint_host: Option<String>,
+    worker_threads: Option<usize>,
 }
 
 /// The resolved settings.
@@ -116,7 +122,20 @@ pub struct Settings {
     pub account: String,
     pub region: String,
     pub endpoint_host: String,
+    pub worker_threads: usize,
 }
+
+/// The default number of runtime worker threads: half the cores, rounded up. Thingbox shares its
+/// machine with the devices, SDK samples, test suites and browser that talk to it; measured on 2
+/// cores with the clients on the same machine (docs/benchmarks.md), one worker moved more MQTT
+/// messages and answered API calls with a lower tail latency than one per core, because fewer
+/// threads mean fewer cross-core wake-ups and no runtime thread competing with the clients.
+pub fn default_worker_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().div_ceil(2))
+}
+
+/// The most worker threads accepted.
+const MAX_WORKER_THREADS: usize = 256;
 
 /// The file name of the optional config file in the data dir.
 pub const CONFIG_FILE: &str = "thingbox.toml";
@@ -187,6 +206,10 @@ impl Settings {
             account: args.account.or(file.account).unwrap_or_else(|| "000000000000".into()),
             region: args.region.or(file.region).unwrap_or_else(|| "us-east-1".into()),
             endpoint_host: args.endpoint_host.or(file.endpoint_host).unwrap_or_else(|| "localhost".into()),
+            worker_threads: args
+                .worker_threads
+                .or(file.worker_threads)
+                .unwrap_or_else(default_worker_threads),
             data_dir,
         };
         settings.validate()?;
@@ -213,10 +236,21 @@ impl Settings {
                 self.history_mb
             );
         }
+        if !(1..=MAX_WORKER_THREADS).contains(&self.worker_threads) {
+            anyhow::bail!(
+                "--worker-threads must be between 1 and {MAX_WORKER_THREADS} (got {})",
+                self.worker_threads
+            );
+        }
         if !self.bind.is_loopback() {
             tracing::warn!(bind = %self.bind, "listening beyond this machine: anyone who can reach it can use the AWS API");
         }
         Ok(())
+    }
+
+    /// The async runtime the engine runs on, with `worker_threads` workers.
+    pub fn runtime(&self) -> std::io::Result<tokio::runtime::Runtime> {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(self.worker_threads).enable_all().build()
     }
 
     /// The engine's part of the settings.
@@ -257,6 +291,7 @@ mod tests {
             account: None,
             region: None,
             endpoint_host: None,
+            worker_threads: None,
         }
     }
 
@@ -275,6 +310,26 @@ mod tests {
         assert_eq!((s.api_port, s.region.as_str()), (5000, "eu-west-1"));
         let s = Settings::resolve(ServeArgs { api_port: Some(0), ..args(dir.path()) }).unwrap();
         assert_eq!(s.api_port, 0);
+    }
+
+    #[test]
+    fn worker_threads_default_to_half_the_cores_and_can_be_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Settings::resolve(args(dir.path())).unwrap();
+        let cores = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(s.worker_threads, cores.div_ceil(2));
+        assert!(s.worker_threads >= 1);
+        std::fs::write(dir.path().join(CONFIG_FILE), "worker_threads = 3\n").unwrap();
+        assert_eq!(Settings::resolve(args(dir.path())).unwrap().worker_threads, 3);
+        let s = Settings::resolve(ServeArgs { worker_threads: Some(2), ..args(dir.path()) }).unwrap();
+        assert_eq!(s.worker_threads, 2, "the flag wins over the file");
+        let rt = s.runtime().unwrap();
+        assert_eq!(rt.metrics().num_workers(), 2);
+        for bad in [0, 100_000] {
+            let e =
+                Settings::resolve(ServeArgs { worker_threads: Some(bad), ..args(dir.path()) }).unwrap_err();
+            assert!(e.to_string().contains("--worker-threads must be between 1 and 256"), "{e}");
+        }
     }
 
     #[test]

@@ -34,15 +34,12 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     thingbox_server::init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     let result = match cli.command {
-        Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Serve(args) => Settings::resolve(args).and_then(|settings| {
+            let runtime =
+                settings.runtime().map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+            runtime.block_on(serve(settings))
+        }),
         Command::Trust { data_dir, uninstall } => {
             config::data_dir_or_default(data_dir).and_then(|d| trust::trust(&d, uninstall))
         }
@@ -56,8 +53,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let settings = Settings::resolve(args)?;
+async fn serve(settings: Settings) -> anyhow::Result<()> {
     let (engine, stop_tx) = start(&settings, false).await?;
     let ep = engine.endpoints();
     let dir = settings.data_dir.canonicalize().unwrap_or_else(|_| settings.data_dir.clone());
@@ -89,6 +85,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => println!("  MQTT       plain listener off (--mqtt-port off)"),
     }
     println!("  Endpoints  {}", dir.join(thingbox_engine::ENDPOINTS_FILE).display());
+    let workers = tokio::runtime::Handle::current().metrics().num_workers();
+    println!(
+        "  Threads    {workers} runtime worker{} (--worker-threads)",
+        if workers == 1 { "" } else { "s" }
+    );
     println!("Press Ctrl-C to stop.");
 
     wait_for_signal().await;

@@ -271,6 +271,11 @@ impl Conn<'_> {
                         if let Some(end) = self.handle(p).await {
                             return end;
                         }
+                        // One unit of the task's cooperative budget per packet: a read can bring
+                        // hundreds of packets, and the subscribers' writers (woken by routing,
+                        // often on this same worker thread) must get to run before their queues
+                        // fill up and QoS 0 is dropped.
+                        tokio::task::coop::consume_budget().await;
                     }
                     Ok(None) => break,
                     Err(e) => {

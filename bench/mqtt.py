@@ -135,6 +135,9 @@ def main():
     ap.add_argument("--latency-rounds", type=int, default=0,
                     help="only QoS 1 round trips: this many interleaved rounds of --latency-messages against "
                          "Thingbox (history on, the default), Thingbox with --history-messages=0, and mosquitto")
+    ap.add_argument("--latency-also", action="append", default=[], metavar="FLAG",
+                    help="with --latency-rounds: one more Thingbox in the rounds, started with this extra flag "
+                         "(repeat), e.g. --latency-also=--worker-threads=2")
     a = ap.parse_args()
     if a.latency_rounds:
         return latency_rounds(a)
@@ -240,20 +243,22 @@ def latency_rounds(a):
     median of each broker's per-round p50 and p99."""
     import statistics
     work = Path(tempfile.mkdtemp(prefix="tb-latency-bench-"))
-    rounds = {"Thingbox (history on)": [], "Thingbox (history off)": [], "mosquitto 2.0.11": []}
+    variants = [("Thingbox (history on)", []), ("Thingbox (history off)", ["--history-messages=0"]),
+                *((f"Thingbox ({flag})", [flag]) for flag in a.latency_also)]
+    brokers = []
     try:
-        on, ep_on = start_thingbox(a.thingbox, str(work / "on"), *a.thingbox_arg)
-        off, ep_off = start_thingbox(a.thingbox, str(work / "off"), "--history-messages=0", *a.thingbox_arg)
-        tls_on = dict(zip(("cert", "key"), map(str, issue_device(ep_on["api"], work, prefix="on"))), ca=ep_on["root_ca"])
-        tls_off = dict(zip(("cert", "key"), map(str, issue_device(ep_off["api"], work, prefix="off"))),
-                       ca=ep_off["root_ca"])
-        mosq = start_mosquitto(str(work / "on"), work)
+        for i, (name, flags) in enumerate(variants):
+            broker, ep = start_thingbox(a.thingbox, str(work / f"data{i}"), *flags, *a.thingbox_arg)
+            cert, key = map(str, issue_device(ep["api"], work, prefix=f"device{i}"))
+            brokers.append((name, broker, {"cert": cert, "key": key, "ca": ep["root_ca"]}))
+        # mosquitto serves the first Thingbox's TLS material and trusts the same device certificate.
+        brokers.append(("mosquitto 2.0.11", start_mosquitto(str(work / "data0"), work), brokers[0][2]))
+        rounds = {name: [] for name, _, _ in brokers}
         for _ in range(a.latency_rounds):
-            for (name, runs), (broker, tls) in zip(rounds.items(), ((on, tls_on), (off, tls_off), (mosq, tls_on))):
-                runs.append(bench(a.tool, broker, tls, "latency", "--messages", str(a.latency_messages)))
-        on.stop()
-        off.stop()
-        mosq.stop()
+            for name, broker, tls in brokers:
+                rounds[name].append(bench(a.tool, broker, tls, "latency", "--messages", str(a.latency_messages)))
+        for _, broker, _ in brokers:
+            broker.stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"QoS 1 round trip, {a.latency_rounds} interleaved rounds of {a.latency_messages:,}: median p50 / p99 (ms)")

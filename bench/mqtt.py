@@ -249,17 +249,18 @@ def latency_rounds(a):
     try:
         for i, (name, flags) in enumerate(variants):
             broker, ep = start_thingbox(a.thingbox, str(work / f"data{i}"), *flags, *a.thingbox_arg)
+            brokers.append((name, broker, None))
             cert, key = map(str, issue_device(ep["api"], work, prefix=f"device{i}"))
-            brokers.append((name, broker, {"cert": cert, "key": key, "ca": ep["root_ca"]}))
+            brokers[-1] = (name, broker, {"cert": cert, "key": key, "ca": ep["root_ca"]})
         # mosquitto serves the first Thingbox's TLS material and trusts the same device certificate.
         brokers.append(("mosquitto 2.0.11", start_mosquitto(str(work / "data0"), work), brokers[0][2]))
         rounds = {name: [] for name, _, _ in brokers}
         for _ in range(a.latency_rounds):
             for name, broker, tls in brokers:
                 rounds[name].append(bench(a.tool, broker, tls, "latency", "--messages", str(a.latency_messages)))
+    finally:
         for _, broker, _ in brokers:
             broker.stop()
-    finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"QoS 1 round trip, {a.latency_rounds} interleaved rounds of {a.latency_messages:,}: median p50 / p99 (ms)")
     print("| broker | p50 | p99 | p99 of each round |")

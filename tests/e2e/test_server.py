@@ -152,19 +152,36 @@ def test_config_file_and_flags(tmp_path):
         s.stop()
 
 
-def banner_line(server, label):
-    """The banner line that starts with `label` (the banner is printed before endpoints.json)."""
-    for line in server.proc.stdout:
+def banner_line(server, label, timeout=10):
+    """The banner line that starts with `label` (printed right after endpoints.json is written)."""
+    import queue
+    import threading
+
+    lines = queue.Queue()
+
+    def read():
+        for line in server.proc.stdout:
+            lines.put(line)
+            if line.startswith("Press Ctrl-C"):
+                break
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    while (line := lines.get(timeout=timeout)) is not None:
         if line.strip().startswith(label):
             return line.strip()
-        if line.startswith("Press Ctrl-C"):
-            break
     raise AssertionError(f"no {label!r} line in the banner")
 
 
 def runtime_threads(pid):
     """Threads the runtime made: its workers, and blocking-pool threads that come and go."""
-    return sum((t / "comm").read_text().startswith("tokio-rt-worker") for t in Path(f"/proc/{pid}/task").iterdir())
+    n = 0
+    for t in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            n += (t / "comm").read_text().startswith("tokio-rt-worker")
+        except OSError:
+            pass  # a blocking-pool thread that just ended
+    return n
 
 
 def test_worker_threads(fresh_server, tmp_path):
@@ -178,7 +195,7 @@ def test_worker_threads(fresh_server, tmp_path):
     assert banner_line(s, "Threads") == "Threads    1 runtime worker (--worker-threads)"
     assert s.client("iot").list_things()["things"] == []
     code, err = run_to_exit("serve", "--data-dir", str(tmp_path / "x"), "--worker-threads", "0")
-    assert code != 0 and "--worker-threads must be between 1 and 256 (got 0)" in err, err
+    assert code != 0 and "must be between 1 and 256 (got 0)" in err, err
 
 
 def test_bad_config_is_named(tmp_path):

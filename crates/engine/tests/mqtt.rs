@@ -87,7 +87,8 @@ async fn many_engines_start_and_stop_and_free_their_ports() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// One worker: the runtime `thingbox serve` builds on a 2-core machine (half the cores).
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn v4_round_trip_over_plain_tcp() {
     let e = start().await;
     let (sub, mut sev) = AsyncClient::new(opts("sub", e.port("mqtt")), 10);

@@ -131,7 +131,7 @@ pub struct Settings {
 /// messages and answered API calls with a lower tail latency than one per core, because fewer
 /// threads mean fewer cross-core wake-ups and no runtime thread competing with the clients.
 pub fn default_worker_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().div_ceil(2))
+    std::thread::available_parallelism().map_or(1, |n| n.get().div_ceil(2)).min(MAX_WORKER_THREADS)
 }
 
 /// The most worker threads accepted.
@@ -238,7 +238,7 @@ impl Settings {
         }
         if !(1..=MAX_WORKER_THREADS).contains(&self.worker_threads) {
             anyhow::bail!(
-                "--worker-threads must be between 1 and {MAX_WORKER_THREADS} (got {})",
+                "--worker-threads (worker_threads in thingbox.toml) must be between 1 and {MAX_WORKER_THREADS} (got {})",
                 self.worker_threads
             );
         }
@@ -328,7 +328,10 @@ mod tests {
         for bad in [0, 100_000] {
             let e =
                 Settings::resolve(ServeArgs { worker_threads: Some(bad), ..args(dir.path()) }).unwrap_err();
-            assert!(e.to_string().contains("--worker-threads must be between 1 and 256"), "{e}");
+            assert!(
+                e.to_string().contains("worker_threads in thingbox.toml) must be between 1 and 256"),
+                "{e}"
+            );
         }
     }
 

@@ -209,8 +209,14 @@ async fn save_collections(
     Ok(Json(list))
 }
 
-async fn recordings(State(s): State<AppState>) -> Json<Vec<Recording>> {
-    Json(s.viewer.recorders().list())
+async fn recordings(State(s): State<AppState>) -> Result<Json<Vec<Recording>>, ApiError> {
+    // Counting a new recording's lines reads the whole file: off the runtime's workers, which
+    // move device traffic (one worker by default on small machines).
+    let viewer = s.viewer.clone();
+    let list = tokio::task::spawn_blocking(move || viewer.recorders().list())
+        .await
+        .map_err(|e| Error::InvalidRequest(format!("listing the recordings failed: {e}")))?;
+    Ok(Json(list))
 }
 
 async fn start_recording(
@@ -298,7 +304,10 @@ async fn start_replay(
             .into());
         }
     };
-    let messages = record::parse_recording(&text)?;
+    // Up to a million lines to check: off the runtime's workers.
+    let messages = tokio::task::spawn_blocking(move || record::parse_recording(&text))
+        .await
+        .map_err(|e| Error::InvalidRequest(format!("reading the recording failed: {e}")))??;
     Ok(Json(s.viewer.start_replay(source, messages, req.speed, s.gateway.shutdown.clone())))
 }
 

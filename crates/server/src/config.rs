@@ -249,8 +249,12 @@ impl Settings {
     }
 
     /// The async runtime the engine runs on, with `worker_threads` workers.
-    pub fn runtime(&self) -> std::io::Result<tokio::runtime::Runtime> {
-        tokio::runtime::Builder::new_multi_thread().worker_threads(self.worker_threads).enable_all().build()
+    pub fn runtime(&self) -> anyhow::Result<tokio::runtime::Runtime> {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(self.worker_threads)
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")
     }
 
     /// The engine's part of the settings.

@@ -35,11 +35,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     thingbox_server::init_tracing();
     let result = match cli.command {
-        Command::Serve(args) => Settings::resolve(args).and_then(|settings| {
-            let runtime =
-                settings.runtime().map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
-            runtime.block_on(serve(settings))
-        }),
+        Command::Serve(args) => {
+            Settings::resolve(args).and_then(|settings| settings.runtime()?.block_on(serve(settings)))
+        }
         Command::Trust { data_dir, uninstall } => {
             config::data_dir_or_default(data_dir).and_then(|d| trust::trust(&d, uninstall))
         }

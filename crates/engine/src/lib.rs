@@ -198,7 +198,7 @@ impl Engine {
         };
         let console_token = console_token(&dir)?;
         let events = events::Events::default();
-        let retained = broker::store::load_retained(&pool).await?;
+        let retained = storage::retained::load(&pool).await?;
         let broker = Arc::new(broker::Broker::new(
             config.broker.clone(),
             retained,

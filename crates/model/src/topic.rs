@@ -7,6 +7,8 @@
 
 /// Longest topic name or filter, in bytes.
 pub const MAX_TOPIC_BYTES: usize = 256;
+/// Largest payload of one message, in bytes (AWS IoT's 128 KB).
+pub const MAX_PAYLOAD_BYTES: usize = 128 * 1024;
 /// Most levels (7 slashes), not counting a `$aws/rules/<rule>/` or `$share/<group>/` prefix.
 pub const MAX_TOPIC_LEVELS: usize = 8;
 

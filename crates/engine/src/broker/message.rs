@@ -3,6 +3,8 @@
 
 use bytes::Bytes;
 
+use crate::storage::retained::{RetainedRow, StoredProps};
+
 /// Who a connection or in-process client is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
@@ -74,4 +76,72 @@ pub struct Message {
     pub principal: Principal,
     /// When the router accepted it (ms since the epoch).
     pub timestamp_ms: i64,
+}
+
+impl Principal {
+    /// The stored text form (`cert:<id>`, `plain:<name>`, `service:<name>`, `http`, `iam:<key>`).
+    pub fn to_text(&self) -> String {
+        match self {
+            Self::Certificate(id) => format!("cert:{id}"),
+            Self::Plain(n) => format!("plain:{n}"),
+            Self::Service(n) => format!("service:{n}"),
+            Self::Http => "http".into(),
+            Self::Iam(k) => format!("iam:{k}"),
+        }
+    }
+
+    /// Reads [`to_text`](Self::to_text)'s form (a service name, which is static, reads as HTTP).
+    pub fn from_text(text: &str) -> Self {
+        match text.split_once(':') {
+            Some(("cert", id)) => Self::Certificate(id.into()),
+            Some(("plain", n)) => Self::Plain(n.into()),
+            Some(("iam", k)) => Self::Iam(k.into()),
+            _ => Self::Http,
+        }
+    }
+}
+
+impl Message {
+    /// The retained-table row of this message.
+    pub fn to_row(&self) -> RetainedRow {
+        let p = &self.properties;
+        RetainedRow {
+            topic: self.topic.clone(),
+            payload: self.payload.clone(),
+            qos: self.qos,
+            properties: StoredProps {
+                payload_format_indicator: p.payload_format_indicator,
+                message_expiry_interval: p.message_expiry_interval,
+                response_topic: p.response_topic.clone(),
+                correlation_data: p.correlation_data.as_ref().map(|b| b.to_vec()),
+                user_properties: p.user_properties.clone(),
+                content_type: p.content_type.clone(),
+            },
+            client_id: self.client_id.clone(),
+            principal: self.principal.to_text(),
+            ts_ms: self.timestamp_ms,
+        }
+    }
+
+    /// A retained message read back from its row.
+    pub fn from_row(r: RetainedRow) -> Self {
+        let p = r.properties;
+        Message {
+            topic: r.topic,
+            payload: r.payload,
+            qos: r.qos,
+            retain: true,
+            properties: Properties {
+                payload_format_indicator: p.payload_format_indicator,
+                message_expiry_interval: p.message_expiry_interval,
+                response_topic: p.response_topic,
+                correlation_data: p.correlation_data.map(Into::into),
+                user_properties: p.user_properties,
+                content_type: p.content_type,
+            },
+            client_id: r.client_id,
+            principal: Principal::from_text(&r.principal),
+            timestamp_ms: r.ts_ms,
+        }
+    }
 }

@@ -7,7 +7,6 @@
 
 pub mod message;
 pub mod session;
-pub mod store;
 pub mod tap;
 pub mod trie;
 
@@ -102,7 +101,7 @@ pub struct Attached {
 /// console, replays): a valid topic name, no reserved topic a client may not publish to, and a
 /// payload within AWS's 128 KB. Devices get the same rules as MQTT reason codes from the gateway.
 pub fn check_publish(topic: &str, retain: bool, payload_len: usize) -> Result<(), crate::Error> {
-    use crate::gateway::conn::MAX_PAYLOAD;
+    use thingbox_model::topic::MAX_PAYLOAD_BYTES as MAX_PAYLOAD;
     thingbox_model::topic::check_name(topic)
         .map_err(|e| crate::Error::InvalidRequest(format!("Invalid topic '{topic}': {e}")))?;
     if !thingbox_model::topic::client_may_publish(topic, retain) {
@@ -131,7 +130,7 @@ impl Broker {
     /// `writer`.
     pub fn new(
         config: BrokerConfig,
-        retained: Vec<Message>,
+        retained: Vec<crate::storage::retained::RetainedRow>,
         writer: Writer,
         console: Bus<ConsoleEvent>,
     ) -> Self {
@@ -139,7 +138,9 @@ impl Broker {
             config,
             trie: RwLock::new(Trie::default()),
             sessions: Mutex::new(HashMap::new()),
-            retained: RwLock::new(retained.into_iter().map(|m| (m.topic.clone(), Arc::new(m))).collect()),
+            retained: RwLock::new(
+                retained.into_iter().map(|r| (r.topic.clone(), Arc::new(Message::from_row(r)))).collect(),
+            ),
             next_id: AtomicU64::new(1),
             writer,
             stats: Stats::default(),
@@ -163,7 +164,7 @@ impl Broker {
                 Write::DeleteRetained(msg.topic.clone())
             } else {
                 self.retained.write().insert(msg.topic.clone(), msg.clone());
-                Write::PutRetained(msg.clone())
+                Write::PutRetained(msg.to_row())
             };
             self.writer.submit(vec![write]).wait().await?;
         }

@@ -15,7 +15,7 @@ use super::{Authorizer, Caller};
 use crate::broker::{Broker, Delivery, DisconnectReason, Message, Principal, Session, SubOptions, now_ms};
 
 /// AWS IoT's payload limit for PUBLISH (and CONNECT will) messages.
-pub const MAX_PAYLOAD: usize = 128 * 1024;
+pub const MAX_PAYLOAD: usize = thingbox_model::topic::MAX_PAYLOAD_BYTES;
 /// Topic filters allowed in one SUBSCRIBE.
 pub const MAX_FILTERS_PER_SUBSCRIBE: usize = 8;
 /// Subscriptions one connection may hold.

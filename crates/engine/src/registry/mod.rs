@@ -1,8 +1,6 @@
 //! The registry service: the model's [`Registry`] held in memory for reads, with every accepted
 //! change made durable through the storage writer before the caller is answered.
 
-pub mod store;
-
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::RwLock;
@@ -55,7 +53,7 @@ fn subject(c: &Change) -> (ResourceKind, &str, bool) {
 impl RegistryService {
     /// Loads the registry from the database.
     pub async fn load(db: Db, console: Bus<ConsoleEvent>) -> Result<Self, StorageError> {
-        let registry = store::load(db.pool()).await?;
+        let registry = crate::storage::registry::load(db.pool()).await?;
         Ok(Self { state: RwLock::new(registry), db, generation: AtomicU64::new(1), console })
     }
 
@@ -97,7 +95,7 @@ impl RegistryService {
         if let Err(e) = pending.wait().await {
             // Memory ran ahead of the disk: take the disk's word again.
             tracing::error!(error = %e, "registry write failed; reloading the registry from the database");
-            match store::load(self.db.pool()).await {
+            match crate::storage::registry::load(self.db.pool()).await {
                 Ok(fresh) => *self.state.write() = fresh,
                 Err(reload) => tracing::error!(error = %reload, "reloading the registry failed"),
             }

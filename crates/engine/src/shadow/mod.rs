@@ -6,8 +6,6 @@
 //! flow through a two-stage pipeline — decide-and-queue, then wait-and-publish — so that many
 //! updates share one commit while replies keep their order.
 
-pub mod store;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -17,10 +15,10 @@ use thingbox_model::shadow::{self, Shadow, ShadowError};
 use thingbox_model::topic::{Reserved, reserved};
 use tokio::sync::{mpsc, watch};
 
-pub use self::store::HistoryEntry;
 use crate::broker::{Broker, InternalClient, now_ms};
 use crate::storage::{Db, Pending, StorageError, Write};
 use thingbox_api::console::ConsoleEvent;
+pub use thingbox_model::shadow::HistoryEntry;
 
 /// Changes kept per shadow (older ones are trimmed).
 pub const DEFAULT_HISTORY: i64 = 1000;
@@ -93,7 +91,11 @@ impl ShadowService {
     /// Loads every shadow.
     /// Loads every shadow; `keep` changes are kept per shadow.
     pub async fn load(db: Db, broker: Arc<Broker>, keep: i64) -> Result<Arc<Self>, StorageError> {
-        let shadows = store::load(db.pool()).await?.into_iter().map(|(t, n, s)| ((t, n), s)).collect();
+        let shadows = crate::storage::shadows::load(db.pool())
+            .await?
+            .into_iter()
+            .map(|(t, n, s)| ((t, n), s))
+            .collect();
         Ok(Arc::new(Self {
             shadows: Mutex::new(shadows),
             db,
@@ -265,7 +267,7 @@ impl ShadowService {
         name: &str,
         limit: i64,
     ) -> Result<Vec<HistoryEntry>, StorageError> {
-        store::history(self.db.pool(), thing, name, limit).await
+        crate::storage::shadows::history(self.db.pool(), thing, name, limit).await
     }
 
     /// The changes that produced the given versions (for a diff in the console).
@@ -275,7 +277,7 @@ impl ShadowService {
         name: &str,
         wanted: &[i64],
     ) -> Result<Vec<HistoryEntry>, StorageError> {
-        store::versions(self.db.pool(), thing, name, wanted).await
+        crate::storage::shadows::versions(self.db.pool(), thing, name, wanted).await
     }
 
     /// Serves the MQTT shadow topics until `stop`: one task decides and queues, another waits for

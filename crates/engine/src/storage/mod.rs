@@ -6,6 +6,14 @@
 //! drains whatever is queued, applies it in one transaction (`synchronous=FULL`, so a commit is on
 //! disk when it returns) and only then completes each submitter's future. Many concurrent requests
 //! therefore share one fsync, and nothing is acknowledged before it is durable.
+//!
+//! Each service's rows have a module here ([`registry`], [`shadows`], [`retained`], …): the SQL
+//! and the plain data it reads and writes. Storage depends on the model only; the services depend
+//! on storage, never the other way.
+
+pub mod registry;
+pub mod retained;
+pub mod shadows;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -17,8 +25,6 @@ use sqlx::sqlite::{
 use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-
-use crate::registry;
 
 /// The database's file name inside the data dir.
 pub const DB_FILE: &str = "thingbox.db";
@@ -85,12 +91,12 @@ pub enum Write {
     /// Append a shadow change (trimming its history to `keep` now and then).
     Shadow {
         /// The change, with the shadow after it.
-        entry: Box<crate::shadow::HistoryEntry>,
+        entry: Box<thingbox_model::shadow::HistoryEntry>,
         /// History entries kept per shadow.
         keep: i64,
     },
     /// Store the retained message of a topic.
-    PutRetained(std::sync::Arc<crate::broker::Message>),
+    PutRetained(retained::RetainedRow),
     /// Remove the retained message of a topic.
     DeleteRetained(String),
     /// Set a key in the settings table.
@@ -105,12 +111,10 @@ pub enum Write {
 impl Write {
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
         match self {
-            Write::Registry(change) => registry::store::apply(conn, change).await,
-            Write::Shadow { entry, keep } => crate::shadow::store::put(conn, entry, *keep).await,
-            Write::PutRetained(m) => crate::broker::store::put_retained(conn, m).await,
-            Write::DeleteRetained(topic) => {
-                sqlx::query("DELETE FROM retained WHERE topic = ?1").bind(topic).execute(conn).await.map(drop)
-            }
+            Write::Registry(change) => registry::apply(conn, change).await,
+            Write::Shadow { entry, keep } => shadows::put(conn, entry, *keep).await,
+            Write::PutRetained(m) => retained::put(conn, m).await,
+            Write::DeleteRetained(topic) => retained::delete(conn, topic).await,
             Write::Setting { key, value } => sqlx::query(
                 "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
             )
@@ -298,17 +302,17 @@ async fn commit<'a>(
 ) -> Result<(), sqlx::Error> {
     let mut tx = conn.begin().await?;
     // Consecutive shadow changes (the busiest writes) go in as one multi-row INSERT.
-    let mut shadows: Vec<(&crate::shadow::HistoryEntry, i64)> = Vec::new();
+    let mut shadows: Vec<(&thingbox_model::shadow::HistoryEntry, i64)> = Vec::new();
     for w in writes {
         if let Write::Shadow { entry, keep } = w {
             shadows.push((entry, *keep));
             continue;
         }
-        crate::shadow::store::put_many(&mut tx, &shadows).await?;
+        shadows::put_many(&mut tx, &shadows).await?;
         shadows.clear();
         w.apply(&mut tx).await?;
     }
-    crate::shadow::store::put_many(&mut tx, &shadows).await?;
+    shadows::put_many(&mut tx, &shadows).await?;
     tx.commit().await
 }
 

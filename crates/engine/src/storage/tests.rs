@@ -34,7 +34,7 @@ async fn concurrent_writes_commit_and_survive_reopen() {
     close(db, task).await;
 
     let (db, task) = Db::open(dir.path()).await.unwrap();
-    let reg = crate::registry::store::load(db.pool()).await.unwrap();
+    let reg = crate::storage::registry::load(db.pool()).await.unwrap();
     assert_eq!(reg.thing_count(), 200);
     let mode: (String,) = sqlx::query_as("PRAGMA journal_mode").fetch_one(db.pool()).await.unwrap();
     assert_eq!(mode.0, "wal");

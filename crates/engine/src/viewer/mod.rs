@@ -471,7 +471,7 @@ pub fn console_message(req: PublishRequest) -> Result<Message, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gateway::conn::MAX_PAYLOAD;
+    use thingbox_model::topic::MAX_PAYLOAD_BYTES as MAX_PAYLOAD;
 
     fn cap(id: u64, topic: &str) -> Captured {
         (

@@ -444,3 +444,23 @@ pub fn delete(current: &Shadow, client_token: Option<&str>, now: i64) -> (Shadow
 
 #[cfg(test)]
 mod tests;
+
+/// One accepted change.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    /// Thing.
+    pub thing: String,
+    /// Shadow name ('' = classic).
+    pub name: String,
+    /// The version after the change (for a delete: the version deleted).
+    pub version: i64,
+    /// `update` or `delete`.
+    pub kind: &'static str,
+    /// The shadow after the change.
+    pub shadow: Shadow,
+    /// Who: a client id, or `api`.
+    pub writer: String,
+    /// Epoch seconds.
+    pub ts: i64,
+}

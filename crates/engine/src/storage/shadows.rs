@@ -1,31 +1,11 @@
-//! The shadow table: one row per accepted change. The newest row of a shadow is its current state;
+//! The shadow table (the shadow service's rows): one row per accepted change. The newest row of a shadow is its current state;
 //! older rows are its history, trimmed to a bounded number (every 100 versions, so a durable
 //! update costs one INSERT).
 
 use sqlx::{SqliteConnection, SqlitePool};
-use thingbox_model::shadow::Shadow;
+use thingbox_model::shadow::{HistoryEntry, Shadow};
 
-use crate::storage::StorageError;
-
-/// One accepted change.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HistoryEntry {
-    /// Thing.
-    pub thing: String,
-    /// Shadow name ('' = classic).
-    pub name: String,
-    /// The version after the change (for a delete: the version deleted).
-    pub version: i64,
-    /// `update` or `delete`.
-    pub kind: &'static str,
-    /// The shadow after the change.
-    pub shadow: Shadow,
-    /// Who: a client id, or `api`.
-    pub writer: String,
-    /// Epoch seconds.
-    pub ts: i64,
-}
+use super::StorageError;
 
 fn decode(thing: &str, name: &str, doc: &str) -> Result<Shadow, StorageError> {
     serde_json::from_str(doc)

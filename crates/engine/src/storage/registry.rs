@@ -6,7 +6,7 @@ use thingbox_model::registry::{
     ThingType,
 };
 
-use crate::storage::StorageError;
+use super::StorageError;
 
 fn decode<T: serde::de::DeserializeOwned>(table: &str, name: &str, doc: &str) -> Result<T, StorageError> {
     serde_json::from_str(doc)

@@ -23,6 +23,8 @@ pub enum ResourceKind {
     CaCertificate,
     /// An IoT policy (also: its versions and targets).
     Policy,
+    /// A topic rule.
+    Rule,
 }
 
 /// One event on the console's stream.
@@ -63,6 +65,14 @@ pub enum ConsoleEvent {
     /// A replay advanced or ended.
     #[serde(rename_all = "camelCase")]
     Replay(crate::viewer::Replay),
+    /// Once a second while rules exist: every rule's counters.
+    #[serde(rename_all = "camelCase")]
+    Rules {
+        /// Per rule, sorted by name.
+        rules: Vec<crate::rules::RuleStats>,
+        /// Engine-wide.
+        engine: crate::rules::EngineRuleStats,
+    },
     /// The stream fell behind and skipped events: refetch everything shown.
     #[serde(rename_all = "camelCase")]
     Lagged {

@@ -6,6 +6,7 @@
 
 pub mod console;
 pub mod iot;
+pub mod rules;
 pub mod viewer;
 
 /// The body of every AWS error response: `{"message": "..."}`, plus the resource for

@@ -26,6 +26,9 @@ pub enum Error {
     /// The shadow service refused (AWS's shadow code and message).
     #[error(transparent)]
     Shadow(#[from] thingbox_model::shadow::ShadowError),
+    /// A topic rule operation was refused.
+    #[error(transparent)]
+    Rule(#[from] thingbox_model::rules::RuleError),
 }
 
 impl From<thingbox_model::ValidationError> for Error {

@@ -6,7 +6,7 @@
 //! and every task has stopped, the database is closed and `endpoints.json` is removed.
 //!
 //! Module map: [`storage`] (SQLite, group-commit writer), [`ca`] (local CA), [`registry`] (things,
-//! types, groups), [`http`] (the AWS REST APIs).
+//! types, groups), [`rules`] (topic rules and their actions), [`http`] (the AWS REST APIs).
 
 pub mod broker;
 pub mod ca;
@@ -17,6 +17,7 @@ pub mod gateway;
 pub mod http;
 pub mod policy;
 pub mod registry;
+pub mod rules;
 pub mod shadow;
 pub mod storage;
 pub mod viewer;
@@ -61,6 +62,8 @@ pub struct EngineConfig {
     pub console_assets: &'static [http::assets::Asset],
     /// How much message history to keep for the console's viewer.
     pub history: viewer::history::HistoryConfig,
+    /// Rules engine settings (Lambda mappings, queue sizes).
+    pub rules: rules::RulesConfig,
 }
 
 impl EngineConfig {
@@ -77,6 +80,7 @@ impl EngineConfig {
             shadow_history: shadow::DEFAULT_HISTORY,
             console_assets: &[],
             history: viewer::history::HistoryConfig::default(),
+            rules: rules::RulesConfig::default(),
         }
     }
 
@@ -206,6 +210,15 @@ impl Engine {
             events.console.clone(),
         ));
         let shadows = shadow::ShadowService::load(db.clone(), broker.clone(), config.shadow_history).await?;
+        let rules = rules::RulesService::load(
+            db.clone(),
+            broker.clone(),
+            shadows.clone(),
+            &dir,
+            config.account.clone(),
+            config.rules.clone(),
+        )
+        .await?;
         let registry = Arc::new(registry::RegistryService::load(db, events.console.clone()).await?);
         let (history, history_writer) = viewer::history::History::open(&dir, config.history).await?;
         let viewer =
@@ -260,6 +273,7 @@ impl Engine {
             endpoints: endpoints.clone(),
             data_dir: dir.clone(),
             viewer: viewer.clone(),
+            rules: rules.clone(),
         });
         let app = http::app(state);
 
@@ -272,6 +286,7 @@ impl Engine {
         }
         tasks.spawn(reap_sessions(broker.clone(), stop_rx.clone()));
         tasks.spawn(shadows.clone().serve_mqtt(broker.internal_client("shadow"), stop_rx.clone()));
+        tasks.spawn(rules.clone().run(stop_rx.clone()));
         let (history_tx, history_rx) = tokio::sync::mpsc::channel(viewer::HISTORY_QUEUE);
         tasks.spawn(history_writer.run_in_background(history_rx));
         tasks.spawn(viewer.run(history_tx, stop_rx.clone()));

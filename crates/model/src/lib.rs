@@ -1,15 +1,17 @@
 //! Thingbox's domain model: everything that can be decided without IO.
 //!
 //! This crate owns AWS IoT's naming rules and limits ([`names`]), ARNs ([`arn`]), opaque pagination
-//! tokens ([`paging`]), time as the domain sees it ([`time`]), tags ([`tags`]) and the device registry
-//! state machine ([`registry`]). It is synchronous, does no IO, never reads a clock (callers pass
-//! `now`) and compiles to wasm, so the console can run the same rules in the browser.
+//! tokens ([`paging`]), time as the domain sees it ([`time`]), tags ([`tags`]), the device registry
+//! state machine ([`registry`]) and topic rules ([`rules`], whose SQL is `thingbox_sql`). It is
+//! synchronous, does no IO, never reads a clock (callers pass `now`) and compiles to wasm, so the
+//! console can run the same rules in the browser.
 
 pub mod arn;
 pub mod names;
 pub mod paging;
 pub mod policy;
 pub mod registry;
+pub mod rules;
 pub mod shadow;
 pub mod tags;
 pub mod time;

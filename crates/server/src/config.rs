@@ -1,5 +1,6 @@
 //! Settings for `thingbox serve`: command-line flags over `<data dir>/thingbox.toml` over defaults.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -7,6 +8,7 @@ use anyhow::Context as _;
 use clap::Args;
 use serde::Deserialize;
 use thingbox_engine::EngineConfig;
+use thingbox_engine::rules::LambdaTarget;
 
 /// Flags of `thingbox serve`. Every flag can also be set in `<data dir>/thingbox.toml` (same names
 /// with underscores, e.g. `api_port = 4580`); flags win.
@@ -57,6 +59,12 @@ pub struct ServeArgs {
     /// usually run on the same machine]
     #[arg(long, value_name = "N")]
     pub worker_threads: Option<usize>,
+    /// Run a Lambda function that rule actions name on this machine: FUNCTION is its ARN or its
+    /// name, TARGET an http(s):// URL (the rule's output is POSTed to it) or a command (the output
+    /// on its standard input); repeat for several. In thingbox.toml: [rules.lambda] FUNCTION =
+    /// "TARGET" or ["command", "arg"]
+    #[arg(long = "lambda", value_name = "FUNCTION=TARGET")]
+    pub lambdas: Vec<String>,
 }
 
 /// A port number, or `off`.
@@ -104,6 +112,25 @@ struct FileConfig {
     region: Option<String>,
     endpoint_host: Option<String>,
     worker_threads: Option<usize>,
+    #[serde(default)]
+    rules: RulesFile,
+}
+
+/// `[rules]` in `thingbox.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    /// Function ARN or name → URL or command.
+    #[serde(default)]
+    lambda: BTreeMap<String, LambdaSpec>,
+}
+
+/// A Lambda target in `thingbox.toml`: a URL or command line, or a command as a list.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum LambdaSpec {
+    Line(String),
+    Argv(Vec<String>),
 }
 
 /// The resolved settings.
@@ -123,6 +150,31 @@ pub struct Settings {
     pub region: String,
     pub endpoint_host: String,
     pub worker_threads: usize,
+    /// Function ARN or name → where it runs.
+    pub lambdas: BTreeMap<String, LambdaTarget>,
+}
+
+/// `FUNCTION=TARGET` from `--lambda`.
+fn lambda_flag(flag: &str) -> anyhow::Result<(String, LambdaTarget)> {
+    let (name, target) = flag
+        .split_once('=')
+        .filter(|(n, t)| !n.trim().is_empty() && !t.trim().is_empty())
+        .with_context(|| {
+        format!("--lambda takes FUNCTION=TARGET, e.g. myFunction=http://localhost:9000/ (got '{flag}')")
+    })?;
+    let target =
+        LambdaTarget::parse(target).with_context(|| format!("--lambda {flag}: the target is empty"))?;
+    Ok((name.trim().to_owned(), target))
+}
+
+fn lambda_file(name: &str, spec: LambdaSpec) -> anyhow::Result<(String, LambdaTarget)> {
+    let target = match spec {
+        LambdaSpec::Line(l) => LambdaTarget::parse(&l),
+        LambdaSpec::Argv(argv) => (!argv.is_empty()).then_some(LambdaTarget::Command(argv)),
+    };
+    let target =
+        target.with_context(|| format!("[rules.lambda] {name} in {CONFIG_FILE}: the target is empty"))?;
+    Ok((name.to_owned(), target))
 }
 
 /// The default number of runtime worker threads: half the cores, rounded up. Thingbox shares its
@@ -210,6 +262,19 @@ impl Settings {
                 .worker_threads
                 .or(file.worker_threads)
                 .unwrap_or_else(default_worker_threads),
+            lambdas: {
+                // The file's mappings, then the flags' (a flag wins for the same function).
+                let mut map = BTreeMap::new();
+                for (name, spec) in file.rules.lambda {
+                    let (n, t) = lambda_file(&name, spec)?;
+                    map.insert(n, t);
+                }
+                for flag in &args.lambdas {
+                    let (n, t) = lambda_flag(flag)?;
+                    map.insert(n, t);
+                }
+                map
+            },
             data_dir,
         };
         settings.validate()?;
@@ -273,6 +338,7 @@ impl Settings {
             max_bytes: self.history_mb * 1024 * 1024,
         };
         config.console_assets = thingbox_console_assets::ASSETS;
+        config.rules.lambdas = self.lambdas.clone();
         config
     }
 }
@@ -296,6 +362,27 @@ mod tests {
             region: None,
             endpoint_host: None,
             worker_threads: None,
+            lambdas: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn lambda_mappings_from_file_and_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "[rules.lambda]\nf1 = \"http://localhost:9000/f1\"\nf2 = [\"python3\", \"h.py\"]\nf3 = \"./run.sh --fast\"\n",
+        )
+        .unwrap();
+        let s = Settings::resolve(ServeArgs { lambdas: vec!["f3=http://x/".into()], ..args(dir.path()) })
+            .unwrap();
+        assert_eq!(s.lambdas["f1"], LambdaTarget::Url("http://localhost:9000/f1".into()));
+        assert_eq!(s.lambdas["f2"], LambdaTarget::Command(vec!["python3".into(), "h.py".into()]));
+        assert_eq!(s.lambdas["f3"], LambdaTarget::Url("http://x/".into()), "the flag wins");
+        for bad in ["noequals", "=http://x", "f="] {
+            let e =
+                Settings::resolve(ServeArgs { lambdas: vec![bad.into()], ..args(dir.path()) }).unwrap_err();
+            assert!(e.to_string().contains("--lambda"), "{e}");
         }
     }
 

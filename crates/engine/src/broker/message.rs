@@ -76,6 +76,10 @@ pub struct Message {
     pub principal: Principal,
     /// When the router accepted it (ms since the epoch).
     pub timestamp_ms: i64,
+    /// How many rule republishes led to it (0 for a message a client published): the rules engine
+    /// stops a chain that grows past `rules::MAX_RULE_HOPS`, so a rule that republishes to its
+    /// own topic cannot loop forever.
+    pub rule_hops: u8,
 }
 
 impl Principal {
@@ -142,6 +146,7 @@ impl Message {
             client_id: r.client_id,
             principal: Principal::from_text(&r.principal),
             timestamp_ms: r.ts_ms,
+            rule_hops: 0,
         }
     }
 }

@@ -74,7 +74,13 @@ pub struct Broker {
     recent: Mutex<std::collections::VecDeque<LifecycleEntry>>,
     /// A copy of every routed message for the viewer, history and recordings.
     pub tap: tap::Tap,
+    /// Where Basic Ingest messages (`$aws/rules/<rule>/…`) go instead of being routed: the rules
+    /// engine's session.
+    ingest: RwLock<Option<Arc<Session>>>,
 }
+
+/// The Basic Ingest prefix: a publish to `$aws/rules/<rule>/<topic>` reaches only that rule.
+pub const INGEST_PREFIX: &str = "$aws/rules/";
 
 /// Messages the tap holds between two drains (one `BATCH_MS` window): 200,000 messages/s.
 const TAP_CAPACITY: usize = 10_000;
@@ -147,6 +153,7 @@ impl Broker {
             console,
             recent: Mutex::new(std::collections::VecDeque::with_capacity(RECENT_EVENTS)),
             tap: tap::Tap::new(TAP_CAPACITY),
+            ingest: RwLock::new(None),
         }
     }
 
@@ -155,9 +162,14 @@ impl Broker {
     }
 
     /// Publishes: stores or clears the retained message first (durably) when RETAIN is set, then
-    /// routes.
+    /// routes. A Basic Ingest topic (`$aws/rules/…`, never retained) goes to the rules engine
+    /// alone, as on AWS: no subscription can receive it.
     pub async fn publish(&self, msg: Message) -> Result<(), StorageError> {
         let msg = Arc::new(msg);
+        if msg.topic.starts_with(INGEST_PREFIX) {
+            self.ingest(msg);
+            return Ok(());
+        }
         if msg.retain {
             let write = if msg.payload.is_empty() {
                 self.retained.write().remove(&msg.topic);
@@ -170,6 +182,23 @@ impl Broker {
         }
         self.route(msg);
         Ok(())
+    }
+
+    /// Hands a Basic Ingest message to the rules engine (and the tap, so the console sees it).
+    pub fn ingest(&self, msg: Arc<Message>) {
+        self.stats.published.fetch_add(1, Ordering::Relaxed);
+        self.tap.capture(&msg);
+        let target = self.ingest.read().clone();
+        let queued =
+            target.is_some_and(|s| s.enqueue(Delivery { message: msg, qos: 1, retain: false, dup: false }));
+        if !queued {
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Makes `client`'s session the receiver of Basic Ingest messages.
+    pub fn set_ingest(&self, client: &InternalClient) {
+        *self.ingest.write() = Some(client.session.clone());
     }
 
     /// Delivers `msg` to every matching subscription (once per session, at the highest granted QoS).
@@ -429,6 +458,7 @@ impl Broker {
             client_id: None,
             principal: Principal::Service("lifecycle"),
             timestamp_ms: now_ms(),
+            rule_hops: 0,
         }));
     }
 
@@ -506,9 +536,21 @@ impl Broker {
     }
 
     /// An in-process client for the engine's own services: it subscribes and publishes through
-    /// this router like any device, under `principal`.
+    /// this router like any device, under `principal`. Its queue is unbounded: the service must
+    /// keep up (the shadow service does).
     pub fn internal_client(self: &Arc<Self>, name: &'static str) -> InternalClient {
-        let session = Arc::new(Session::new(self.new_id(), format!("$thingbox/{name}"), usize::MAX / 2));
+        self.internal_client_bounded(name, usize::MAX / 2)
+    }
+
+    /// Like [`internal_client`](Self::internal_client) with a queue of at most `max_queued`
+    /// messages (and `session::MAX_QUEUED_BYTES`): past it, deliveries to this client are dropped
+    /// and counted ([`InternalClient::dropped`]).
+    pub fn internal_client_bounded(
+        self: &Arc<Self>,
+        name: &'static str,
+        max_queued: usize,
+    ) -> InternalClient {
+        let session = Arc::new(Session::new(self.new_id(), format!("$thingbox/{name}"), max_queued));
         {
             let mut st = session.state.lock();
             st.connection = Some(0);
@@ -553,8 +595,38 @@ impl InternalClient {
                 client_id: None,
                 principal: self.principal.clone(),
                 timestamp_ms: now_ms(),
+                rule_hops: 0,
             })
             .await
+    }
+
+    /// Removes a subscription.
+    pub fn unsubscribe(&self, filter: &str) {
+        self.broker.unsubscribe(&self.session, filter);
+    }
+
+    /// Messages dropped because this client's queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.session.state.lock().dropped
+    }
+
+    /// Waits for messages and moves up to `max` of them into `out`.
+    pub async fn recv_many(&self, out: &mut Vec<Arc<Message>>, max: usize) {
+        loop {
+            {
+                let mut st = self.session.state.lock();
+                while out.len() < max {
+                    match st.pop_front() {
+                        Some(d) => out.push(d.message),
+                        None => break,
+                    }
+                }
+            }
+            if !out.is_empty() {
+                return;
+            }
+            self.session.notify.notified().await;
+        }
     }
 
     /// The next message for this client.

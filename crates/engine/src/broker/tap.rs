@@ -85,6 +85,7 @@ mod tests {
             client_id: None,
             principal: Principal::Http,
             timestamp_ms: 0,
+            rule_hops: 0,
         })
     }
 

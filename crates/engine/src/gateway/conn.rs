@@ -187,6 +187,7 @@ where
             client_id: Some(client_id.clone()),
             principal: ctx.principal.clone(),
             timestamp_ms: now_ms(),
+            rule_hops: 0,
         };
         if ctx.auth.publish(&caller, &msg.topic) && (!msg.retain || ctx.auth.retain(&caller, &msg.topic)) {
             let _ = ctx.broker.publish(msg).await;
@@ -448,6 +449,7 @@ impl Conn<'_> {
             client_id: Some(self.client_id.to_owned()),
             principal: self.ctx.principal.clone(),
             timestamp_ms: now_ms(),
+            rule_hops: 0,
         };
         // A plain QoS 1 message is acknowledged as it is routed (routing cannot fail), and the ack is
         // queued first so that the subscribers' writers, woken by routing, run before ours. A retained

@@ -1,6 +1,7 @@
 //! The console's own API under `/console/api/` (JSON, not an AWS API; wire types in
 //! `thingbox_api::console`): overview, live connections, device bundles, explained authorization,
-//! certificate details, shadows and their history, and the live event stream (WebSocket).
+//! certificate details, shadows and their history, and the live event stream (WebSocket); the
+//! rules engine's view is in `console_rules`.
 //!
 //! Everything here requires the data dir's console token (header `x-thingbox-token`,
 //! `Authorization: Bearer …`, or `?token=` for the WebSocket and downloads). The console reads and
@@ -52,6 +53,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/console/api/shadows/{thing}/history", get(history))
         .route("/console/api/shadows/{thing}/versions/{a}/{b}", get(two_versions))
         .merge(super::console_viewer::routes())
+        .merge(super::console_rules::routes())
         .route_layer(middleware::from_fn_with_state(state, require_token))
 }
 
@@ -200,6 +202,7 @@ async fn stream_events(s: AppState, mut socket: WebSocket) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut last = (stats(&s, None), std::time::Instant::now());
     loop {
+        let mut rules_due = false;
         let event = tokio::select! {
             e = rx.recv() => match e {
                 Ok(e) => (*e).clone(),
@@ -209,6 +212,7 @@ async fn stream_events(s: AppState, mut socket: WebSocket) {
             _ = tick.tick() => {
                 let now = stats(&s, Some((&last.0, last.1)));
                 last = (now.clone(), std::time::Instant::now());
+                rules_due = true;
                 ConsoleEvent::Stats(now)
             }
             incoming = socket.recv() => match incoming {
@@ -219,6 +223,14 @@ async fn stream_events(s: AppState, mut socket: WebSocket) {
         };
         let Ok(text) = serde_json::to_string(&event) else { continue };
         if socket.send(WsMessage::Text(text.into())).await.is_err() {
+            break;
+        }
+        // Once a second, with the router's counters: every rule's (while there are rules).
+        if rules_due
+            && let Some((rules, engine)) = s.rules.stats()
+            && let Ok(text) = serde_json::to_string(&ConsoleEvent::Rules { rules, engine })
+            && socket.send(WsMessage::Text(text.into())).await.is_err()
+        {
             break;
         }
     }

@@ -7,6 +7,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use thingbox_api::ErrorBody;
 use thingbox_model::registry::RegistryError;
+use thingbox_model::rules::RuleError;
 
 use crate::Error;
 use crate::storage::StorageError;
@@ -48,6 +49,8 @@ pub enum AwsErrorType {
     RequestEntityTooLarge,
     /// 400
     MalformedPolicy,
+    /// 400
+    SqlParse,
     /// 409
     VersionsLimitExceeded,
     /// 409 (iot-data)
@@ -78,6 +81,7 @@ impl AwsErrorType {
             Self::LimitExceeded => "LimitExceededException",
             Self::RequestEntityTooLarge => "RequestEntityTooLargeException",
             Self::MalformedPolicy => "MalformedPolicyException",
+            Self::SqlParse => "SqlParseException",
             Self::VersionsLimitExceeded => "VersionsLimitExceededException",
             Self::Conflict => "ConflictException",
             Self::UnsupportedDocumentEncoding => "UnsupportedDocumentEncodingException",
@@ -93,7 +97,8 @@ impl AwsErrorType {
             Self::InvalidRequest
             | Self::CertificateValidation
             | Self::RegistrationCodeValidation
-            | Self::MalformedPolicy => StatusCode::BAD_REQUEST,
+            | Self::MalformedPolicy
+            | Self::SqlParse => StatusCode::BAD_REQUEST,
             Self::ResourceNotFound | Self::UnknownOperation => StatusCode::NOT_FOUND,
             Self::CertificateState => StatusCode::NOT_ACCEPTABLE,
             Self::ResourceAlreadyExists
@@ -165,6 +170,14 @@ impl IntoResponse for ApiError {
                 };
                 (kind, message(e.message))
             }
+            Error::Rule(RuleError::SqlParse(m)) => (AwsErrorType::SqlParse, message(m)),
+            Error::Rule(RuleError::InvalidRequest(m)) => (AwsErrorType::InvalidRequest, message(m)),
+            // AWS answers a rule that does not exist with UnauthorizedException.
+            Error::Rule(RuleError::NotFound(m)) => (AwsErrorType::Unauthorized, message(m)),
+            Error::Rule(RuleError::AlreadyExists { message, arn }) => (
+                AwsErrorType::ResourceAlreadyExists,
+                ErrorBody { message, resource_id: None, resource_arn: Some(arn) },
+            ),
             Error::Storage(e) => {
                 tracing::error!(error = %e, "storage failure while serving a request");
                 let m = match e {

@@ -513,7 +513,11 @@ fn taggable(arn: Option<&str>) -> Result<(ResourceType, String), Error> {
 
 async fn list_tags_for_resource(State(s): State<AppState>, q: Params) -> Reply<ListTagsResponse> {
     let (kind, name) = taggable(q.str("resourceArn"))?;
-    let tags = s.registry.read(|r: &Registry| r.tags(kind, &name).cloned())?;
+    let tags = if kind == ResourceType::Rule {
+        s.rules.read(|r| r.get(&name).map(|r| r.tags.clone()))?
+    } else {
+        s.registry.read(|r: &Registry| r.tags(kind, &name).cloned())?
+    };
     Ok(Json(ListTagsResponse {
         tags: tags.into_iter().map(|(key, value)| Tag { key, value: Some(value) }).collect(),
         next_token: None,
@@ -526,7 +530,11 @@ async fn tag_resource(
 ) -> Result<Empty, ApiError> {
     let (kind, name) = taggable(req.resource_arn.as_deref())?;
     let tags = tag_pairs(req.tags);
-    s.registry.change(|r| r.tag(kind, &name, &tags)).await?;
+    if kind == ResourceType::Rule {
+        s.rules.change(|r| r.tag(&name, &tags)).await?;
+    } else {
+        s.registry.change(|r| r.tag(kind, &name, &tags)).await?;
+    }
     Ok(empty())
 }
 
@@ -536,6 +544,10 @@ async fn untag_resource(
 ) -> Result<Empty, ApiError> {
     let (kind, name) = taggable(req.resource_arn.as_deref())?;
     let keys = req.tag_keys.unwrap_or_default();
-    s.registry.change(|r| r.untag(kind, &name, &keys)).await?;
+    if kind == ResourceType::Rule {
+        s.rules.change(|r| r.untag(&name, &keys)).await?;
+    } else {
+        s.registry.change(|r| r.untag(kind, &name, &keys)).await?;
+    }
     Ok(empty())
 }

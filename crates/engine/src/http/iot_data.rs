@@ -139,6 +139,7 @@ async fn publish(
         client_id: None,
         principal: Principal::Http,
         timestamp_ms: now_ms(),
+        rule_hops: 0,
     };
     s.broker.publish(msg).await?;
     let trace = uuid::Uuid::new_v4().to_string();

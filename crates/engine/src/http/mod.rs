@@ -7,6 +7,7 @@
 
 pub mod assets;
 mod console;
+mod console_rules;
 mod console_viewer;
 pub mod error;
 pub mod extract;
@@ -14,6 +15,7 @@ mod iot;
 mod iot_certs;
 mod iot_data;
 mod iot_policies;
+mod iot_rules;
 mod mqtt_ws;
 pub mod sigv4;
 
@@ -71,6 +73,8 @@ pub struct Shared {
     pub data_dir: std::path::PathBuf,
     /// The topic viewer: tap, history, recordings, replays, console publishing.
     pub viewer: Arc<crate::viewer::ViewerService>,
+    /// The rules engine.
+    pub rules: Arc<crate::rules::RulesService>,
 }
 
 impl std::ops::Deref for AppState {
@@ -108,6 +112,7 @@ pub fn app(state: AppState) -> Router {
         iot: iot::routes()
             .merge(iot_certs::routes())
             .merge(iot_policies::routes())
+            .merge(iot_rules::routes())
             .merge(console::routes(state.clone()))
             .merge(mqtt_ws::routes())
             .fallback(unknown_operation)

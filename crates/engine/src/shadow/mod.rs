@@ -224,6 +224,7 @@ impl ShadowService {
                 client_id: None,
                 principal: crate::broker::Principal::Service("shadow"),
                 timestamp_ms: now_ms(),
+                rule_hops: 0,
             }));
         }
         d.reply
@@ -245,6 +246,13 @@ impl ShadowService {
     pub async fn delete(&self, thing: &str, name: &str) -> Result<Value, ShadowError> {
         let d = self.decide_delete(thing, name, b"", "api", false);
         self.finish(d).await
+    }
+
+    /// A shadow as GetThingShadow returns it, read from memory without a reply or any publish
+    /// (`get_thing_shadow()` in rules); `None` when it does not exist.
+    pub fn document(&self, thing: &str, name: &str) -> Option<Value> {
+        let key = (thing.to_owned(), name.to_owned());
+        self.shadows.lock().get(&key).filter(|s| !s.deleted).map(|s| s.get_document(None))
     }
 
     /// ListNamedShadowsForThing: the thing's named shadows, sorted.

@@ -7,12 +7,13 @@
 //! disk when it returns) and only then completes each submitter's future. Many concurrent requests
 //! therefore share one fsync, and nothing is acknowledged before it is durable.
 //!
-//! Each service's rows have a module here ([`registry`], [`shadows`], [`retained`], …): the SQL
+//! Each service's rows have a module here ([`registry`], [`shadows`], [`retained`], [`rules`]): the SQL
 //! and the plain data it reads and writes. Storage depends on the model only; the services depend
 //! on storage, never the other way.
 
 pub mod registry;
 pub mod retained;
+pub mod rules;
 pub mod shadows;
 
 use std::path::{Path, PathBuf};
@@ -99,6 +100,10 @@ pub enum Write {
     PutRetained(retained::RetainedRow),
     /// Remove the retained message of a topic.
     DeleteRetained(String),
+    /// A topic rule change.
+    Rule(thingbox_model::rules::RuleChange),
+    /// A change to a local table (dynamoDB actions).
+    Table(rules::TableWrite),
     /// Set a key in the settings table.
     Setting {
         /// Key.
@@ -115,6 +120,8 @@ impl Write {
             Write::Shadow { entry, keep } => shadows::put(conn, entry, *keep).await,
             Write::PutRetained(m) => retained::put(conn, m).await,
             Write::DeleteRetained(topic) => retained::delete(conn, topic).await,
+            Write::Rule(change) => rules::apply(conn, change).await,
+            Write::Table(w) => rules::apply_table(conn, w).await,
             Write::Setting { key, value } => sqlx::query(
                 "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
             )

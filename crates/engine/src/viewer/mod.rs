@@ -465,6 +465,7 @@ pub fn console_message(req: PublishRequest) -> Result<Message, Error> {
         client_id: Some(CONSOLE_CLIENT_ID.to_owned()),
         principal: Principal::Service("console"),
         timestamp_ms: now_ms(),
+        rule_hops: 0,
     })
 }
 
@@ -485,6 +486,7 @@ mod tests {
                 client_id: Some("dev".into()),
                 principal: Principal::Plain("plain".into()),
                 timestamp_ms: 1,
+                rule_hops: 0,
             }),
         )
     }

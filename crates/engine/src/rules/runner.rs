@@ -1,0 +1,310 @@
+//! Running rules on live traffic, off the router's hot path.
+//!
+//! The rules engine is an internal client of the router, subscribed to the FROM filter of every
+//! enabled rule (and the receiver of Basic Ingest messages). Its queue is bounded: when the
+//! engine falls behind, the router drops messages *for the rules engine* (counted) and never waits.
+//! One task, [`RulesService::run`], takes messages in batches, parses each payload once, evaluates
+//! every matching rule, renders the actions' templates against the incoming message and hands the
+//! firing to the rule's own worker through a bounded queue (full: the firing is dropped and counted).
+//! A rule's worker carries out its actions one firing at a time — so a rule's actions see messages
+//! in order — with the actions of one firing running concurrently, then the errorAction if any
+//! failed.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::json;
+use thingbox_api::rules::{ActionResult, Firing, Outcome, PayloadView};
+use thingbox_sql::{Host, Input, Properties};
+use tokio::sync::{mpsc, watch};
+
+use super::actions::{self, ActionCtx, Payload};
+use super::compiled::CompiledRule;
+use super::{Active, RulesService};
+use crate::broker::{INGEST_PREFIX, Message, now_ms};
+
+/// Longest chain of rule republishes followed: a message that many republishes away from a
+/// client's publish is not evaluated again, so a rule that republishes into its own FROM stops.
+pub const MAX_RULE_HOPS: u8 = 8;
+
+/// Messages taken from the queue at once.
+const BATCH: usize = 256;
+
+/// Bytes of a payload kept in a firing for the console.
+const VIEW_LIMIT: usize = 4096;
+
+/// One firing on its way to the rule's worker.
+#[derive(Debug)]
+pub struct Job {
+    msg: Arc<Message>,
+    payload: Payload,
+    condition: String,
+    /// Each action's members, templates resolved.
+    resolved: Vec<serde_json::Value>,
+    /// The errorAction's members, templates resolved.
+    resolved_error: Option<serde_json::Value>,
+    at: i64,
+}
+
+/// What `timestamp()`, `newuuid()`, `get_thing_shadow()` and `get_dynamodb()` read.
+struct EngineHost<'a> {
+    service: &'a RulesService,
+    now: i64,
+}
+
+impl Host for EngineHost<'_> {
+    fn now_ms(&self) -> i64 {
+        self.now
+    }
+    fn uuid(&self) -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+    fn random(&self) -> f64 {
+        (uuid::Uuid::new_v4().as_u128() >> 75) as f64 / (1u64 << 53) as f64
+    }
+    fn thing_shadow(&self, thing: &str, shadow: Option<&str>) -> Option<serde_json::Value> {
+        self.service.shadows.document(thing, shadow.unwrap_or(""))
+    }
+    fn dynamodb_get(
+        &self,
+        table: &str,
+        key: &[(String, thingbox_sql::Value)],
+    ) -> Option<thingbox_sql::Value> {
+        self.service.ctx.tables.get(table, key)
+    }
+}
+
+/// A payload as the console shows it.
+pub fn view(bytes: &[u8]) -> PayloadView {
+    let cut = bytes.len().min(VIEW_LIMIT);
+    match std::str::from_utf8(&bytes[..cut]) {
+        Ok(text) => PayloadView {
+            text: text.to_owned(),
+            base64: false,
+            truncated: cut < bytes.len(),
+            size: bytes.len(),
+        },
+        Err(e) if e.error_len().is_none() && e.valid_up_to() > 0 => PayloadView {
+            // Cut in the middle of a character: keep the whole characters.
+            text: String::from_utf8_lossy(&bytes[..e.valid_up_to()]).into_owned(),
+            base64: false,
+            truncated: true,
+            size: bytes.len(),
+        },
+        Err(_) => PayloadView {
+            text: base64::engine::general_purpose::STANDARD.encode(&bytes[..cut]),
+            base64: true,
+            truncated: cut < bytes.len(),
+            size: bytes.len(),
+        },
+    }
+}
+
+fn describe(v: &thingbox_sql::Value) -> String {
+    match v {
+        thingbox_sql::Value::Undefined => "undefined".into(),
+        other => other.json_text(),
+    }
+}
+
+impl RulesService {
+    /// Runs rules until `stop`, then lets every rule's worker finish what it holds (for up to five
+    /// seconds).
+    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let mut batch = Vec::with_capacity(BATCH);
+        loop {
+            tokio::select! {
+                _ = self.client.recv_many(&mut batch, BATCH) => {}
+                _ = stop.wait_for(|s| *s) => break,
+            }
+            let active = self.active.read().clone();
+            let now = now_ms();
+            for msg in batch.drain(..) {
+                self.process(&active, msg, now);
+            }
+            // Let the rules' workers and the router's other clients run between batches.
+            tokio::task::consume_budget().await;
+        }
+        *self.active.write() = Arc::new(Active::default());
+        let mut workers = std::mem::take(&mut *self.workers.lock());
+        let drained = tokio::time::timeout(Duration::from_secs(5), async {
+            while workers.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("rule actions still running at shutdown were stopped");
+            workers.shutdown().await;
+        }
+    }
+
+    fn process(&self, active: &Active, msg: Arc<Message>, now: i64) {
+        self.engine.received.fetch_add(1, Ordering::Relaxed);
+        if msg.rule_hops >= MAX_RULE_HOPS {
+            self.engine.loops_stopped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let (ingest, topic) = match msg.topic.strip_prefix(INGEST_PREFIX) {
+            Some(rest) => {
+                let (rule, t) = rest.split_once('/').unwrap_or((rest, ""));
+                (Some(rule), t)
+            }
+            None => (None, msg.topic.as_str()),
+        };
+        let principal = msg.principal.identifier();
+        let p = &msg.properties;
+        let mut input = Input::new(topic, &msg.payload);
+        input.client_id = msg.client_id.as_deref();
+        input.principal = Some(&principal);
+        input.account = &self.account;
+        input.properties = Properties {
+            format_indicator: p.payload_format_indicator,
+            content_type: p.content_type.as_deref(),
+            response_topic: p.response_topic.as_deref(),
+            correlation_data: p.correlation_data.as_deref(),
+            user_properties: &p.user_properties,
+        };
+        let host = EngineHost { service: self, now };
+        match ingest {
+            Some(name) => match active.by_name.get(name) {
+                Some(i) => self.evaluate(&active.rules[*i], &msg, &input, &host),
+                None => {
+                    self.engine.ingest_unknown.fetch_add(1, Ordering::Relaxed);
+                }
+            },
+            None => {
+                for rule in &active.rules {
+                    if rule
+                        .compiled
+                        .filter
+                        .as_deref()
+                        .is_some_and(|f| thingbox_model::topic::matches(f, topic))
+                    {
+                        self.evaluate(rule, &msg, &input, &host);
+                    }
+                }
+            }
+        }
+    }
+
+    fn evaluate(
+        &self,
+        rule: &super::ActiveRule,
+        msg: &Arc<Message>,
+        input: &Input<'_>,
+        host: &EngineHost<'_>,
+    ) {
+        let compiled = &rule.compiled;
+        let counters = &compiled.counters;
+        let started = Instant::now();
+        let eval = compiled.query.evaluate(input, host);
+        counters.evaluation(started.elapsed().as_nanos() as u64);
+        let Some(output) = eval.output else {
+            counters.filtered.fetch_add(1, Ordering::Relaxed);
+            if counters.wants_filtered_sample() {
+                counters.keep_filtered(firing(msg, describe(&eval.condition), None, host.now));
+            }
+            return;
+        };
+        counters.fired(host.now);
+        let payload = Payload { bytes: output.to_bytes().into(), json: output.is_json() };
+        let job = Job {
+            msg: msg.clone(),
+            condition: describe(&eval.condition),
+            resolved: compiled.actions.iter().map(|a| a.resolve(input, host)).collect(),
+            resolved_error: compiled.error_action.as_ref().map(|a| a.resolve(input, host)),
+            payload,
+            at: host.now,
+        };
+        if let Err(mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job)) =
+            rule.tx.try_send(job)
+        {
+            counters.dropped.fetch_add(1, Ordering::Relaxed);
+            let mut f = firing(&job.msg, job.condition, Some(&job.payload), job.at);
+            f.dropped = Some(format!(
+                "the rule's queue of {} firings was full, so this firing's actions did not run",
+                self.config.rule_queue
+            ));
+            counters.keep_firing(f);
+        }
+    }
+}
+
+fn firing(msg: &Message, condition: String, output: Option<&Payload>, at: i64) -> Firing {
+    Firing {
+        timestamp: at,
+        topic: msg.topic.clone(),
+        client_id: msg.client_id.clone(),
+        input: view(&msg.payload),
+        condition,
+        output: output.map(|p| view(&p.bytes)),
+        actions: Vec::new(),
+        error_action: None,
+        dropped: None,
+    }
+}
+
+/// A rule's worker: carries out its firings one at a time until the rule goes away.
+pub async fn worker(ctx: Arc<ActionCtx>, rule: Arc<CompiledRule>, mut rx: mpsc::Receiver<Job>) {
+    while let Some(job) = rx.recv().await {
+        let runs = rule.actions.iter().zip(&job.resolved).enumerate().map(|(i, (a, body))| {
+            actions::run(&ctx, a.kind, a.served, body, &job.payload, &job.msg, Some(i))
+        });
+        let results: Vec<ActionResult> = futures_util::future::join_all(runs).await;
+        let counters = &rule.counters;
+        let failed: Vec<&ActionResult> = results.iter().filter(|r| r.outcome == Outcome::Failed).collect();
+        counters.actions_ok.fetch_add((results.len() - failed.len()) as u64, Ordering::Relaxed);
+        counters.actions_failed.fetch_add(failed.len() as u64, Ordering::Relaxed);
+        let mut error_result = None;
+        if !failed.is_empty()
+            && let (Some(ea), Some(body)) = (&rule.error_action, &job.resolved_error)
+        {
+            counters.error_actions.fetch_add(1, Ordering::Relaxed);
+            let message = error_message(&rule.name, &job.msg, &failed);
+            let payload = Payload { bytes: message.to_string().into(), json: true };
+            let r = actions::run(&ctx, ea.kind, ea.served, body, &payload, &job.msg, None).await;
+            if r.outcome == Outcome::Failed {
+                tracing::warn!(rule = %rule.name, error = ?r.error, "errorAction failed");
+            }
+            error_result = Some(r);
+        }
+        let mut f = firing(&job.msg, job.condition, Some(&job.payload), job.at);
+        f.actions = results;
+        f.error_action = error_result;
+        counters.keep_firing(f);
+    }
+}
+
+/// The message an errorAction receives: AWS's shape, one entry per failed action.
+fn error_message(rule: &str, msg: &Message, failed: &[&ActionResult]) -> serde_json::Value {
+    json!({
+        "ruleName": rule,
+        "topic": msg.topic,
+        "cloudwatchTraceId": uuid::Uuid::new_v4().to_string(),
+        "clientId": msg.client_id.as_deref().unwrap_or("n/a"),
+        "base64OriginalPayload": base64::engine::general_purpose::STANDARD.encode(&msg.payload),
+        "failures": failed.iter().map(|r| json!({
+            "failedAction": actions::failed_action_name(&r.kind),
+            "failedResource": r.target,
+            "errorMessage": r.error.as_deref().unwrap_or("failed"),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_views() {
+        let v = view(b"{\"a\":1}");
+        assert_eq!((v.text.as_str(), v.base64, v.truncated, v.size), ("{\"a\":1}", false, false, 7));
+        let v = view(&[0xff, 0x00, 0x01]);
+        assert!(v.base64);
+        assert_eq!(v.text, "/wAB");
+        let big = "é".repeat(3000);
+        let v = view(big.as_bytes());
+        assert!(v.truncated && !v.base64 && v.text.len() <= VIEW_LIMIT);
+    }
+}

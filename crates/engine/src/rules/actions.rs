@@ -456,7 +456,8 @@ fn object_path(bucket_dir: &Path, key: &str) -> Result<PathBuf, String> {
         return Err("the key must be 1 to 1024 bytes".into());
     }
     let rel = Path::new(key);
-    if rel.components().any(|c| !matches!(c, Component::Normal(_))) || key.ends_with('/') {
+    let bad_segment = key.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..");
+    if bad_segment || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
         return Err(format!("the key '{key}' has an empty, '.' or '..' segment, or starts with '/'"));
     }
     Ok(bucket_dir.join(rel))

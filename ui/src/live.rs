@@ -40,6 +40,12 @@ pub struct Live {
     pub stats: RwSignal<Vec<Stats>>,
     /// The latest replay progress.
     pub replay: RwSignal<Option<thingbox_api::viewer::Replay>>,
+    /// Bumped on any topic rule change.
+    pub rules: RwSignal<u64>,
+    /// Every rule's counters, once a second while rules exist.
+    pub rule_stats: RwSignal<Vec<thingbox_api::rules::RuleStats>>,
+    /// The rules engine's own counters.
+    pub rule_engine: RwSignal<thingbox_api::rules::EngineRuleStats>,
 }
 
 impl Live {
@@ -53,6 +59,7 @@ impl Live {
             self.policies,
             self.shadows,
             self.connections,
+            self.rules,
         ] {
             s.update(|n| *n += 1);
         }
@@ -68,6 +75,7 @@ impl Live {
                     ResourceKind::Certificate => self.certs,
                     ResourceKind::CaCertificate => self.cas,
                     ResourceKind::Policy => self.policies,
+                    ResourceKind::Rule => self.rules,
                 };
                 s.update(|n| *n += 1);
                 // A certificate's things and a thing's certificates show on each other's pages.
@@ -93,6 +101,10 @@ impl Live {
                 }
             }),
             ConsoleEvent::Replay(r) => self.replay.set(Some(r)),
+            ConsoleEvent::Rules { rules, engine } => {
+                self.rule_stats.set(rules);
+                self.rule_engine.set(engine);
+            }
             ConsoleEvent::Lagged { .. } => self.bump_all(),
         }
     }
@@ -165,6 +177,9 @@ pub fn start() -> Live {
         lifecycle: RwSignal::new(Vec::new()),
         stats: RwSignal::new(Vec::new()),
         replay: RwSignal::new(None),
+        rules: RwSignal::new(0),
+        rule_stats: RwSignal::new(Vec::new()),
+        rule_engine: RwSignal::new(Default::default()),
     };
     socket(
         "/console/api/events",

@@ -77,6 +77,7 @@ fn keyboard() {
                 "c" => "certificates",
                 "p" => "policies",
                 "m" => "messages",
+                "r" => "rules",
                 _ => return,
             };
             e.prevent_default();
@@ -141,6 +142,14 @@ fn App() -> impl IntoView {
             ("policies", Some(name)) => view! { <pages::policies::PolicyDetail name=name/> }.into_any(),
             ("policies", None) => view! { <pages::policies::Policies/> }.into_any(),
             ("messages", _) => view! { <pages::messages::Messages/> }.into_any(),
+            ("rules", Some(name)) if name == "new" => {
+                view! { <pages::rules::editor::RuleEditor name=None/> }.into_any()
+            }
+            ("rules", Some(name)) if r.get(2).map(String::as_str) == Some("edit") => {
+                view! { <pages::rules::editor::RuleEditor name=Some(name)/> }.into_any()
+            }
+            ("rules", Some(name)) => view! { <pages::rules::RuleDetail name=name/> }.into_any(),
+            ("rules", None) => view! { <pages::rules::Rules/> }.into_any(),
             _ => view! { <pages::overview::Overview/> }.into_any(),
         }
     };
@@ -154,6 +163,7 @@ fn App() -> impl IntoView {
                 <NavLink to="certificates" label="Certificates" key="c"/>
                 <NavLink to="policies" label="Policies" key="p"/>
                 <NavLink to="messages" label="Messages" key="m"/>
+                <NavLink to="rules" label="Rules" key="r"/>
                 <div class="foot">
                     <div class="row" style="margin-bottom:6px">
                         <span class=move || if live.online.get() { "dot on" } else { "dot" }></span>

@@ -207,6 +207,42 @@ impl Value {
         }
     }
 
+    /// The JSON text indented by two spaces a level, keys in their order (for people).
+    pub fn pretty_json(&self) -> String {
+        fn go(v: &Value, depth: usize, out: &mut String) {
+            let pad = |d: usize| "  ".repeat(d);
+            match v {
+                Value::Array(a) if !a.is_empty() => {
+                    out.push_str("[\n");
+                    for (i, x) in a.iter().enumerate() {
+                        out.push_str(&pad(depth + 1));
+                        go(x, depth + 1, out);
+                        out.push_str(if i + 1 < a.len() { ",\n" } else { "\n" });
+                    }
+                    out.push_str(&pad(depth));
+                    out.push(']');
+                }
+                Value::Object(o) if o.values().any(|x| !x.is_undefined()) => {
+                    out.push_str("{\n");
+                    let live: Vec<_> = o.iter().filter(|(_, x)| !x.is_undefined()).collect();
+                    for (i, (k, x)) in live.iter().enumerate() {
+                        out.push_str(&pad(depth + 1));
+                        write_json_string(k, out);
+                        out.push_str(": ");
+                        go(x, depth + 1, out);
+                        out.push_str(if i + 1 < live.len() { ",\n" } else { "\n" });
+                    }
+                    out.push_str(&pad(depth));
+                    out.push('}');
+                }
+                other => other.write_json(out),
+            }
+        }
+        let mut s = String::new();
+        go(self, 0, &mut s);
+        s
+    }
+
     /// The JSON text of this value (see [`write_json`](Self::write_json)).
     pub fn json_text(&self) -> String {
         let mut s = String::new();
@@ -329,6 +365,15 @@ mod tests {
         o.insert("a".into(), Value::Undefined);
         o.insert("m".into(), Value::Array(vec![Value::Undefined, Value::Decimal(1.5)]));
         assert_eq!(Value::Object(o).json_text(), r#"{"z":1,"m":[null,1.5]}"#);
+    }
+
+    #[test]
+    fn pretty_keeps_order() {
+        let mut o = Object::new();
+        o.insert("z".into(), Value::Array(vec![Value::Int(1), Value::Object(Object::new())]));
+        o.insert("a".into(), Value::Undefined);
+        o.insert("b".into(), Value::String("x".into()));
+        assert_eq!(Value::Object(o).pretty_json(), "{\n  \"z\": [\n    1,\n    {}\n  ],\n  \"b\": \"x\"\n}");
     }
 
     #[test]

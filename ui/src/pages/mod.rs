@@ -5,4 +5,5 @@ pub mod groups;
 pub mod messages;
 pub mod overview;
 pub mod policies;
+pub mod rules;
 pub mod things;

@@ -202,7 +202,9 @@ fn headers(h: Option<&Value>) -> Result<Properties, String> {
             "UTF8_DATA" => 1,
             "UNSPECIFIED_BYTES" => 0,
             other => {
-                return Err(format!("payloadFormatIndicator '{other}' is not UTF8_DATA or UNSPECIFIED_BYTES"));
+                return Err(format!(
+                    "payloadFormatIndicator '{other}' is not UTF8_DATA or UNSPECIFIED_BYTES"
+                ));
             }
         });
     }
@@ -274,15 +276,21 @@ async fn post(
     Err(last)
 }
 
+/// A client error in a person's words: what failed, and the innermost reason.
 fn describe_reqwest(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
+    let mut root = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
+        root = s.to_string();
         source = s.source();
     }
-    text
+    if e.is_timeout() {
+        format!("no answer within {} s", HTTP_TIMEOUT.as_secs())
+    } else if e.is_connect() {
+        format!("could not connect: {root}")
+    } else {
+        format!("the request failed: {root}")
+    }
 }
 
 async fn http(ctx: &ActionCtx, body: &Value, payload: &Payload) -> Done {

@@ -124,7 +124,8 @@ impl Counters {
     /// Whether a WHERE-false sample is wanted now (at most the newest few are kept, so under load
     /// only every 64th is built).
     pub fn wants_filtered_sample(&self) -> bool {
-        self.filtered.load(Ordering::Relaxed).is_multiple_of(64) || self.recent.lock().filtered.len() < KEPT_FIRINGS
+        self.filtered.load(Ordering::Relaxed).is_multiple_of(64)
+            || self.recent.lock().filtered.len() < KEPT_FIRINGS
     }
 
     /// The recent firings and WHERE-false samples, newest first.

@@ -19,8 +19,8 @@ struct Cli {
     /// Broker host.
     #[arg(long, default_value = "localhost")]
     host: String,
-    /// Broker port.
-    #[arg(long)]
+    /// Broker port (not needed by `sql`).
+    #[arg(long, default_value_t = 0)]
     port: u16,
     /// CA certificate (PEM) for TLS; without it the connection is plain TCP.
     #[arg(long)]
@@ -51,6 +51,10 @@ enum Scenario {
         /// Payload bytes.
         #[arg(long, default_value_t = 64)]
         payload: usize,
+        /// Send a small JSON object (`{"temperature":…,"seq":…}`, about 60 bytes) instead of
+        /// `payload` bytes of `x`: what rules read.
+        #[arg(long)]
+        json: bool,
     },
     /// 1 publisher → N subscribers: deliveries per second.
     Fanout {
@@ -69,6 +73,17 @@ enum Scenario {
         /// Round trips.
         #[arg(long, default_value_t = 2000)]
         messages: u64,
+        /// Wait for the message on this topic instead of the one published to (a rule that
+        /// republishes it: publish → rule → republished delivery).
+        #[arg(long)]
+        reply_topic: Option<String>,
+    },
+    /// AWS IoT SQL speed on one thread, no broker: a typical rule evaluated over a typical
+    /// payload (parsed once per message, as the engine does) for `seconds`.
+    Sql {
+        /// How long to run.
+        #[arg(long, default_value_t = 3)]
+        seconds: u64,
     },
     /// N devices update their own shadows as fast as replies come back: updates/s and accept
     /// latency (publish `…/shadow/update` → `…/update/accepted`).
@@ -211,6 +226,7 @@ async fn throughput(
     qos: u8,
     messages: u64,
     payload: usize,
+    json_payload: bool,
 ) -> serde_json::Value {
     let topic = format!("{}/tp", cli.prefix);
     let (sub, mut sev) = connected("bench-sub", cli, tls, 10).await;
@@ -221,8 +237,13 @@ async fn throughput(
     let sender = tokio::spawn({
         let topic = topic.clone();
         async move {
-            for _ in 0..messages {
-                publ.publish(topic.as_str(), qos_of(qos), false, body.clone()).await.expect("publish");
+            for seq in 0..messages {
+                let body = if json_payload {
+                    format!(r#"{{"temperature":{},"status":"ok","seq":{seq}}}"#, 20 + seq % 20).into_bytes()
+                } else {
+                    body.clone()
+                };
+                publ.publish(topic.as_str(), qos_of(qos), false, body).await.expect("publish");
             }
             publ
         }
@@ -246,7 +267,7 @@ async fn throughput(
     let publ = sender.await.expect("sender");
     let _ = publ.disconnect().await;
     pumping.abort();
-    json!({"scenario": "throughput", "qos": qos, "payload": payload, "sent": messages, "received": received,
+    json!({"scenario": "throughput", "qos": qos, "payload": if json_payload { 0 } else { payload }, "sent": messages, "received": received,
            "seconds": elapsed, "msgs_per_sec": received as f64 / elapsed})
 }
 
@@ -305,10 +326,15 @@ async fn fanout(
            "delivered": got, "seconds": elapsed, "deliveries_per_sec": got as f64 / elapsed})
 }
 
-async fn latency(cli: &Cli, tls: &Option<Arc<rustls::ClientConfig>>, messages: u64) -> serde_json::Value {
+async fn latency(
+    cli: &Cli,
+    tls: &Option<Arc<rustls::ClientConfig>>,
+    messages: u64,
+    reply: Option<&str>,
+) -> serde_json::Value {
     let topic = format!("{}/rtt", cli.prefix);
     let (sub, mut sev) = connected("bench-rtt-sub", cli, tls, 10).await;
-    subscribed(&sub, &mut sev, &topic, QoS::AtLeastOnce).await;
+    subscribed(&sub, &mut sev, reply.unwrap_or(&topic), QoS::AtLeastOnce).await;
     let (publ, mut pev) = connected("bench-rtt-pub", cli, tls, 10).await;
     tokio::spawn(async move { while pev.poll().await.is_ok() {} });
     let mut samples = Vec::with_capacity(messages as usize);
@@ -593,6 +619,48 @@ async fn idle(
     Ok(json!({"scenario": "idle", "connections": held.len(), "state": "closed"}))
 }
 
+/// A typical rule: two fields picked, one derived, a WHERE on two attributes.
+const TYPICAL_SQL: &str = "SELECT temperature, humidity, topic(2) AS device, timestamp() AS ts \
+     FROM 'sensors/+/data' WHERE temperature > 30 AND status = 'ok'";
+/// A typical device payload (about 120 bytes).
+const TYPICAL_PAYLOAD: &str = r#"{"temperature": 31.5, "humidity": 48, "status": "ok", "battery": 87, "fw": "1.4.2", "location": {"lat": 47.6, "lon": -122.3}}"#;
+
+fn sql(seconds: u64) -> serde_json::Value {
+    use thingbox_sql::{FixedHost, Input, SqlVersion};
+    let query = thingbox_sql::parse(TYPICAL_SQL, SqlVersion::V2016_03_23).expect("the typical rule parses");
+    let host = FixedHost::new(1_700_000_000_000, 1);
+    let topic = "sensors/lamp-7/data";
+    let run = |parse_each: bool| {
+        let input = Input::new(topic, TYPICAL_PAYLOAD.as_bytes());
+        let mut n = 0u64;
+        let mut fired = 0u64;
+        let start = Instant::now();
+        let limit = Duration::from_secs(seconds);
+        while start.elapsed() < limit {
+            for _ in 0..1000 {
+                let fresh;
+                let i = if parse_each {
+                    fresh = Input::new(topic, TYPICAL_PAYLOAD.as_bytes());
+                    &fresh
+                } else {
+                    &input
+                };
+                let ev = query.evaluate(i, &host);
+                fired += u64::from(ev.output.is_some());
+                // The engine serializes each output once.
+                if let Some(o) = ev.output {
+                    std::hint::black_box(o.to_bytes());
+                }
+            }
+            n += 1000;
+        }
+        assert_eq!(fired, n, "the typical payload fires the typical rule");
+        n as f64 / start.elapsed().as_secs_f64()
+    };
+    json!({"scenario": "sql", "sql": TYPICAL_SQL, "payload_bytes": TYPICAL_PAYLOAD.len(),
+           "evals_per_sec_parsed_payload": run(false), "evals_per_sec_with_parse": run(true)})
+}
+
 impl Cli {
     fn clone_args(&self) -> Self {
         Self {
@@ -602,7 +670,7 @@ impl Cli {
             cert: self.cert.clone(),
             key: self.key.clone(),
             prefix: self.prefix.clone(),
-            scenario: Scenario::Latency { messages: 0 },
+            scenario: Scenario::Latency { messages: 0, reply_topic: None },
         }
     }
 }
@@ -612,13 +680,16 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let tls = tls_config(&cli)?;
     let result = match cli.scenario {
-        Scenario::Throughput { qos, messages, payload } => {
-            throughput(&cli, &tls, qos, messages, payload).await
+        Scenario::Throughput { qos, messages, payload, json } => {
+            throughput(&cli, &tls, qos, messages, payload, json).await
         }
         Scenario::Fanout { subscribers, messages, payload } => {
             fanout(&cli, &tls, subscribers, messages, payload).await
         }
-        Scenario::Latency { messages } => latency(&cli, &tls, messages).await,
+        Scenario::Latency { messages, ref reply_topic } => {
+            latency(&cli, &tls, messages, reply_topic.as_deref()).await
+        }
+        Scenario::Sql { seconds } => sql(seconds),
         Scenario::Shadow { devices, updates } => shadow(&cli, &tls, devices, updates).await,
         Scenario::Load { rate, topics, seconds, publishers } => {
             load(&cli, &tls, rate, topics, seconds, publishers).await

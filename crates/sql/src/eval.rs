@@ -5,6 +5,7 @@
 //! Undefined side is Undefined, `AND`/`OR`/`NOT` accept Booleans and the strings `true`/`false`
 //! only, `=` between different types is false and `<>` true.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 
 use crate::ast::*;
@@ -178,7 +179,7 @@ impl Query {
 
 /// The object a select list builds over `row`.
 fn build(items: &[SelectItem], row: &Value, env: &Env<'_>) -> Object {
-    let mut out = Object::new();
+    let mut out = Object::with_capacity(items.len());
     for item in items {
         match item {
             SelectItem::Star => {
@@ -206,7 +207,7 @@ fn insert_path(obj: &mut Object, path: &[String], v: Value) {
             obj.insert(last.clone(), v);
         }
         [first, rest @ ..] => {
-            let slot = obj.entry(first.clone()).or_insert_with(|| Value::Object(Object::new()));
+            let slot = obj.get_or_insert_with(first, || Value::Object(Object::new()));
             if !matches!(slot, Value::Object(_)) {
                 *slot = Value::Object(Object::new());
             }
@@ -300,7 +301,7 @@ fn member(base: &Expr, name: &str, row: &Value, env: &Env<'_>) -> Value {
         };
     }
     match eval(base, row, env) {
-        Value::Object(mut o) => o.swap_remove(name).unwrap_or_default(),
+        Value::Object(mut o) => o.remove(name).unwrap_or_default(),
         _ => Value::Undefined,
     }
 }
@@ -341,9 +342,28 @@ fn sub_query(q: &SubQuery, row: &Value, env: &Env<'_>) -> Value {
     Value::Array(out)
 }
 
+/// Whether `e` is a plain path of names (`a`, `a.b.c`).
+fn is_path(e: &Expr) -> bool {
+    match e {
+        Expr::Attr(_) => true,
+        Expr::Member(base, _) => is_path(base),
+        _ => false,
+    }
+}
+
+/// Evaluates `e`, borrowing literals and payload values instead of copying them (operands of
+/// comparisons and arithmetic are only read).
+fn eval_ref<'a>(e: &'a Expr, row: &'a Value, env: &Env<'_>) -> Cow<'a, Value> {
+    match e {
+        Expr::Lit(v) => Cow::Borrowed(v),
+        e if is_path(e) => borrow_path(e, row).map_or(Cow::Owned(Value::Undefined), Cow::Borrowed),
+        e => Cow::Owned(eval(e, row, env)),
+    }
+}
+
 fn binary(op: BinOp, l: &Expr, r: &Expr, row: &Value, env: &Env<'_>) -> Value {
-    let lv = eval(l, row, env);
-    let rv = eval(r, row, env);
+    let lv = eval_ref(l, row, env);
+    let rv = eval_ref(r, row, env);
     match op {
         BinOp::And | BinOp::Or => match (lv.to_bool(), rv.to_bool()) {
             (Some(a), Some(b)) => Value::Bool(if op == BinOp::And { a && b } else { a || b }),

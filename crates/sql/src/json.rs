@@ -61,11 +61,12 @@ impl<'de> Visitor<'de> for Seed {
         Ok(Value::Array(out))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Object::with_capacity(map.size_hint().unwrap_or(0).min(1024));
+        let mut out = Object::with_capacity(map.size_hint().unwrap_or(8).min(1024));
         while let Some(k) = map.next_key::<String>()? {
             let v = map.next_value_seed(self)?;
-            out.insert(k, v);
+            out.push(k, v);
         }
+        out.dedup();
         Ok(Value::Object(out))
     }
 }

@@ -14,6 +14,7 @@ pub mod eval;
 pub mod functions;
 mod json;
 pub mod lexer;
+mod object;
 pub mod parser;
 mod template;
 mod time;

@@ -8,11 +8,9 @@
 //! The implicit conversions are AWS's tables: [`Value::to_decimal`], [`Value::to_int`],
 //! [`Value::to_bool`] and [`Value::to_text`] return `None` where AWS's result is Undefined.
 
-use indexmap::IndexMap;
 use serde_json::Value as Json;
 
-/// An object: keys in the order they were written.
-pub type Object = IndexMap<String, Value>;
+pub use crate::object::Object;
 
 /// One SQL value.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -245,7 +243,7 @@ impl Value {
 
     /// The JSON text of this value (see [`write_json`](Self::write_json)).
     pub fn json_text(&self) -> String {
-        let mut s = String::new();
+        let mut s = String::with_capacity(128);
         self.write_json(&mut s);
         s
     }
@@ -335,12 +333,34 @@ pub fn f64_to_i64(d: f64) -> Option<i64> {
     (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&d).then_some(d as i64)
 }
 
-fn write_json_string(s: &str, out: &mut String) {
-    // serde_json's escaping, without building a Json value.
-    match serde_json::to_string(s) {
-        Ok(t) => out.push_str(&t),
-        Err(_) => out.push_str("\"\""),
+/// Writes `s` as a JSON string (the escapes serde_json writes), without allocating.
+pub(crate) fn write_json_string(s: &str, out: &mut String) {
+    use std::fmt::Write as _;
+    out.reserve(s.len() + 2);
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let esc = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.push_str(esc);
+        }
+        start = i + 1;
     }
+    out.push_str(&s[start..]);
+    out.push('"');
 }
 
 #[cfg(test)]
@@ -365,6 +385,15 @@ mod tests {
         o.insert("a".into(), Value::Undefined);
         o.insert("m".into(), Value::Array(vec![Value::Undefined, Value::Decimal(1.5)]));
         assert_eq!(Value::Object(o).json_text(), r#"{"z":1,"m":[null,1.5]}"#);
+    }
+
+    #[test]
+    fn strings_are_escaped_like_serde_json() {
+        for s in ["plain", "quote\" back\\slash", "ctl\u{1}\u{1f}\n\t\r\u{8}\u{c}", "ünï €"] {
+            let mut out = String::new();
+            write_json_string(s, &mut out);
+            assert_eq!(out, serde_json::to_string(s).unwrap());
+        }
     }
 
     #[test]

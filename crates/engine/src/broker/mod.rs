@@ -184,6 +184,18 @@ impl Broker {
         Ok(())
     }
 
+    /// Publishes a message that is not retained, right now (no storage to wait for): the rules
+    /// engine's republish.
+    pub fn publish_now(&self, msg: Message) {
+        debug_assert!(!msg.retain);
+        let msg = Arc::new(msg);
+        if msg.topic.starts_with(INGEST_PREFIX) {
+            self.ingest(msg);
+        } else {
+            self.route(msg);
+        }
+    }
+
     /// Hands a Basic Ingest message to the rules engine (and the tap, so the console sees it).
     pub fn ingest(&self, msg: Arc<Message>) {
         self.stats.published.fetch_add(1, Ordering::Relaxed);

@@ -2,7 +2,6 @@
 //! IoT's rules (`#` never matches its parent level; root wildcards never match `$` topics).
 //! Agrees with `thingbox_model::topic::matches`, which the tests check.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::session::Session;
@@ -15,6 +14,10 @@ pub struct Entry {
     /// The granted QoS (0 or 1).
     pub qos: u8,
 }
+
+/// A map with foldhash's fast, randomly seeded hasher: the trie is on every message's path, and
+/// SipHash was a visible share of routing.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 #[derive(Debug, Default)]
 struct Node {

@@ -156,45 +156,60 @@ pub fn republish_topic(written: &str) -> String {
 
 async fn republish(ctx: &ActionCtx, body: &Value, payload: &Payload, msg: &Message) -> Done {
     let topic = republish_topic(s(body, "topic"));
-    if let Err(e) = thingbox_model::topic::check_name(&topic) {
-        return failed(topic, format!("the resolved topic is not valid: {e}"));
-    }
-    if matches!(thingbox_model::topic::reserved(&topic), Some(Reserved::Jobs { .. })) {
-        return failed(topic, "republishing to reserved job topics is not supported (as on AWS)");
-    }
-    if !thingbox_model::topic::client_may_publish(&topic, false) {
-        return failed(topic, "this reserved topic cannot be published to");
-    }
-    if payload.bytes.len() > MAX_PAYLOAD_BYTES {
-        return failed(
-            topic,
-            format!("the output is {} bytes; MQTT messages are limited to 128 KB", payload.bytes.len()),
-        );
-    }
     let qos = body.get("qos").and_then(Value::as_u64).unwrap_or(0).min(1) as u8;
     let properties = match headers(body.get("headers")) {
         Ok(p) => p,
         Err(e) => return failed(topic, e),
     };
-    let m = Message {
+    match republish_now(&ctx.broker, topic, qos, properties, payload.bytes.clone(), msg, now_ms()) {
+        Ok(topic) => ok(topic, format!("published at QoS {qos}")),
+        Err((topic, e)) => failed(topic, e),
+    }
+}
+
+/// Republishes at once (a republish never retains, so nothing waits for storage): checks the
+/// resolved topic and the size, then hands the message to the router under the rules engine's
+/// identity, one rule hop further from the client's publish. Returns the topic, or it and why not.
+pub fn republish_now(
+    broker: &Broker,
+    topic: String,
+    qos: u8,
+    properties: Properties,
+    payload: bytes::Bytes,
+    msg: &Message,
+    now: i64,
+) -> Result<String, (String, String)> {
+    if let Err(e) = thingbox_model::topic::check_name(&topic) {
+        return Err((topic, format!("the resolved topic is not valid: {e}")));
+    }
+    if topic.starts_with('$') {
+        if matches!(thingbox_model::topic::reserved(&topic), Some(Reserved::Jobs { .. })) {
+            return Err((topic, "republishing to reserved job topics is not supported (as on AWS)".into()));
+        }
+        if !thingbox_model::topic::client_may_publish(&topic, false) {
+            return Err((topic, "this reserved topic cannot be published to".into()));
+        }
+    }
+    if payload.len() > MAX_PAYLOAD_BYTES {
+        let n = payload.len();
+        return Err((topic, format!("the output is {n} bytes; MQTT messages are limited to 128 KB")));
+    }
+    broker.publish_now(Message {
         topic: topic.clone(),
-        payload: payload.bytes.clone(),
+        payload,
         qos,
         retain: false,
         properties,
         client_id: None,
         principal: Principal::Service("rules"),
-        timestamp_ms: now_ms(),
+        timestamp_ms: now,
         rule_hops: msg.rule_hops.saturating_add(1),
-    };
-    match ctx.broker.publish(m).await {
-        Ok(()) => ok(topic, format!("published at QoS {qos}")),
-        Err(e) => failed(topic, e.to_string()),
-    }
+    });
+    Ok(topic)
 }
 
 /// MQTT 5 headers of a republish action.
-fn headers(h: Option<&Value>) -> Result<Properties, String> {
+pub fn headers(h: Option<&Value>) -> Result<Properties, String> {
     let mut p = Properties::default();
     let Some(h) = h.and_then(Value::as_object) else { return Ok(p) };
     if let Some(f) = h.get("payloadFormatIndicator").and_then(Value::as_str) {

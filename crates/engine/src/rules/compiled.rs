@@ -21,6 +21,47 @@ pub struct CompiledAction {
     body: Value,
     /// Every string member containing `${`, parsed.
     templates: HashMap<String, Template>,
+    /// For a republish whose headers hold no template: everything needed to publish without
+    /// touching JSON (the runner does these itself, in order, without a worker).
+    pub republish: Option<RepublishPlan>,
+}
+
+/// A republish, ready to run.
+#[derive(Debug)]
+pub struct RepublishPlan {
+    topic: Result<String, Template>,
+    /// QoS.
+    pub qos: u8,
+    /// MQTT 5 properties from `headers`.
+    pub properties: crate::broker::Properties,
+}
+
+impl RepublishPlan {
+    fn new(body: &Value, version: SqlVersion) -> Option<Self> {
+        let written = body.get("topic")?.as_str()?;
+        let topic = if written.contains("${") {
+            Err(Template::parse(written, version).ok()?)
+        } else {
+            Ok(super::actions::republish_topic(written))
+        };
+        let headers = body.get("headers");
+        if headers.is_some_and(|h| h.to_string().contains("${")) {
+            return None;
+        }
+        Some(Self {
+            topic,
+            qos: body.get("qos").and_then(Value::as_u64).unwrap_or(0).min(1) as u8,
+            properties: super::actions::headers(headers).ok()?,
+        })
+    }
+
+    /// The topic for this message.
+    pub fn topic(&self, input: &Input<'_>, host: &dyn Host) -> String {
+        match &self.topic {
+            Ok(t) => t.clone(),
+            Err(t) => super::actions::republish_topic(&t.render(input, host)),
+        }
+    }
 }
 
 impl CompiledAction {
@@ -30,7 +71,8 @@ impl CompiledAction {
         let ty = action_type(name)?;
         let mut templates = HashMap::new();
         collect(body, version, &mut templates);
-        Some(Self { kind: ty.name, served: ty.served, body: body.clone(), templates })
+        let republish = (ty.served == Served::Republish).then(|| RepublishPlan::new(body, version)).flatten();
+        Some(Self { kind: ty.name, served: ty.served, body: body.clone(), templates, republish })
     }
 
     /// The members with every template rendered against the incoming message.
@@ -92,6 +134,9 @@ pub struct CompiledRule {
     pub counters: Arc<Counters>,
     /// The stored rule this was compiled from (to tell whether a change needs a recompile).
     pub source: TopicRule,
+    /// Whether every action (and the errorAction) is a plain republish, which the runner does
+    /// itself instead of handing the firing to the rule's worker.
+    pub inline: bool,
 }
 
 impl CompiledRule {
@@ -99,14 +144,18 @@ impl CompiledRule {
     pub fn new(rule: &TopicRule, counters: Arc<Counters>) -> Option<Self> {
         let version = rule.payload.version();
         let query = thingbox_sql::parse(&rule.payload.sql, version).ok()?;
-        let actions = rule.payload.actions.iter().filter_map(|a| CompiledAction::new(a, version)).collect();
+        let actions: Vec<CompiledAction> =
+            rule.payload.actions.iter().filter_map(|a| CompiledAction::new(a, version)).collect();
         let error_action = rule.payload.error_action.as_ref().and_then(|a| CompiledAction::new(a, version));
+        let inline =
+            actions.iter().chain(error_action.iter()).all(|a: &CompiledAction| a.republish.is_some());
         Some(Self {
             name: rule.name.clone(),
             filter: query.topic_filter().map(str::to_owned),
             query,
             actions,
             error_action,
+            inline,
             counters,
             source: rule.clone(),
         })

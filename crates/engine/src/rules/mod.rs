@@ -32,7 +32,7 @@ use crate::Error;
 use crate::broker::{Broker, InternalClient, now_ms};
 use crate::events::Bus;
 use crate::shadow::ShadowService;
-use crate::storage::{Db, StorageError, Write};
+use crate::storage::{Db, Write};
 
 /// Rules engine settings.
 #[derive(Debug, Clone)]
@@ -84,6 +84,40 @@ pub struct RulesService {
     console: Bus<ConsoleEvent>,
     account: String,
     config: RulesConfig,
+    /// The rules engine's own runtime (one thread, `tb-rules`, at background priority):
+    /// evaluation and actions never take time from the runtime that moves device traffic.
+    rt: tokio::runtime::Handle,
+    /// Ends the rules thread.
+    thread_stop: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// Starts the `tb-rules` thread with a single-threaded runtime, returning its handle.
+fn rules_thread()
+-> std::io::Result<(tokio::runtime::Handle, tokio::sync::oneshot::Sender<()>, std::thread::JoinHandle<()>)> {
+    let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new().name("tb-rules".into()).spawn(move || {
+        // A background thread, like the history writer's: when the cores are busy the scheduler
+        // serves device traffic first, and the rules engine's bounded queue absorbs (then drops and
+        // counts) what it cannot keep up with (docs/benchmarks.md, "Rules").
+        #[cfg(target_os = "linux")]
+        crate::viewer::history::lower_priority_to(rustix::thread::gettid(), 19);
+        let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt,
+            Err(e) => {
+                let _ = handle_tx.send(Err(e));
+                return;
+            }
+        };
+        let _ = handle_tx.send(Ok(rt.handle().clone()));
+        // Drive the runtime's tasks until told to stop; dropping it then ends whatever is left.
+        rt.block_on(async move {
+            let _ = stop_rx.await;
+        });
+    })?;
+    let handle = handle_rx.recv().map_err(|_| std::io::Error::other("the rules thread ended at start"))??;
+    Ok((handle, stop_tx, thread))
 }
 
 impl RulesService {
@@ -95,9 +129,10 @@ impl RulesService {
         data_dir: &Path,
         account: String,
         config: RulesConfig,
-    ) -> Result<Arc<Self>, StorageError> {
+    ) -> Result<Arc<Self>, crate::StartError> {
         let rules = Rules::new(crate::storage::rules::load(db.pool()).await?);
         let tables = crate::storage::rules::load_tables(db.pool()).await?;
+        let (rt, thread_stop, thread) = rules_thread()?;
         let client = broker.internal_client_bounded("rules", config.queue);
         broker.set_ingest(&client);
         let ctx = Arc::new(actions::ActionCtx {
@@ -122,6 +157,9 @@ impl RulesService {
             shadows,
             account,
             config,
+            rt,
+            thread_stop: Mutex::new(Some(thread_stop)),
+            thread: Mutex::new(Some(thread)),
         });
         {
             let mut state = me.state.write();
@@ -208,7 +246,9 @@ impl RulesService {
                     };
                     let compiled = Arc::new(compiled);
                     let (tx, rx) = mpsc::channel(self.config.rule_queue);
-                    self.workers.lock().spawn(runner::worker(self.ctx.clone(), compiled.clone(), rx));
+                    self.workers
+                        .lock()
+                        .spawn_on(runner::worker(self.ctx.clone(), compiled.clone(), rx), &self.rt);
                     ActiveRule { compiled, tx }
                 }
             };

@@ -110,9 +110,23 @@ fn describe(v: &thingbox_sql::Value) -> String {
 }
 
 impl RulesService {
-    /// Runs rules until `stop`, then lets every rule's worker finish what it holds (for up to five
-    /// seconds).
-    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+    /// Runs rules on the rules thread until `stop`, then lets every rule's worker finish what it
+    /// holds (for up to five seconds) and ends the thread.
+    pub async fn run(self: Arc<Self>, stop: watch::Receiver<bool>) {
+        let me = self.clone();
+        if let Err(e) = self.rt.spawn(async move { me.run_here(stop).await }).await {
+            tracing::error!(error = %e, "the rules engine stopped unexpectedly");
+        }
+        if let Some(tx) = self.thread_stop.lock().take() {
+            let _ = tx.send(());
+        }
+        let thread = self.thread.lock().take();
+        if let Some(t) = thread {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+    }
+
+    async fn run_here(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let mut batch = Vec::with_capacity(BATCH);
         loop {
             tokio::select! {
@@ -197,9 +211,11 @@ impl RulesService {
     ) {
         let compiled = &rule.compiled;
         let counters = &compiled.counters;
-        let started = Instant::now();
+        // Every 8th evaluation is timed (reading the clock would cost as much as a small rule).
+        let timed = counters.evaluated.load(Ordering::Relaxed) & 7 == 0;
+        let started = timed.then(Instant::now);
         let eval = compiled.query.evaluate(input, host);
-        counters.evaluation(started.elapsed().as_nanos() as u64);
+        counters.evaluation(started.map(|s| s.elapsed().as_nanos() as u64));
         let Some(output) = eval.output else {
             counters.filtered.fetch_add(1, Ordering::Relaxed);
             if counters.wants_filtered_sample() {
@@ -209,6 +225,10 @@ impl RulesService {
         };
         counters.fired(host.now);
         let payload = Payload { bytes: output.to_bytes().into(), json: output.is_json() };
+        if compiled.inline {
+            self.republish_inline(compiled, msg, input, host, payload, &eval.condition);
+            return;
+        }
         let job = Job {
             msg: msg.clone(),
             condition: describe(&eval.condition),
@@ -221,13 +241,96 @@ impl RulesService {
             rule.tx.try_send(job)
         {
             counters.dropped.fetch_add(1, Ordering::Relaxed);
-            let mut f = firing(&job.msg, job.condition, Some(&job.payload), job.at);
-            f.dropped = Some(format!(
-                "the rule's queue of {} firings was full, so this firing's actions did not run",
-                self.config.rule_queue
-            ));
-            counters.keep_firing(f);
+            if counters.wants_firing(job.at, true) {
+                let mut f = firing(&job.msg, job.condition, Some(&job.payload), job.at);
+                f.dropped = Some(format!(
+                    "the rule's queue of {} firings was full, so this firing's actions did not run",
+                    self.config.rule_queue
+                ));
+                counters.keep_firing(f);
+            }
         }
+    }
+
+    /// A rule whose actions are all republishes: done here, in order, without a worker (a
+    /// republish only hands a message to the router).
+    fn republish_inline(
+        &self,
+        rule: &CompiledRule,
+        msg: &Arc<Message>,
+        input: &Input<'_>,
+        host: &EngineHost<'_>,
+        payload: Payload,
+        condition: &thingbox_sql::Value,
+    ) {
+        let broker = &self.ctx.broker;
+        let counters = &rule.counters;
+        let mut results: Vec<Republished> = Vec::with_capacity(rule.actions.len());
+        for a in &rule.actions {
+            let Some(plan) = &a.republish else { continue };
+            let r = actions::republish_now(
+                broker,
+                plan.topic(input, host),
+                plan.qos,
+                plan.properties.clone(),
+                payload.bytes.clone(),
+                msg,
+                host.now,
+            );
+            results.push((r, 0.0, plan.qos));
+        }
+        let failures: Vec<(String, String, String)> = results
+            .iter()
+            .filter_map(|(r, _, _)| {
+                r.as_ref().err().map(|(t, e)| ("republish".to_owned(), t.clone(), e.clone()))
+            })
+            .collect();
+        counters.actions_ok.fetch_add((results.len() - failures.len()) as u64, Ordering::Relaxed);
+        counters.actions_failed.fetch_add(failures.len() as u64, Ordering::Relaxed);
+        let mut error_result = None;
+        if !failures.is_empty()
+            && let Some(plan) = rule.error_action.as_ref().and_then(|e| e.republish.as_ref())
+        {
+            counters.error_actions.fetch_add(1, Ordering::Relaxed);
+            let message = error_message(&rule.name, msg, &failures).to_string();
+            let r = actions::republish_now(
+                broker,
+                plan.topic(input, host),
+                plan.qos,
+                plan.properties.clone(),
+                message.into(),
+                msg,
+                host.now,
+            );
+            error_result = Some((r, 0.0, plan.qos));
+        }
+        if !counters.wants_firing(host.now, !failures.is_empty()) {
+            return;
+        }
+        let result = |index: Option<usize>, (r, millis, qos): Republished| match r {
+            Ok(target) => ActionResult {
+                index,
+                kind: "republish".into(),
+                detail: Some(format!("published at QoS {qos}")),
+                target,
+                outcome: Outcome::Ok,
+                error: None,
+                millis,
+            },
+            Err((target, e)) => ActionResult {
+                index,
+                kind: "republish".into(),
+                target,
+                outcome: Outcome::Failed,
+                error: Some(e),
+                detail: None,
+                millis,
+            },
+        };
+        let mut f = firing(msg, describe(condition), Some(&payload), host.now);
+        f.actions = results.into_iter().enumerate().map(|(i, r)| result(Some(i), r)).collect();
+        f.error_action = error_result.map(|r| result(None, r));
+        counters.keep_firing(f);
     }
 }
 
@@ -245,6 +348,9 @@ fn firing(msg: &Message, condition: String, output: Option<&Payload>, at: i64) -
     }
 }
 
+/// One inline republish: the topic (or it and the error), milliseconds, QoS.
+type Republished = (Result<String, (String, String)>, f64, u8);
+
 /// A rule's worker: carries out its firings one at a time until the rule goes away.
 pub async fn worker(ctx: Arc<ActionCtx>, rule: Arc<CompiledRule>, mut rx: mpsc::Receiver<Job>) {
     while let Some(job) = rx.recv().await {
@@ -253,7 +359,11 @@ pub async fn worker(ctx: Arc<ActionCtx>, rule: Arc<CompiledRule>, mut rx: mpsc::
         });
         let results: Vec<ActionResult> = futures_util::future::join_all(runs).await;
         let counters = &rule.counters;
-        let failed: Vec<&ActionResult> = results.iter().filter(|r| r.outcome == Outcome::Failed).collect();
+        let failed: Vec<(String, String, String)> = results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Failed)
+            .map(|r| (r.kind.clone(), r.target.clone(), r.error.clone().unwrap_or_else(|| "failed".into())))
+            .collect();
         counters.actions_ok.fetch_add((results.len() - failed.len()) as u64, Ordering::Relaxed);
         counters.actions_failed.fetch_add(failed.len() as u64, Ordering::Relaxed);
         let mut error_result = None;
@@ -269,25 +379,27 @@ pub async fn worker(ctx: Arc<ActionCtx>, rule: Arc<CompiledRule>, mut rx: mpsc::
             }
             error_result = Some(r);
         }
-        let mut f = firing(&job.msg, job.condition, Some(&job.payload), job.at);
-        f.actions = results;
-        f.error_action = error_result;
-        counters.keep_firing(f);
+        if counters.wants_firing(job.at, !failed.is_empty()) {
+            let mut f = firing(&job.msg, job.condition, Some(&job.payload), job.at);
+            f.actions = results;
+            f.error_action = error_result;
+            counters.keep_firing(f);
+        }
     }
 }
 
 /// The message an errorAction receives: AWS's shape, one entry per failed action.
-fn error_message(rule: &str, msg: &Message, failed: &[&ActionResult]) -> serde_json::Value {
+fn error_message(rule: &str, msg: &Message, failed: &[(String, String, String)]) -> serde_json::Value {
     json!({
         "ruleName": rule,
         "topic": msg.topic,
         "cloudwatchTraceId": uuid::Uuid::new_v4().to_string(),
         "clientId": msg.client_id.as_deref().unwrap_or("n/a"),
         "base64OriginalPayload": base64::engine::general_purpose::STANDARD.encode(&msg.payload),
-        "failures": failed.iter().map(|r| json!({
-            "failedAction": actions::failed_action_name(&r.kind),
-            "failedResource": r.target,
-            "errorMessage": r.error.as_deref().unwrap_or("failed"),
+        "failures": failed.iter().map(|(kind, target, error)| json!({
+            "failedAction": actions::failed_action_name(kind),
+            "failedResource": target,
+            "errorMessage": error,
         })).collect::<Vec<_>>(),
     })
 }

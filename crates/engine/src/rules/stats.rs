@@ -44,6 +44,8 @@ struct Recent {
     filtered: VecDeque<Firing>,
     last_error: Option<(i64, String)>,
     last_fired: Option<i64>,
+    /// When the newest kept firing happened.
+    last_kept: i64,
     /// Firings per second: (epoch second, count), the last 60 seconds.
     seconds: VecDeque<(i64, u32)>,
 }
@@ -56,9 +58,10 @@ fn push_bounded(q: &mut VecDeque<Firing>, f: Firing) {
 }
 
 impl Counters {
-    /// Counts one SQL evaluation that took `ns`.
-    pub fn evaluation(&self, ns: u64) {
+    /// Counts one SQL evaluation, and its time in nanoseconds when it was timed.
+    pub fn evaluation(&self, ns: Option<u64>) {
         self.evaluated.fetch_add(1, Ordering::Relaxed);
+        let Some(ns) = ns else { return };
         let bucket = (64 - ns.max(1).leading_zeros() as usize).min(BUCKETS - 1);
         self.eval_ns[bucket].fetch_add(1, Ordering::Relaxed);
     }
@@ -113,7 +116,16 @@ impl Counters {
         if let Some(d) = &f.dropped {
             r.last_error = Some((f.timestamp, d.clone()));
         }
+        r.last_kept = f.timestamp;
         push_bounded(&mut r.firings, f);
+    }
+
+    /// Whether a firing at `now` should be kept for the console: always while few are kept, then at
+    /// most one every 200 ms (every 50 ms when it failed), so that under load keeping firings costs
+    /// next to nothing while the console still shows recent ones and recent failures.
+    pub fn wants_firing(&self, now: i64, failed: bool) -> bool {
+        let r = self.recent.lock();
+        r.firings.len() < KEPT_FIRINGS || now - r.last_kept >= if failed { 50 } else { 200 }
     }
 
     /// Keeps a message on which WHERE was not true.
@@ -182,11 +194,11 @@ mod tests {
     fn p99_and_the_per_second_series() {
         let c = Counters::default();
         for _ in 0..99 {
-            c.evaluation(1_000); // ~1 µs
+            c.evaluation(Some(1_000)); // ~1 µs
         }
-        c.evaluation(1_000_000); // 1 ms
+        c.evaluation(Some(1_000_000)); // 1 ms
         assert!(c.eval_p99_micros() <= 2.1, "{}", c.eval_p99_micros());
-        c.evaluation(1_000_000);
+        c.evaluation(Some(1_000_000));
         assert!(c.eval_p99_micros() >= 1000.0, "{}", c.eval_p99_micros());
         c.fired(10_000);
         c.fired(10_500);

@@ -64,7 +64,13 @@ fn background_priority(prefix: &str) {
 /// Nice 19 for one thread (on Linux a thread id given to setpriority names that one thread).
 #[cfg(target_os = "linux")]
 fn lower_priority(tid: rustix::process::Pid) {
-    if let Err(e) = rustix::process::setpriority_process(Some(tid), 19) {
+    lower_priority_to(tid, 19);
+}
+
+/// Sets one thread's nice value (a background thread: device traffic first).
+#[cfg(target_os = "linux")]
+pub(crate) fn lower_priority_to(tid: rustix::process::Pid, nice: i32) {
+    if let Err(e) = rustix::process::setpriority_process(Some(tid), nice) {
         tracing::debug!(error = %e, "could not lower a history thread's priority");
     }
 }

@@ -115,7 +115,7 @@ pub fn element(coll: Value, key: &Value) -> Value {
             _ => Value::Undefined,
         },
         Value::Object(mut o) => match key.to_text() {
-            Some(k) => o.swap_remove(&k).unwrap_or_default(),
+            Some(k) => o.remove(&k).unwrap_or_default(),
             None => Value::Undefined,
         },
         _ => Value::Undefined,

@@ -54,9 +54,9 @@ pub struct ServeArgs {
     /// Host name returned by DescribeEndpoint and named in the server certificate [default: localhost]
     #[arg(long, value_name = "HOST")]
     pub endpoint_host: Option<String>,
-    /// Threads that move device traffic and serve the APIs (storage and the message history have
-    /// their own) [default: half the cores, at least 1: the devices and tools that talk to Thingbox
-    /// usually run on the same machine]
+    /// Threads that move device traffic and serve the APIs (storage, the message history and the
+    /// rules engine have their own) [default: half the cores, at least 1: the devices and tools
+    /// that talk to Thingbox usually run on the same machine]
     #[arg(long, value_name = "N")]
     pub worker_threads: Option<usize>,
     /// Run a Lambda function that rule actions name on this machine: FUNCTION is its ARN or its

@@ -418,3 +418,17 @@ def test_rules_survive_restart(fresh_server):
     assert json.loads(watcher.recv().payload) == {"a": 1}
     watcher.nothing(0.3)
     watcher.close()
+
+
+def test_an_output_over_128_kb_fails_the_action_clearly(server, iot, sub):
+    name = rule(iot, uniq("huge"), "SELECT VALUE [*, *] FROM 'huge/in'", [republish("huge/out")],
+                error_action=republish("huge/errors"))
+    watcher = sub("huge/out", "huge/errors")
+    server.client("iot-data").publish(topic="huge/in", payload=json.dumps({"blob": "x" * 70_000}))
+    m = watcher.recv()
+    assert m.topic == "huge/errors", "the doubled payload is not republished"
+    err = json.loads(m.payload)["failures"][0]
+    assert err["failedAction"] == "RepublishAction" and err["failedResource"] == "huge/out"
+    assert "limited to 128 KB" in err["errorMessage"]
+    watcher.nothing(0.3)
+    iot.delete_topic_rule(ruleName=name)

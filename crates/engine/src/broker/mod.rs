@@ -218,15 +218,56 @@ impl Broker {
         self.stats.published.fetch_add(1, Ordering::Relaxed);
         self.tap.capture(&msg);
         let mut targets: Vec<(Arc<Session>, u8)> = Vec::new();
+        Self::targets(&self.trie.read(), &msg.topic, &mut targets);
+        self.deliver(&msg, targets);
+    }
+
+    /// Publishes many messages that are not retained (the rules engine's republishes of one batch),
+    /// taking the router's shared locks once for all of them rather than once each: the rules
+    /// engine runs on its own thread, and every lock it shares with device traffic is a cache line
+    /// the two threads pass back and forth.
+    pub fn publish_batch(&self, msgs: Vec<Message>) {
+        let mut routed = Vec::with_capacity(msgs.len());
+        for m in msgs {
+            debug_assert!(!m.retain);
+            let m = Arc::new(m);
+            if m.topic.starts_with(INGEST_PREFIX) {
+                self.ingest(m);
+            } else {
+                routed.push(m);
+            }
+        }
+        if routed.is_empty() {
+            return;
+        }
+        self.stats.published.fetch_add(routed.len() as u64, Ordering::Relaxed);
+        self.tap.capture_many(&routed);
+        let mut all: Vec<Vec<(Arc<Session>, u8)>> = Vec::with_capacity(routed.len());
         {
             let trie = self.trie.read();
-            trie.for_each_match(&msg.topic, |e: &Entry| {
-                match targets.iter_mut().find(|(s, _)| s.id == e.session.id) {
-                    Some((_, q)) => *q = (*q).max(e.qos),
-                    None => targets.push((e.session.clone(), e.qos)),
-                }
-            });
+            for m in &routed {
+                let mut targets = Vec::new();
+                Self::targets(&trie, &m.topic, &mut targets);
+                all.push(targets);
+            }
         }
+        for (m, targets) in routed.iter().zip(all) {
+            self.deliver(m, targets);
+        }
+    }
+
+    /// The sessions subscribed to `topic`, once each at the highest QoS they were granted.
+    fn targets(trie: &Trie, topic: &str, targets: &mut Vec<(Arc<Session>, u8)>) {
+        trie.for_each_match(topic, |e: &Entry| {
+            match targets.iter_mut().find(|(s, _)| s.id == e.session.id) {
+                Some((_, q)) => *q = (*q).max(e.qos),
+                None => targets.push((e.session.clone(), e.qos)),
+            }
+        });
+    }
+
+    /// Queues `msg` for each target session (honouring MQTT 5 no-local).
+    fn deliver(&self, msg: &Arc<Message>, targets: Vec<(Arc<Session>, u8)>) {
         for (session, sub_qos) in targets {
             if let Some(cid) = &msg.client_id
                 && *cid == session.client_id

@@ -61,6 +61,20 @@ impl Tap {
         }
     }
 
+    /// Keeps copies of `msgs` (one lock for all) if capturing, as many as there is room for.
+    pub fn capture_many(&self, msgs: &[Arc<Message>]) {
+        if !self.enabled.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut buf = self.buffer.lock();
+        let room = self.capacity.saturating_sub(buf.len()).min(msgs.len());
+        buf.extend(msgs[..room].iter().cloned());
+        drop(buf);
+        if room < msgs.len() {
+            self.dropped.fetch_add((msgs.len() - room) as u64, Ordering::Relaxed);
+        }
+    }
+
     /// Takes what was captured since the last drain, into `into` (which must be empty; its
     /// allocation is reused for the next window), and the number dropped since then.
     pub fn drain(&self, into: &mut Vec<Arc<Message>>) -> u64 {

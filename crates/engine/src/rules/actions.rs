@@ -167,9 +167,8 @@ async fn republish(ctx: &ActionCtx, body: &Value, payload: &Payload, msg: &Messa
     }
 }
 
-/// Republishes at once (a republish never retains, so nothing waits for storage): checks the
-/// resolved topic and the size, then hands the message to the router under the rules engine's
-/// identity, one rule hop further from the client's publish. Returns the topic, or it and why not.
+/// Republishes at once (a republish never retains, so nothing waits for storage): see
+/// [`republish_message`]. Returns the topic, or it and why not.
 pub fn republish_now(
     broker: &Broker,
     topic: String,
@@ -179,6 +178,22 @@ pub fn republish_now(
     msg: &Message,
     now: i64,
 ) -> Result<String, (String, String)> {
+    let m = republish_message(topic, qos, properties, payload, msg, now)?;
+    let topic = m.topic.clone();
+    broker.publish_now(m);
+    Ok(topic)
+}
+
+/// The message a republish sends: checks the resolved topic and the size, and builds it under the
+/// rules engine's identity, one rule hop further from the client's publish.
+pub fn republish_message(
+    topic: String,
+    qos: u8,
+    properties: Properties,
+    payload: bytes::Bytes,
+    msg: &Message,
+    now: i64,
+) -> Result<Message, (String, String)> {
     if let Err(e) = thingbox_model::topic::check_name(&topic) {
         return Err((topic, format!("the resolved topic is not valid: {e}")));
     }
@@ -194,8 +209,8 @@ pub fn republish_now(
         let n = payload.len();
         return Err((topic, format!("the output is {n} bytes; MQTT messages are limited to 128 KB")));
     }
-    broker.publish_now(Message {
-        topic: topic.clone(),
+    Ok(Message {
+        topic,
         payload,
         qos,
         retain: false,
@@ -204,8 +219,7 @@ pub fn republish_now(
         principal: Principal::Service("rules"),
         timestamp_ms: now,
         rule_hops: msg.rule_hops.saturating_add(1),
-    });
-    Ok(topic)
+    })
 }
 
 /// MQTT 5 headers of a republish action.

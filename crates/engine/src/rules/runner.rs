@@ -128,6 +128,7 @@ impl RulesService {
 
     async fn run_here(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let mut batch = Vec::with_capacity(BATCH);
+        let mut republished = Vec::new();
         loop {
             tokio::select! {
                 _ = self.client.recv_many(&mut batch, BATCH) => {}
@@ -136,7 +137,11 @@ impl RulesService {
             let active = self.active.read().clone();
             let now = now_ms();
             for msg in batch.drain(..) {
-                self.process(&active, msg, now);
+                self.process(&active, msg, now, &mut republished);
+            }
+            // The inline republishes of the whole batch, in order, taking the router's locks once.
+            if !republished.is_empty() {
+                self.ctx.broker.publish_batch(std::mem::take(&mut republished));
             }
             // Let the rules' workers and the router's other clients run between batches.
             tokio::task::consume_budget().await;
@@ -153,7 +158,7 @@ impl RulesService {
         }
     }
 
-    fn process(&self, active: &Active, msg: Arc<Message>, now: i64) {
+    fn process(&self, active: &Active, msg: Arc<Message>, now: i64, out: &mut Vec<Message>) {
         self.engine.received.fetch_add(1, Ordering::Relaxed);
         if msg.rule_hops >= MAX_RULE_HOPS {
             self.engine.loops_stopped.fetch_add(1, Ordering::Relaxed);
@@ -182,7 +187,7 @@ impl RulesService {
         let host = EngineHost { service: self, now };
         match ingest {
             Some(name) => match active.by_name.get(name) {
-                Some(i) => self.evaluate(&active.rules[*i], &msg, &input, &host),
+                Some(i) => self.evaluate(&active.rules[*i], &msg, &input, &host, out),
                 None => {
                     self.engine.ingest_unknown.fetch_add(1, Ordering::Relaxed);
                 }
@@ -195,7 +200,7 @@ impl RulesService {
                         .as_deref()
                         .is_some_and(|f| thingbox_model::topic::matches(f, topic))
                     {
-                        self.evaluate(rule, &msg, &input, &host);
+                        self.evaluate(rule, &msg, &input, &host, out);
                     }
                 }
             }
@@ -208,6 +213,7 @@ impl RulesService {
         msg: &Arc<Message>,
         input: &Input<'_>,
         host: &EngineHost<'_>,
+        out: &mut Vec<Message>,
     ) {
         let compiled = &rule.compiled;
         let counters = &compiled.counters;
@@ -226,7 +232,7 @@ impl RulesService {
         counters.fired(host.now);
         let payload = Payload { bytes: output.to_bytes().into(), json: output.is_json() };
         if compiled.inline {
-            self.republish_inline(compiled, msg, input, host, payload, &eval.condition);
+            republish_inline(compiled, msg, input, host, payload, &eval.condition, out);
             return;
         }
         let job = Job {
@@ -251,87 +257,82 @@ impl RulesService {
             }
         }
     }
+}
 
-    /// A rule whose actions are all republishes: done here, in order, without a worker (a
-    /// republish only hands a message to the router).
-    fn republish_inline(
-        &self,
-        rule: &CompiledRule,
-        msg: &Arc<Message>,
-        input: &Input<'_>,
-        host: &EngineHost<'_>,
-        payload: Payload,
-        condition: &thingbox_sql::Value,
-    ) {
-        let broker = &self.ctx.broker;
-        let counters = &rule.counters;
-        let mut results: Vec<Republished> = Vec::with_capacity(rule.actions.len());
-        for a in &rule.actions {
-            let Some(plan) = &a.republish else { continue };
-            let r = actions::republish_now(
-                broker,
-                plan.topic(input, host),
-                plan.qos,
-                plan.properties.clone(),
-                payload.bytes.clone(),
-                msg,
-                host.now,
-            );
-            results.push((r, 0.0, plan.qos));
-        }
-        let failures: Vec<(String, String, String)> = results
-            .iter()
-            .filter_map(|(r, _, _)| {
-                r.as_ref().err().map(|(t, e)| ("republish".to_owned(), t.clone(), e.clone()))
-            })
-            .collect();
-        counters.actions_ok.fetch_add((results.len() - failures.len()) as u64, Ordering::Relaxed);
-        counters.actions_failed.fetch_add(failures.len() as u64, Ordering::Relaxed);
-        let mut error_result = None;
-        if !failures.is_empty()
-            && let Some(plan) = rule.error_action.as_ref().and_then(|e| e.republish.as_ref())
-        {
-            counters.error_actions.fetch_add(1, Ordering::Relaxed);
-            let message = error_message(&rule.name, msg, &failures).to_string();
-            let r = actions::republish_now(
-                broker,
-                plan.topic(input, host),
-                plan.qos,
-                plan.properties.clone(),
-                message.into(),
-                msg,
-                host.now,
-            );
-            error_result = Some((r, 0.0, plan.qos));
-        }
-        if !counters.wants_firing(host.now, !failures.is_empty()) {
-            return;
-        }
-        let result = |index: Option<usize>, (r, millis, qos): Republished| match r {
-            Ok(target) => ActionResult {
-                index,
-                kind: "republish".into(),
-                detail: Some(format!("published at QoS {qos}")),
-                target,
-                outcome: Outcome::Ok,
-                error: None,
-                millis,
-            },
-            Err((target, e)) => ActionResult {
-                index,
-                kind: "republish".into(),
-                target,
-                outcome: Outcome::Failed,
-                error: Some(e),
-                detail: None,
-                millis,
-            },
-        };
-        let mut f = firing(msg, describe(condition), Some(&payload), host.now);
-        f.actions = results.into_iter().enumerate().map(|(i, r)| result(Some(i), r)).collect();
-        f.error_action = error_result.map(|r| result(None, r));
-        counters.keep_firing(f);
+/// A rule whose actions are all republishes: done here, in order, without a worker (a
+/// republish only hands a message to the router).
+fn republish_inline(
+    rule: &CompiledRule,
+    msg: &Arc<Message>,
+    input: &Input<'_>,
+    host: &EngineHost<'_>,
+    payload: Payload,
+    condition: &thingbox_sql::Value,
+    out: &mut Vec<Message>,
+) {
+    let counters = &rule.counters;
+    // Checked and built here; routed with the rest of the batch's republishes.
+    let mut send = |plan: &super::compiled::RepublishPlan, bytes: bytes::Bytes| {
+        actions::republish_message(
+            plan.topic(input, host),
+            plan.qos,
+            plan.properties.clone(),
+            bytes,
+            msg,
+            host.now,
+        )
+        .map(|m| {
+            let topic = m.topic.clone();
+            out.push(m);
+            topic
+        })
+    };
+    let mut results: Vec<Republished> = Vec::with_capacity(rule.actions.len());
+    for a in &rule.actions {
+        let Some(plan) = &a.republish else { continue };
+        results.push((send(plan, payload.bytes.clone()), 0.0, plan.qos));
     }
+    let failures: Vec<(String, String, String)> = results
+        .iter()
+        .filter_map(|(r, _, _)| r.as_ref().err().map(|(t, e)| ("republish".to_owned(), t.clone(), e.clone())))
+        .collect();
+    counters.actions_ok.fetch_add((results.len() - failures.len()) as u64, Ordering::Relaxed);
+    counters.actions_failed.fetch_add(failures.len() as u64, Ordering::Relaxed);
+    let mut error_result = None;
+    if !failures.is_empty()
+        && let Some(plan) = rule.error_action.as_ref().and_then(|e| e.republish.as_ref())
+    {
+        counters.error_actions.fetch_add(1, Ordering::Relaxed);
+        let message = error_message(&rule.name, msg, &failures).to_string();
+        error_result = Some((send(plan, message.into()), 0.0, plan.qos));
+    }
+    if !counters.wants_firing(host.now, !failures.is_empty()) {
+        return;
+    }
+    let result = |index: Option<usize>, (r, millis, qos): Republished| match r {
+        Ok(target) => ActionResult {
+            index,
+            kind: "republish".into(),
+            detail: Some(format!("published at QoS {qos}")),
+            target,
+            outcome: Outcome::Ok,
+            error: None,
+            millis,
+        },
+        Err((target, e)) => ActionResult {
+            index,
+            kind: "republish".into(),
+            target,
+            outcome: Outcome::Failed,
+            error: Some(e),
+            detail: None,
+            millis,
+        },
+    };
+    let mut f = firing(msg, describe(condition), Some(&payload), host.now);
+    f.actions = results.into_iter().enumerate().map(|(i, r)| result(Some(i), r)).collect();
+    f.error_action = error_result.map(|r| result(None, r));
+    counters.keep_firing(f);
 }
 
 fn firing(msg: &Message, condition: String, output: Option<&Payload>, at: i64) -> Firing {

@@ -161,27 +161,15 @@ async fn republish(ctx: &ActionCtx, body: &Value, payload: &Payload, msg: &Messa
         Ok(p) => p,
         Err(e) => return failed(topic, e),
     };
-    match republish_now(&ctx.broker, topic, qos, properties, payload.bytes.clone(), msg, now_ms()) {
-        Ok(topic) => ok(topic, format!("published at QoS {qos}")),
+    // A republish never retains, so nothing waits for storage: it is routed at once.
+    match republish_message(topic, qos, properties, payload.bytes.clone(), msg, now_ms()) {
+        Ok(m) => {
+            let topic = m.topic.clone();
+            ctx.broker.publish_now(m);
+            ok(topic, format!("published at QoS {qos}"))
+        }
         Err((topic, e)) => failed(topic, e),
     }
-}
-
-/// Republishes at once (a republish never retains, so nothing waits for storage): see
-/// [`republish_message`]. Returns the topic, or it and why not.
-pub fn republish_now(
-    broker: &Broker,
-    topic: String,
-    qos: u8,
-    properties: Properties,
-    payload: bytes::Bytes,
-    msg: &Message,
-    now: i64,
-) -> Result<String, (String, String)> {
-    let m = republish_message(topic, qos, properties, payload, msg, now)?;
-    let topic = m.topic.clone();
-    broker.publish_now(m);
-    Ok(topic)
 }
 
 /// The message a republish sends: checks the resolved topic and the size, and builds it under the

@@ -215,7 +215,7 @@ impl Engine {
             broker.clone(),
             shadows.clone(),
             &dir,
-            config.account.clone(),
+            (config.account.clone(), config.region.clone()),
             config.rules.clone(),
         )
         .await?;

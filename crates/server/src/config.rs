@@ -9,6 +9,7 @@ use clap::Args;
 use serde::Deserialize;
 use thingbox_engine::EngineConfig;
 use thingbox_engine::rules::LambdaTarget;
+use thingbox_engine::rules::forward::ForwardTarget;
 
 /// Flags of `thingbox serve`. Every flag can also be set in `<data dir>/thingbox.toml` (same names
 /// with underscores, e.g. `api_port = 4580`); flags win.
@@ -65,6 +66,12 @@ pub struct ServeArgs {
     /// "TARGET" or ["command", "arg"]
     #[arg(long = "lambda", value_name = "FUNCTION=TARGET")]
     pub lambdas: Vec<String>,
+    /// Send rule actions for AWS services Thingbox does not run (sqs, sns, kinesis, firehose,
+    /// cloudwatch*, stepFunctions) to this endpoint with the AWS SDK — a URL such as LocalStack's
+    /// http://localhost:4566, or `aws` for AWS itself with this machine's AWS credentials
+    /// [default: none; they are recorded in <data dir>/rules-outbox.jsonl]
+    #[arg(long, value_name = "URL|aws")]
+    pub forward: Option<String>,
 }
 
 /// A port number, or `off`.
@@ -123,6 +130,8 @@ struct RulesFile {
     /// Function ARN or name → URL or command.
     #[serde(default)]
     lambda: BTreeMap<String, LambdaSpec>,
+    /// `forward = "http://localhost:4566"` or `"aws"`.
+    forward: Option<String>,
 }
 
 /// A Lambda target in `thingbox.toml`: a URL or command line, or a command as a list.
@@ -152,6 +161,8 @@ pub struct Settings {
     pub worker_threads: usize,
     /// Function ARN or name → where it runs.
     pub lambdas: BTreeMap<String, LambdaTarget>,
+    /// Where rule actions for AWS services are sent.
+    pub forward: Option<ForwardTarget>,
 }
 
 /// `FUNCTION=TARGET` from `--lambda`.
@@ -262,6 +273,12 @@ impl Settings {
                 .worker_threads
                 .or(file.worker_threads)
                 .unwrap_or_else(default_worker_threads),
+            forward: match args.forward.clone().or(file.rules.forward.clone()) {
+                None => None,
+                Some(f) => Some(ForwardTarget::parse(&f).with_context(|| {
+                    format!("--forward (forward in [rules] of thingbox.toml) takes an http(s):// URL or `aws`, not '{f}'")
+                })?),
+            },
             lambdas: {
                 // The file's mappings, then the flags' (a flag wins for the same function).
                 let mut map = BTreeMap::new();
@@ -339,6 +356,7 @@ impl Settings {
         };
         config.console_assets = thingbox_console_assets::ASSETS;
         config.rules.lambdas = self.lambdas.clone();
+        config.rules.forward = self.forward.clone();
         config
     }
 }
@@ -363,6 +381,7 @@ mod tests {
             endpoint_host: None,
             worker_threads: None,
             lambdas: Vec::new(),
+            forward: None,
         }
     }
 
@@ -379,6 +398,12 @@ mod tests {
         assert_eq!(s.lambdas["f1"], LambdaTarget::Url("http://localhost:9000/f1".into()));
         assert_eq!(s.lambdas["f2"], LambdaTarget::Command(vec!["python3".into(), "h.py".into()]));
         assert_eq!(s.lambdas["f3"], LambdaTarget::Url("http://x/".into()), "the flag wins");
+        assert_eq!(s.forward, None);
+        let s = Settings::resolve(ServeArgs { forward: Some("aws".into()), ..args(dir.path()) }).unwrap();
+        assert_eq!(s.forward, Some(ForwardTarget::Aws));
+        let e = Settings::resolve(ServeArgs { forward: Some("localstack".into()), ..args(dir.path()) })
+            .unwrap_err();
+        assert!(e.to_string().contains("--forward"), "{e}");
         for bad in ["noequals", "=http://x", "f="] {
             let e =
                 Settings::resolve(ServeArgs { lambdas: vec![bad.into()], ..args(dir.path()) }).unwrap_err();

@@ -82,6 +82,16 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         }
         None => println!("  MQTT       plain listener off (--mqtt-port off)"),
     }
+    let lambdas = settings.lambdas.len();
+    let forward = match &settings.forward {
+        Some(thingbox_engine::rules::forward::ForwardTarget::Endpoint(url)) => format!("sent to {url}"),
+        Some(thingbox_engine::rules::forward::ForwardTarget::Aws) => "sent to AWS".into(),
+        None => "recorded in rules-outbox.jsonl (--forward URL|aws sends them)".into(),
+    };
+    println!(
+        "  Rules      {lambdas} Lambda mapping{} (--lambda); actions for other AWS services {forward}",
+        if lambdas == 1 { "" } else { "s" }
+    );
     println!("  Endpoints  {}", dir.join(thingbox_engine::ENDPOINTS_FILE).display());
     let workers = tokio::runtime::Handle::current().metrics().num_workers();
     println!(

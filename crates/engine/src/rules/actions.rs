@@ -60,8 +60,11 @@ pub struct ActionCtx {
     pub tables: Arc<Tables>,
     /// Where s3 actions write: `<data dir>/s3`.
     pub s3_dir: PathBuf,
-    /// Where forwarded actions are recorded: `<data dir>/rules-outbox.jsonl`.
+    /// Where actions for the AWS services Thingbox does not run are recorded when they are not
+    /// forwarded: `<data dir>/rules-outbox.jsonl`.
     pub outbox: PathBuf,
+    /// Where those actions are sent, when the user chose an endpoint.
+    pub forward: Option<super::forward::Forwarder>,
 }
 
 /// An HTTP client trusting the system's roots (and, for https://localhost, whatever the system
@@ -129,7 +132,16 @@ pub async fn run(
         Served::DynamoDb => dynamo(ctx, body, payload).await,
         Served::DynamoDbV2 => dynamo_v2(ctx, body, payload).await,
         Served::S3 => s3(ctx, body, payload).await,
-        Served::Forwarded => record(ctx, kind, body, payload).await,
+        Served::Forwarded => match &ctx.forward {
+            Some(f) if super::forward::FORWARDED.contains(&kind) => match f
+                .send(kind, body, &payload.bytes)
+                .await
+            {
+                Ok(detail) => ok(forward_target(kind, body), format!("sent to {}: {detail}", f.describe())),
+                Err(e) => failed(forward_target(kind, body), format!("{}: {e}", f.describe())),
+            },
+            _ => record(ctx, kind, body, payload).await,
+        },
     };
     let (outcome, error, detail) = match done.result {
         Ok((outcome, detail)) => (outcome, None, detail),

@@ -6,11 +6,13 @@
 //!   enabled rules ([`compiled`]) and adjusts the router subscriptions, so a rule created by a call
 //!   that has returned sees the very next message.
 //! - [`runner`] evaluates rules off the router's hot path and hands firings to one worker per rule.
-//! - [`actions`] carries them out; [`tables`] holds what the dynamoDB actions write; [`stats`] keeps
-//!   what the console shows about each rule.
+//! - [`actions`] carries them out ([`forward`] sends the AWS services' ones with the AWS SDK when an
+//!   endpoint is configured); [`tables`] holds what the dynamoDB actions write; [`stats`] keeps what
+//!   the console shows about each rule.
 
 pub mod actions;
 pub mod compiled;
+pub mod forward;
 pub mod runner;
 pub mod stats;
 pub mod tables;
@@ -45,11 +47,19 @@ pub struct RulesConfig {
     pub rule_queue: usize,
     /// Items one local table may hold.
     pub max_table_items: usize,
+    /// Where actions for AWS services Thingbox does not run are sent (none: recorded).
+    pub forward: Option<forward::ForwardTarget>,
 }
 
 impl Default for RulesConfig {
     fn default() -> Self {
-        Self { lambdas: BTreeMap::new(), queue: 10_000, rule_queue: 1_000, max_table_items: 100_000 }
+        Self {
+            lambdas: BTreeMap::new(),
+            queue: 10_000,
+            rule_queue: 1_000,
+            max_table_items: 100_000,
+            forward: None,
+        }
     }
 }
 
@@ -127,7 +137,7 @@ impl RulesService {
         broker: Arc<Broker>,
         shadows: Arc<ShadowService>,
         data_dir: &Path,
-        account: String,
+        (account, region): (String, String),
         config: RulesConfig,
     ) -> Result<Arc<Self>, crate::StartError> {
         let rules = Rules::new(crate::storage::rules::load(db.pool()).await?);
@@ -142,6 +152,7 @@ impl RulesService {
             tables: Arc::new(tables::Tables::new(tables, db.writer(), config.max_table_items)),
             s3_dir: data_dir.join("s3"),
             outbox: data_dir.join("rules-outbox.jsonl"),
+            forward: config.forward.clone().map(|t| forward::Forwarder::new(t, region, account.clone())),
         });
         let me = Arc::new(Self {
             state: RwLock::new(Rules::default()),

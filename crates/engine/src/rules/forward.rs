@@ -1,0 +1,326 @@
+//! Rule actions for AWS services Thingbox does not run, sent with the AWS SDK for Rust to an
+//! endpoint the user chose: one URL for every service (LocalStack, moto), or AWS itself with the
+//! machine's AWS credentials (`--forward aws`). Without one, the runner records them instead.
+//!
+//! Served this way: `sqs` (SendMessage), `sns` (Publish), `kinesis` (PutRecord), `firehose`
+//! (PutRecord), `cloudwatchMetric` (PutMetricData), `cloudwatchAlarm` (SetAlarmState),
+//! `cloudwatchLogs` (PutLogEvents into the stream `thingbox-rules`, made when missing) and
+//! `stepFunctions` (StartExecution). The SDK's clients are made on first use and kept.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use base64::Engine as _;
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+/// Where forwarded actions go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ForwardTarget {
+    /// Every service at this URL (LocalStack `http://localhost:4566`, moto); credentials from the
+    /// environment when set, else the dummy `test`/`test` such endpoints accept.
+    Endpoint(String),
+    /// AWS, with the standard credential chain (environment, `~/.aws`, SSO, instance roles).
+    Aws,
+}
+
+impl ForwardTarget {
+    /// `aws`, or an `http(s)://` URL.
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("aws") {
+            return Some(Self::Aws);
+        }
+        (s.starts_with("http://") || s.starts_with("https://"))
+            .then(|| Self::Endpoint(s.trim_end_matches('/').to_owned()))
+    }
+}
+
+/// The action types forwarded when a target is set.
+pub const FORWARDED: [&str; 8] = [
+    "sqs",
+    "sns",
+    "kinesis",
+    "firehose",
+    "cloudwatchMetric",
+    "cloudwatchAlarm",
+    "cloudwatchLogs",
+    "stepFunctions",
+];
+
+/// The log stream cloudwatchLogs actions write to.
+const LOG_STREAM: &str = "thingbox-rules";
+
+/// The SDK's configuration and clients.
+#[derive(Debug)]
+pub struct Forwarder {
+    target: ForwardTarget,
+    region: String,
+    account: String,
+    config: OnceCell<SdkConfig>,
+    sqs: OnceCell<aws_sdk_sqs::Client>,
+    sns: OnceCell<aws_sdk_sns::Client>,
+    kinesis: OnceCell<aws_sdk_kinesis::Client>,
+    firehose: OnceCell<aws_sdk_firehose::Client>,
+    cloudwatch: OnceCell<aws_sdk_cloudwatch::Client>,
+    logs: OnceCell<aws_sdk_cloudwatchlogs::Client>,
+    sfn: OnceCell<aws_sdk_sfn::Client>,
+}
+
+fn s<'a>(body: &'a Value, key: &str) -> &'a str {
+    body.get(key).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// An SDK error as a person reads it: the service's code and message, or why the endpoint was not
+/// reached.
+fn err<E, R>(e: aws_sdk_sqs::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_sqs::error::SdkError;
+    let innermost = |e: &dyn std::error::Error| {
+        let mut cur = e;
+        while let Some(next) = cur.source() {
+            cur = next;
+        }
+        cur.to_string()
+    };
+    match &e {
+        SdkError::ServiceError(se) => match (se.err().code(), se.err().message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_owned(),
+            _ => format!("the service answered with an error it did not name ({})", innermost(&e)),
+        },
+        SdkError::DispatchFailure(_) => format!("could not reach the endpoint: {}", innermost(&e)),
+        SdkError::TimeoutError(_) => "no answer in time".to_owned(),
+        _ => innermost(&e),
+    }
+}
+
+/// A request the SDK refused to build.
+fn build(e: impl std::error::Error) -> String {
+    format!("the request could not be built: {e}")
+}
+
+impl Forwarder {
+    /// A forwarder to `target`, signing for `region`; `account` names Step Functions state machines.
+    pub fn new(target: ForwardTarget, region: String, account: String) -> Self {
+        Self {
+            target,
+            region,
+            account,
+            config: OnceCell::new(),
+            sqs: OnceCell::new(),
+            sns: OnceCell::new(),
+            kinesis: OnceCell::new(),
+            firehose: OnceCell::new(),
+            cloudwatch: OnceCell::new(),
+            logs: OnceCell::new(),
+            sfn: OnceCell::new(),
+        }
+    }
+
+    /// Where it sends, for messages.
+    pub fn describe(&self) -> String {
+        match &self.target {
+            ForwardTarget::Endpoint(u) => u.clone(),
+            ForwardTarget::Aws => format!("AWS ({})", self.region),
+        }
+    }
+
+    async fn config(&self) -> &SdkConfig {
+        self.config
+            .get_or_init(|| async {
+                let loader =
+                    aws_config::defaults(BehaviorVersion::latest()).region(Region::new(self.region.clone()));
+                match &self.target {
+                    ForwardTarget::Aws => loader.load().await,
+                    ForwardTarget::Endpoint(url) => {
+                        let loader = loader.endpoint_url(url);
+                        if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+                            loader.load().await
+                        } else {
+                            loader
+                                .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                                    "test", "test", None, None, "thingbox",
+                                ))
+                                .load()
+                                .await
+                        }
+                    }
+                }
+            })
+            .await
+    }
+
+    /// Sends one action; `Ok` carries what to show (a message id, a sequence number).
+    pub async fn send(&self, kind: &str, body: &Value, payload: &[u8]) -> Result<String, String> {
+        let text = String::from_utf8_lossy(payload).into_owned();
+        let blob = || aws_sdk_kinesis::primitives::Blob::new(payload.to_vec());
+        match kind {
+            "sqs" => {
+                let c =
+                    self.sqs.get_or_init(|| async { aws_sdk_sqs::Client::new(self.config().await) }).await;
+                let message = if body.get("useBase64").and_then(Value::as_bool) == Some(true) {
+                    base64::engine::general_purpose::STANDARD.encode(payload)
+                } else {
+                    text
+                };
+                let out = c
+                    .send_message()
+                    .queue_url(s(body, "queueUrl"))
+                    .message_body(message)
+                    .send()
+                    .await
+                    .map_err(err)?;
+                Ok(format!("SendMessage: message id {}", out.message_id().unwrap_or("?")))
+            }
+            "sns" => {
+                let c =
+                    self.sns.get_or_init(|| async { aws_sdk_sns::Client::new(self.config().await) }).await;
+                let mut req = c.publish().target_arn(s(body, "targetArn")).message(text);
+                if s(body, "messageFormat") == "JSON" {
+                    req = req.message_structure("json");
+                }
+                let out = req.send().await.map_err(err)?;
+                Ok(format!("Publish: message id {}", out.message_id().unwrap_or("?")))
+            }
+            "kinesis" => {
+                let c = self
+                    .kinesis
+                    .get_or_init(|| async { aws_sdk_kinesis::Client::new(self.config().await) })
+                    .await;
+                let key = match s(body, "partitionKey") {
+                    "" => uuid::Uuid::new_v4().to_string(),
+                    k => k.to_owned(),
+                };
+                let out = c
+                    .put_record()
+                    .stream_name(s(body, "streamName"))
+                    .partition_key(key)
+                    .data(blob())
+                    .send()
+                    .await
+                    .map_err(err)?;
+                Ok(format!("PutRecord: shard {}, sequence {}", out.shard_id(), out.sequence_number()))
+            }
+            "firehose" => {
+                let c = self
+                    .firehose
+                    .get_or_init(|| async { aws_sdk_firehose::Client::new(self.config().await) })
+                    .await;
+                let mut data = payload.to_vec();
+                data.extend_from_slice(s(body, "separator").replace("\\n", "\n").as_bytes());
+                let record = aws_sdk_firehose::types::Record::builder()
+                    .data(aws_sdk_firehose::primitives::Blob::new(data))
+                    .build()
+                    .map_err(build)?;
+                let out = c
+                    .put_record()
+                    .delivery_stream_name(s(body, "deliveryStreamName"))
+                    .record(record)
+                    .send()
+                    .await
+                    .map_err(err)?;
+                Ok(format!("PutRecord: record id {}", out.record_id()))
+            }
+            "cloudwatchMetric" => {
+                use aws_sdk_cloudwatch::types::{MetricDatum, StandardUnit};
+                let c = self
+                    .cloudwatch
+                    .get_or_init(|| async { aws_sdk_cloudwatch::Client::new(self.config().await) })
+                    .await;
+                let raw = s(body, "metricValue");
+                let value: f64 =
+                    raw.trim().parse().map_err(|_| format!("metricValue '{raw}' is not a number"))?;
+                let mut datum = MetricDatum::builder()
+                    .metric_name(s(body, "metricName"))
+                    .value(value)
+                    .unit(StandardUnit::from(s(body, "metricUnit")));
+                if let Ok(secs) = s(body, "metricTimestamp").trim().parse::<i64>() {
+                    datum = datum.timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_secs(secs));
+                }
+                c.put_metric_data()
+                    .namespace(s(body, "metricNamespace"))
+                    .metric_data(datum.build())
+                    .send()
+                    .await
+                    .map_err(err)?;
+                Ok(format!("PutMetricData: {} = {value}", s(body, "metricName")))
+            }
+            "cloudwatchAlarm" => {
+                use aws_sdk_cloudwatch::types::StateValue;
+                let c = self
+                    .cloudwatch
+                    .get_or_init(|| async { aws_sdk_cloudwatch::Client::new(self.config().await) })
+                    .await;
+                c.set_alarm_state()
+                    .alarm_name(s(body, "alarmName"))
+                    .state_value(StateValue::from(s(body, "stateValue")))
+                    .state_reason(s(body, "stateReason"))
+                    .send()
+                    .await
+                    .map_err(err)?;
+                Ok(format!("SetAlarmState: {}", s(body, "stateValue")))
+            }
+            "cloudwatchLogs" => {
+                use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+                let c = self
+                    .logs
+                    .get_or_init(|| async { aws_sdk_cloudwatchlogs::Client::new(self.config().await) })
+                    .await;
+                let group = s(body, "logGroupName");
+                // The stream is made on first use; "already exists" is fine.
+                let _ = c.create_log_stream().log_group_name(group).log_stream_name(LOG_STREAM).send().await;
+                let event = InputLogEvent::builder()
+                    .timestamp(crate::broker::now_ms())
+                    .message(text)
+                    .build()
+                    .map_err(build)?;
+                c.put_log_events()
+                    .log_group_name(group)
+                    .log_stream_name(LOG_STREAM)
+                    .log_events(event)
+                    .send()
+                    .await
+                    .map_err(err)?;
+                Ok(format!("PutLogEvents: {group}/{LOG_STREAM}"))
+            }
+            "stepFunctions" => {
+                let c =
+                    self.sfn.get_or_init(|| async { aws_sdk_sfn::Client::new(self.config().await) }).await;
+                let arn = format!(
+                    "arn:aws:states:{}:{}:stateMachine:{}",
+                    self.region,
+                    self.account,
+                    s(body, "stateMachineName")
+                );
+                let name = format!("{}{}", s(body, "executionNamePrefix"), uuid::Uuid::new_v4());
+                let out = c
+                    .start_execution()
+                    .state_machine_arn(arn)
+                    .name(name)
+                    .input(text)
+                    .send()
+                    .await
+                    .map_err(err)?;
+                Ok(format!("StartExecution: {}", out.execution_arn()))
+            }
+            other => Err(format!("{other} actions are not forwarded")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        assert_eq!(ForwardTarget::parse("aws"), Some(ForwardTarget::Aws));
+        assert_eq!(
+            ForwardTarget::parse("http://localhost:4566/"),
+            Some(ForwardTarget::Endpoint("http://localhost:4566".into()))
+        );
+        assert_eq!(ForwardTarget::parse("localhost:4566"), None);
+    }
+}

@@ -1,0 +1,123 @@
+"""Rule actions for AWS services Thingbox does not run, forwarded with the AWS SDK for Rust to an AWS
+endpoint the user chose (`--forward URL`): here moto's server stands in for LocalStack or AWS, and
+boto3 reads back what arrived — an SQS message, an SNS notification, a Kinesis record, a CloudWatch
+Logs event and metric, a Step Functions execution. Without `--forward` the same actions are
+recorded (test_rules.py)."""
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+from conftest import ROOT, free_port, wait_for
+from test_viewer import call
+
+ROLE = "arn:aws:iam::123456789012:role/thingbox-test"
+MOTO = Path(ROOT / ".venv" / "bin" / "moto_server")
+CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+
+
+@pytest.fixture(scope="module")
+def moto():
+    port = free_port()
+    proc = subprocess.Popen([str(MOTO), "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+
+    def up():
+        try:
+            boto3.client("sqs", endpoint_url=url, **CREDS).list_queues()
+            return True
+        except Exception:  # noqa: BLE001 (not listening yet)
+            return False
+
+    wait_for(up, timeout=30, what="moto_server")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def aws(moto, service):
+    return boto3.client(service, endpoint_url=moto, **CREDS)
+
+
+def test_actions_reach_aws_services_through_the_sdk(fresh_server, moto):
+    sqs, sns, kinesis, logs, sfn, cw, s3, firehose = (
+        aws(moto, s) for s in ("sqs", "sns", "kinesis", "logs", "stepfunctions", "cloudwatch", "s3", "firehose"))
+    queue = sqs.create_queue(QueueName="rules-q")["QueueUrl"]
+    notified = sqs.create_queue(QueueName="rules-notified")["QueueUrl"]
+    notified_arn = sqs.get_queue_attributes(QueueUrl=notified, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = sns.create_topic(Name="rules-topic")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=notified_arn)
+    kinesis.create_stream(StreamName="rules-stream", ShardCount=1)
+    logs.create_log_group(logGroupName="rules-logs")
+    machine = sfn.create_state_machine(
+        name="rules-sm", roleArn=ROLE,
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}))["stateMachineArn"]
+    cw.put_metric_alarm(AlarmName="rules-alarm", MetricName="temp", Namespace="Thingbox", Statistic="Average",
+                        Period=60, EvaluationPeriods=1, Threshold=30, ComparisonOperator="GreaterThanThreshold")
+    s3.create_bucket(Bucket="rules-firehose")
+    firehose.create_delivery_stream(DeliveryStreamName="rules-fh", ExtendedS3DestinationConfiguration={
+        "RoleARN": ROLE, "BucketARN": "arn:aws:s3:::rules-firehose", "Prefix": "rules/"})
+
+    s = fresh_server("--forward", moto, "--account", "123456789012").start()
+    iot = s.client()
+    iot.create_topic_rule(ruleName="fwd", topicRulePayload={
+        "sql": "SELECT temp, topic(2) AS device FROM 'fwd/+'", "awsIotSqlVersion": "2016-03-23",
+        "actions": [
+            {"sqs": {"roleArn": ROLE, "queueUrl": queue, "useBase64": False}},
+            {"sns": {"roleArn": ROLE, "targetArn": topic, "messageFormat": "RAW"}},
+            {"kinesis": {"roleArn": ROLE, "streamName": "rules-stream", "partitionKey": "${topic(2)}"}},
+            {"cloudwatchLogs": {"roleArn": ROLE, "logGroupName": "rules-logs"}},
+            {"stepFunctions": {"roleArn": ROLE, "stateMachineName": "rules-sm", "executionNamePrefix": "iot-"}},
+            {"cloudwatchMetric": {"roleArn": ROLE, "metricNamespace": "Thingbox", "metricName": "temp",
+                                  "metricValue": "${temp}", "metricUnit": "None"}},
+            {"cloudwatchAlarm": {"roleArn": ROLE, "alarmName": "rules-alarm", "stateValue": "ALARM",
+                                 "stateReason": "temp ${temp} from ${topic(2)}"}},
+            {"firehose": {"roleArn": ROLE, "deliveryStreamName": "rules-fh", "separator": "\\n"}},
+        ]})
+    iot.create_topic_rule(ruleName="fwd_missing", topicRulePayload={
+        "sql": "SELECT * FROM 'fwdmissing/+'",
+        "actions": [{"sqs": {"roleArn": ROLE, "queueUrl": queue + "-nope"}}],
+        "errorAction": {"republish": {"roleArn": ROLE, "topic": "fwd/errors"}}})
+    s.client("iot-data").publish(topic="fwd/dev1", payload=b'{"temp": 21.5}')
+
+    expected = {"temp": 21.5, "device": "dev1"}
+    got = wait_for(lambda: sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages"), what="SQS")
+    assert json.loads(got[0]["Body"]) == expected
+    note = wait_for(lambda: sqs.receive_message(QueueUrl=notified, WaitTimeSeconds=1).get("Messages"), what="SNS")
+    assert json.loads(json.loads(note[0]["Body"])["Message"]) == expected
+    shard = kinesis.describe_stream(StreamName="rules-stream")["StreamDescription"]["Shards"][0]["ShardId"]
+    it = kinesis.get_shard_iterator(StreamName="rules-stream", ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    records = wait_for(lambda: kinesis.get_records(ShardIterator=it["ShardIterator"])["Records"], what="Kinesis")
+    assert json.loads(records[0]["Data"]) == expected and records[0]["PartitionKey"] == "dev1"
+    events = wait_for(lambda: logs.get_log_events(logGroupName="rules-logs", logStreamName="thingbox-rules")["events"],
+                      what="CloudWatch Logs")
+    assert json.loads(events[0]["message"]) == expected
+    executions = wait_for(lambda: sfn.list_executions(stateMachineArn=machine)["executions"], what="Step Functions")
+    assert executions[0]["name"].startswith("iot-")
+    metrics = wait_for(lambda: cw.list_metrics(Namespace="Thingbox")["Metrics"], what="CloudWatch metric")
+    assert metrics[0]["MetricName"] == "temp"
+    alarm = wait_for(lambda: (a := cw.describe_alarms(AlarmNames=["rules-alarm"])["MetricAlarms"][0])
+                     ["StateValue"] == "ALARM" and a, what="CloudWatch alarm")
+    assert alarm["StateReason"] == "temp 21.5 from dev1"
+    objects = wait_for(lambda: s3.list_objects_v2(Bucket="rules-firehose").get("Contents"), what="Firehose → S3")
+    body = s3.get_object(Bucket="rules-firehose", Key=objects[0]["Key"])["Body"].read()
+    assert json.loads(body.splitlines()[0]) == expected and body.endswith(b"\n")
+
+    # The console shows each action as sent (not recorded).
+    _, _, d = call(s, "/console/api/rules/fwd")
+    outcomes = {a["kind"]: (a["outcome"], a.get("detail", "")) for a in d["firings"][0]["actions"]}
+    assert all(o == "ok" and d.startswith(f"sent to {moto}") for o, d in outcomes.values()), outcomes
+
+    # A queue that does not exist: the SDK's error reaches the errorAction and the console.
+    from mqtt_helpers import Client
+    watcher = Client(s)
+    watcher.connect()
+    watcher.subscribe("fwd/errors")
+    s.client("iot-data").publish(topic="fwdmissing/x", payload=b"{}")
+    failure = json.loads(watcher.recv().payload)["failures"][0]
+    assert failure["failedAction"] == "SqsAction" and "NonExistentQueue" in failure["errorMessage"], failure
+    watcher.close()

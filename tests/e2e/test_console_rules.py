@@ -5,6 +5,7 @@ firing's input, output and action results, and the republished message at a paho
 
 import json
 import uuid
+from pathlib import Path
 
 from playwright.sync_api import expect
 
@@ -127,4 +128,25 @@ def test_editing_a_rule_made_with_boto3(server, iot, page):
     got = iot.get_topic_rule(ruleName=name)["rule"]
     assert got["sql"] == "SELECT * FROM 'edit/in' WHERE x = 1"
     assert got["actions"] == [{"dynamoDBv2": {"roleArn": "arn:aws:iam::0:role/r", "putItem": {"tableName": "t1"}}}]
+    iot.delete_topic_rule(ruleName=name)
+
+
+def test_local_tables_are_shown_exported_and_dropped(server, iot, page):
+    name = f"tbl_{uuid.uuid4().hex[:6]}"
+    table = f"readings_{uuid.uuid4().hex[:6]}"
+    iot.create_topic_rule(ruleName=name, topicRulePayload={
+        "sql": "SELECT device, temp FROM 'tables/in'", "awsIotSqlVersion": "2016-03-23",
+        "actions": [{"dynamoDBv2": {"roleArn": "arn:aws:iam::0:role/r", "putItem": {"tableName": table}}}]})
+    server.client("iot-data").publish(topic="tables/in", payload=json.dumps({"device": "d1", "temp": 20}))
+    go(page, server, "rules")
+    row = page.locator(f'#rule-tables tr[data-table="{table}"]')
+    expect(row).to_contain_text("1")
+    row.locator("button.view-table").click()
+    expect(page.locator("#table-items")).to_contain_text('"device":"d1"')
+    with page.expect_download() as dl:
+        row.locator("button.export-table").click()
+    assert json.loads(Path(dl.value.path()).read_text().splitlines()[0])["temp"] == 20
+    row.locator("button", has_text="Drop").click()
+    page.locator(".modal button.danger").click()
+    expect(row).to_have_count(0)
     iot.delete_topic_rule(ruleName=name)

@@ -432,3 +432,37 @@ def test_an_output_over_128_kb_fails_the_action_clearly(server, iot, sub):
     assert "limited to 128 KB" in err["errorMessage"]
     watcher.nothing(0.3)
     iot.delete_topic_rule(ruleName=name)
+
+
+def test_retained_messages_do_not_fire_rules(fresh_server):
+    s = fresh_server().start()
+    iot, data = s.client(), s.client("iot-data")
+    data.publish(topic="kept/state", payload=b'{"v": 1}', retain=True)
+    rule(iot, "on_state", "SELECT v FROM 'kept/state'", [republish("kept/seen")])
+    watcher = Client(s)
+    watcher.connect()
+    watcher.subscribe("kept/seen")
+    watcher.nothing(0.5)
+    assert s.stop() == 0
+    s = fresh_server(data_dir=s.data_dir).start()
+    watcher = Client(s)
+    watcher.connect()
+    watcher.subscribe("kept/seen")
+    watcher.nothing(0.5)
+    s.client("iot-data").publish(topic="kept/state", payload=b'{"v": 2}')
+    assert json.loads(watcher.recv().payload) == {"v": 2}
+    watcher.close()
+
+
+def test_a_loop_through_a_shadow_stops_too(server, iot):
+    thing = f"loop-{uuid.uuid4().hex[:6]}"
+    name = rule(iot, uniq("shadowloop"), "SELECT VALUE {'state': {'reported': {'n': current.state.reported.n + 1}}} "
+                f"FROM '$aws/things/{thing}/shadow/update/documents'",
+                [republish("$$aws/things/${topic(3)}/shadow/update")])
+    data = server.client("iot-data")
+    before = call(server, "/console/api/rules")[2]["engine"]["loopsStopped"]
+    data.update_thing_shadow(thingName=thing, payload=json.dumps({"state": {"reported": {"n": 0}}}))
+    wait_for(lambda: call(server, "/console/api/rules")[2]["engine"]["loopsStopped"] > before, what="loop stopped")
+    doc = json.loads(data.get_thing_shadow(thingName=thing)["payload"].read())
+    assert doc["version"] == 9 and doc["state"]["reported"]["n"] == 8, doc
+    iot.delete_topic_rule(ruleName=name)

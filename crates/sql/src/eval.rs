@@ -247,7 +247,7 @@ pub fn eval(e: &Expr, row: &Value, env: &Env<'_>) -> Value {
                 .collect();
             (def.imp)(env, values)
         }
-        Expr::Neg(inner) => match eval(inner, row, env).to_num() {
+        Expr::Neg(inner) => match arith_num(&eval(inner, row, env)) {
             Some(Num::Int(i)) => i.checked_neg().map_or(Value::Decimal(-(i as f64)), Value::Int),
             Some(Num::Dec(d)) => Value::Decimal(-d),
             None => Value::Undefined,
@@ -428,7 +428,7 @@ pub fn arith(op: BinOp, l: &Value, r: &Value) -> Value {
     if op == BinOp::Add && !(is_number(l) && is_number(r)) {
         return Value::Undefined;
     }
-    let (Some(a), Some(b)) = (l.to_num(), r.to_num()) else { return Value::Undefined };
+    let (Some(a), Some(b)) = (arith_num(l), arith_num(r)) else { return Value::Undefined };
     match (a, b) {
         (Num::Int(x), Num::Int(y)) => {
             let exact = match op {
@@ -447,6 +447,14 @@ pub fn arith(op: BinOp, l: &Value, r: &Value) -> Value {
             }
         }
         (a, b) => decimal_op(op, a.f64(), b.f64()),
+    }
+}
+
+/// An operand of `- * / %`: numbers as they are, a numeric string as a Decimal (AWS's tables).
+fn arith_num(v: &Value) -> Option<Num> {
+    match v {
+        Value::String(_) => v.to_decimal().map(Num::Dec),
+        other => other.to_num(),
     }
 }
 

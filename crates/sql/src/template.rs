@@ -148,6 +148,16 @@ fn collect_external(e: &Expr, out: &mut Vec<&'static str>) {
             if let Some(c) = &q.condition {
                 collect_external(c, out);
             }
+            match &q.select {
+                crate::ast::Select::Value(e) => collect_external(e, out),
+                crate::ast::Select::Items(items) => {
+                    for i in items {
+                        if let crate::ast::SelectItem::Expr { expr, .. } = i {
+                            collect_external(expr, out);
+                        }
+                    }
+                }
+            }
         }
         Expr::Lit(_) | Expr::Star | Expr::Attr(_) => {}
     }

@@ -127,8 +127,10 @@ fn expressions() {
         ("'a' + 1", r#""a1""#),
         ("1 + '2'", r#""12""#),
         ("tags + 'x'", r#""[\"a\",\"b\"]x""#),
-        ("str_num - 1", "9"),
-        ("str_num * 2", "20"),
+        ("str_num - 1", "9.0"),
+        ("str_num * 2", "20.0"),
+        ("'7' / '2'", "3.5"),
+        ("'5' % 2", "1.0"),
         ("dec_str * 2", "5.0"),
         ("'abc' - 1", "undefined"),
         ("true + 1", "undefined"),
@@ -137,7 +139,7 @@ fn expressions() {
         ("'x' + nothing", "undefined"),
         ("9223372036854775807 + 1", "9.223372036854776e+18"),
         ("-temp", "-21.5"),
-        ("-str_num", "-10"),
+        ("-str_num", "-10.0"),
         ("-name", "undefined"),
         ("- -4", "4"),
         // comparisons
@@ -626,6 +628,11 @@ fn substitution_templates() {
     let ext =
         Template::parse("${get_thing_shadow('x', 'r').state}/${topic()}", SqlVersion::V2016_03_23).unwrap();
     assert_eq!(ext.external_functions(), ["get_thing_shadow"]);
+    let nested = Template::parse(
+        "${(SELECT VALUE get_dynamodb('t', 'k', v, 'r') FROM items)}",
+        SqlVersion::V2016_03_23,
+    );
+    assert_eq!(nested.unwrap().external_functions(), ["get_dynamodb"], "a nested query's select list counts");
 }
 
 #[test]

@@ -243,9 +243,11 @@ impl Broker {
         self.stats.published.fetch_add(routed.len() as u64, Ordering::Relaxed);
         self.tap.capture_many(&routed);
         let mut all: Vec<Vec<(Arc<Session>, u8)>> = Vec::with_capacity(routed.len());
-        {
+        // The read lock in short holds: the rules thread runs at background priority, and a
+        // subscriber's SUBSCRIBE (a writer) must not wait behind it for long.
+        for chunk in routed.chunks(32) {
             let trie = self.trie.read();
-            for m in &routed {
+            for m in chunk {
                 let mut targets = Vec::new();
                 Self::targets(&trie, &m.topic, &mut targets);
                 all.push(targets);
@@ -408,9 +410,13 @@ impl Broker {
     /// Adds (or replaces) a subscription and queues the retained message of an exactly matching
     /// topic (AWS delivers retained messages only for filters without wildcards).
     pub fn subscribe(&self, session: &Arc<Session>, filter: &str, opts: SubOptions) {
+        self.subscribe_with(session, filter, opts, true);
+    }
+
+    fn subscribe_with(&self, session: &Arc<Session>, filter: &str, opts: SubOptions, retained: bool) {
         session.state.lock().subscriptions.insert(filter.to_owned(), opts);
         self.trie.write().insert(filter, Entry { session: session.clone(), qos: opts.qos });
-        if !thingbox_model::topic::has_wildcard(filter) {
+        if retained && !thingbox_model::topic::has_wildcard(filter) {
             let retained = self.retained.read().get(filter).cloned();
             if let Some(m) = retained {
                 let qos = opts.qos.min(m.qos);
@@ -651,6 +657,17 @@ impl InternalClient {
                 rule_hops: 0,
             })
             .await
+    }
+
+    /// Subscribes to what is published from now on, without the retained message (the rules
+    /// engine: AWS never runs rules on retained messages).
+    pub fn subscribe_new_only(&self, filter: &str) {
+        self.broker.subscribe_with(
+            &self.session,
+            filter,
+            SubOptions { qos: 1, no_local: false, retain_as_published: false },
+            false,
+        );
     }
 
     /// Removes a subscription.

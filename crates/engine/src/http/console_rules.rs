@@ -23,7 +23,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/api/rules", get(list))
         .route("/console/api/rules/{name}", get(detail))
         .route("/console/api/rule-tables", get(tables))
-        .route("/console/api/rule-tables/{name}", get(table))
+        .route("/console/api/rule-tables/{name}", get(table).delete(drop_table))
         .route("/console/api/rule-tables/{name}/export", get(export))
         .route("/console/api/rule-lambdas", get(lambdas))
 }
@@ -57,6 +57,13 @@ async fn table(
     let offset = q.int("offset", 0, i64::MAX)?.unwrap_or(0) as usize;
     let limit = q.int("limit", 1, 1000)?.unwrap_or(100) as usize;
     s.rules.tables().page(&name, offset, limit).map(Json).ok_or_else(|| not_found(&name))
+}
+
+/// Drops a table and its items, once durable.
+async fn drop_table(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+    let pending = s.rules.tables().drop_table(&name).ok_or_else(|| not_found(&name))?;
+    pending.wait().await.map_err(|e| ApiError(e.into()))?;
+    Ok(Json(json!({ "dropped": name })))
 }
 
 /// Every item of a table as JSON lines, as a download.

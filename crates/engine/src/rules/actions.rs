@@ -371,6 +371,27 @@ async fn lambda(ctx: &ActionCtx, body: &Value, payload: &Payload, msg: &Message)
     }
 }
 
+/// Bytes of a command's output kept (its tail goes into the action's result).
+const OUTPUT_KEPT: usize = 16 * 1024;
+
+/// Reads a pipe to its end, keeping the last [`OUTPUT_KEPT`] bytes.
+async fn drain(pipe: Option<impl tokio::io::AsyncRead + Unpin>) -> Vec<u8> {
+    use tokio::io::AsyncReadExt as _;
+    let Some(mut pipe) = pipe else { return Vec::new() };
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 8192];
+    while let Ok(n) = pipe.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        kept.extend_from_slice(&buf[..n]);
+        if kept.len() > 2 * OUTPUT_KEPT {
+            kept.drain(..kept.len() - OUTPUT_KEPT);
+        }
+    }
+    kept
+}
+
 async fn command(argv: &[String], arn: &str, payload: &Payload, msg: &Message) -> Result<String, String> {
     use tokio::io::AsyncWriteExt as _;
     let mut child = tokio::process::Command::new(&argv[0])
@@ -383,13 +404,23 @@ async fn command(argv: &[String], arn: &str, payload: &Payload, msg: &Message) -
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", argv[0]))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(&payload.bytes).await;
-    }
-    let out = tokio::time::timeout(COMMAND_TIMEOUT, child.wait_with_output())
-        .await
-        .map_err(|_| format!("{} ran longer than {} s and was stopped", argv[0], COMMAND_TIMEOUT.as_secs()))?
-        .map_err(|e| format!("{}: {e}", argv[0]))?;
+    let (stdin, stdout, stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
+    let bytes = payload.bytes.clone();
+    // Standard input is written while the output is read, all within the time limit: a command
+    // that writes before it reads, or never reads, cannot stall the rule's worker.
+    let feed = async move {
+        if let Some(mut stdin) = stdin {
+            let _ = stdin.write_all(&bytes).await;
+        }
+    };
+    let run = async {
+        let (_, out, err, status) = tokio::join!(feed, drain(stdout), drain(stderr), child.wait());
+        (out, err, status)
+    };
+    let (out, err, status) = tokio::time::timeout(COMMAND_TIMEOUT, run).await.map_err(|_| {
+        format!("{} ran longer than {} s and was stopped", argv[0], COMMAND_TIMEOUT.as_secs())
+    })?;
+    let status = status.map_err(|e| format!("{}: {e}", argv[0]))?;
     let tail = |b: &[u8]| {
         let t = String::from_utf8_lossy(b);
         let t = t.trim();
@@ -397,14 +428,14 @@ async fn command(argv: &[String], arn: &str, payload: &Payload, msg: &Message) -
         let cut = (cut..=t.len()).find(|i| t.is_char_boundary(*i)).unwrap_or(t.len());
         t[cut..].to_owned()
     };
-    if out.status.success() {
+    if status.success() {
         Ok(format!(
             "{} exited 0{}",
             argv[0],
-            if out.stdout.is_empty() { String::new() } else { format!(": {}", tail(&out.stdout)) }
+            if out.is_empty() { String::new() } else { format!(": {}", tail(&out)) }
         ))
     } else {
-        Err(format!("{} exited with {}: {}", argv[0], out.status, tail(&out.stderr)))
+        Err(format!("{} exited with {status}: {}", argv[0], tail(&err)))
     }
 }
 
@@ -517,9 +548,11 @@ async fn s3(ctx: &ActionCtx, body: &Value, payload: &Payload) -> Done {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
+        // A temp name of its own: two actions writing the same key at once each rename a whole file.
         let tmp = path.with_file_name(format!(
-            ".{}.tmp",
-            path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+            ".{}.{}.tmp",
+            path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            uuid::Uuid::new_v4().simple()
         ));
         std::fs::write(&tmp, &bytes)?;
         std::fs::rename(&tmp, &path)
@@ -572,11 +605,14 @@ async fn record(ctx: &ActionCtx, kind: &'static str, body: &Value, payload: &Pay
     let path = ctx.outbox.clone();
     let kept = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
         use std::io::Write as _;
+        // One writer at a time (rotation is check-then-rename), each line in one write.
+        static OUTBOX: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one = OUTBOX.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if std::fs::metadata(&path).is_ok_and(|m| m.len() > OUTBOX_MAX) {
             std::fs::rename(&path, path.with_extension("jsonl.1"))?;
         }
         let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
-        writeln!(f, "{line}")
+        f.write_all(format!("{line}\n").as_bytes())
     })
     .await;
     let preview: String = String::from_utf8_lossy(&payload.bytes).chars().take(200).collect();

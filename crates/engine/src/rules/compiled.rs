@@ -137,6 +137,8 @@ pub struct CompiledRule {
     /// Whether every action (and the errorAction) is a plain republish, which the runner does
     /// itself instead of handing the firing to the rule's worker.
     pub inline: bool,
+    /// Payload bytes waiting in the rule's worker queue.
+    pub queued_bytes: std::sync::atomic::AtomicUsize,
 }
 
 impl CompiledRule {
@@ -156,6 +158,7 @@ impl CompiledRule {
             actions,
             error_action,
             inline,
+            queued_bytes: std::sync::atomic::AtomicUsize::new(0),
             counters,
             source: rule.clone(),
         })

@@ -241,6 +241,11 @@ impl RulesService {
     /// exactly the enabled rules' topic filters.
     fn activate(&self, state: &Rules) {
         let old = self.active.read().clone();
+        {
+            // Workers of replaced or removed rules end once their queue is drained: reap them.
+            let mut workers = self.workers.lock();
+            while workers.try_join_next().is_some() {}
+        }
         let mut counters = self.counters.lock();
         counters.retain(|name, _| state.get(name).is_ok());
         let mut next = Active::default();
@@ -269,7 +274,7 @@ impl RulesService {
         let filters: HashSet<String> = next.rules.iter().filter_map(|r| r.compiled.filter.clone()).collect();
         let mut subscribed = self.subscribed.lock();
         for f in filters.difference(&subscribed) {
-            self.client.subscribe(f);
+            self.client.subscribe_new_only(f);
         }
         for f in subscribed.difference(&filters) {
             self.client.unsubscribe(f);

@@ -32,6 +32,9 @@ pub const MAX_RULE_HOPS: u8 = 8;
 /// Messages taken from the queue at once.
 const BATCH: usize = 256;
 
+/// Payload bytes (input and output) one rule's worker queue may hold, beside its count limit.
+const MAX_RULE_QUEUE_BYTES: usize = 16 * 1024 * 1024;
+
 /// Bytes of a payload kept in a firing for the console.
 const VIEW_LIMIT: usize = 4096;
 
@@ -243,16 +246,38 @@ impl RulesService {
             payload,
             at: host.now,
         };
-        if let Err(mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job)) =
-            rule.tx.try_send(job)
-        {
+        let size = job.msg.payload.len() + job.payload.bytes.len();
+        let over = compiled.queued_bytes.fetch_add(size, Ordering::Relaxed) + size > MAX_RULE_QUEUE_BYTES;
+        let refused = if over {
+            Some((
+                job,
+                format!(
+                    "the rule's queue held over {} MB, so this firing's actions did not run",
+                    MAX_RULE_QUEUE_BYTES >> 20
+                ),
+            ))
+        } else {
+            match rule.tx.try_send(job) {
+                Ok(()) => None,
+                Err(mpsc::error::TrySendError::Full(job)) => Some((
+                    job,
+                    format!(
+                        "the rule's queue of {} firings was full, so this firing's actions did not run",
+                        self.config.rule_queue
+                    ),
+                )),
+                Err(mpsc::error::TrySendError::Closed(job)) => Some((
+                    job,
+                    "the rule's worker has stopped, so this firing's actions did not run".to_owned(),
+                )),
+            }
+        };
+        if let Some((job, why)) = refused {
+            compiled.queued_bytes.fetch_sub(size, Ordering::Relaxed);
             counters.dropped.fetch_add(1, Ordering::Relaxed);
             if counters.wants_firing(job.at, true) {
                 let mut f = firing(&job.msg, job.condition, Some(&job.payload), job.at);
-                f.dropped = Some(format!(
-                    "the rule's queue of {} firings was full, so this firing's actions did not run",
-                    self.config.rule_queue
-                ));
+                f.dropped = Some(why);
                 counters.keep_firing(f);
             }
         }
@@ -355,6 +380,7 @@ type Republished = (Result<String, (String, String)>, f64, u8);
 /// A rule's worker: carries out its firings one at a time until the rule goes away.
 pub async fn worker(ctx: Arc<ActionCtx>, rule: Arc<CompiledRule>, mut rx: mpsc::Receiver<Job>) {
     while let Some(job) = rx.recv().await {
+        rule.queued_bytes.fetch_sub(job.msg.payload.len() + job.payload.bytes.len(), Ordering::Relaxed);
         let runs = rule.actions.iter().zip(&job.resolved).enumerate().map(|(i, (a, body))| {
             actions::run(&ctx, a.kind, a.served, body, &job.payload, &job.msg, Some(i))
         });
@@ -399,7 +425,11 @@ fn error_message(rule: &str, msg: &Message, failed: &[(String, String, String)])
         "base64OriginalPayload": base64::engine::general_purpose::STANDARD.encode(&msg.payload),
         "failures": failed.iter().map(|(kind, target, error)| json!({
             "failedAction": actions::failed_action_name(kind),
-            "failedResource": target,
+            // An s3 action's resource is its bucket (the console shows s3://bucket/key).
+            "failedResource": match target.strip_prefix("s3://") {
+                Some(rest) if kind == "s3" => rest.split('/').next().unwrap_or(rest),
+                _ => target,
+            },
             "errorMessage": error,
         })).collect::<Vec<_>>(),
     })

@@ -19,6 +19,8 @@ use crate::storage::{Pending, Write, Writer};
 
 /// The key of an appended row when a table's key is unknown.
 pub const SEQ_KEY: &str = "_seq";
+/// Most local tables (a table name can come from a template, so from a device's topic).
+pub const MAX_TABLES: usize = 100;
 
 #[derive(Debug, Default)]
 struct Table {
@@ -89,6 +91,11 @@ impl Tables {
                 t.key
             ));
         }
+        if known.is_none() && tables.len() >= MAX_TABLES {
+            return Err(format!(
+                "Thingbox keeps at most {MAX_TABLES} local tables and '{table}' would be one more; drop one in the console"
+            ));
+        }
         let seq = known.map_or(0, |t| t.next_seq);
         let Some(obj) = item.as_object_mut() else {
             return Err("the item is not a JSON object".into());
@@ -117,7 +124,7 @@ impl Tables {
         let k = (hash.clone(), range.clone());
         if known.is_some_and(|t| !t.items.contains_key(&k) && t.items.len() >= self.max_items) {
             return Err(format!(
-                "the local table '{table}' holds {} items, its limit; delete some in the console",
+                "the local table '{table}' holds {} items, its limit; export and drop it in the console",
                 self.max_items
             ));
         }
@@ -154,6 +161,13 @@ impl Tables {
             hash: hash.to_owned(),
             range: range.to_owned(),
         })])
+    }
+
+    /// Drops a table and its items (the console); `None` when there is no such table.
+    pub fn drop_table(&self, table: &str) -> Option<Pending> {
+        let mut tables = self.tables.write();
+        tables.remove(table)?;
+        Some(self.writer.submit(vec![Write::Table(TableWrite::Drop { table: table.to_owned() })]))
     }
 
     /// The item whose key attributes have these values (`get_dynamodb()`).

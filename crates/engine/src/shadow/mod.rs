@@ -74,6 +74,9 @@ struct Decided {
     pending: Pending,
     /// For the console, once durable.
     event: Option<ConsoleEvent>,
+    /// The request's rule hops, carried by the replies: a rule that republishes into a shadow it
+    /// listens to is stopped like any other loop.
+    hops: u8,
 }
 
 impl ShadowService {
@@ -128,7 +131,7 @@ impl ShadowService {
             } else {
                 vec![]
             };
-            Decided { reply: Err(e), publish, pending: Pending::done(), event: None }
+            Decided { reply: Err(e), publish, pending: Pending::done(), event: None, hops: 0 }
         };
         if let Err(e) = check_names(thing, name) {
             return rejected(e);
@@ -155,7 +158,7 @@ impl ShadowService {
         if mqtt {
             publish.push((format!("{prefix}/update/accepted"), updated.accepted.clone()));
         }
-        Decided { reply: Ok(updated.accepted), publish, pending, event }
+        Decided { reply: Ok(updated.accepted), publish, pending, event, hops: 0 }
     }
 
     fn decide_get(&self, thing: &str, name: &str, payload: &[u8], mqtt: bool) -> Decided {
@@ -175,7 +178,7 @@ impl ShadowService {
             }
             _ => vec![],
         };
-        Decided { reply, publish, pending: Pending::done(), event: None }
+        Decided { reply, publish, pending: Pending::done(), event: None, hops: 0 }
     }
 
     fn decide_delete(&self, thing: &str, name: &str, payload: &[u8], writer: &str, mqtt: bool) -> Decided {
@@ -203,7 +206,7 @@ impl ShadowService {
             (Err(e), true) => vec![(format!("{prefix}/delete/rejected"), e.document(token.as_deref(), now))],
             _ => vec![],
         };
-        Decided { reply, publish, pending, event }
+        Decided { reply, publish, pending, event, hops: 0 }
     }
 
     async fn finish(&self, d: Decided) -> Result<Value, ShadowError> {
@@ -224,7 +227,7 @@ impl ShadowService {
                 client_id: None,
                 principal: crate::broker::Principal::Service("shadow"),
                 timestamp_ms: now_ms(),
-                rule_hops: 0,
+                rule_hops: d.hops,
             }));
         }
         d.reply
@@ -326,7 +329,7 @@ impl ShadowService {
                 *n += 1;
                 *n > MAX_IN_FLIGHT
             };
-            let decided = if busy {
+            let mut decided = if busy {
                 let e = ShadowError { code: 429, message: "Too Many Requests".into() };
                 let token = shadow::client_token_of(&msg.payload);
                 let topic = format!("{}/{op}/rejected", topic_prefix(thing, name));
@@ -335,6 +338,7 @@ impl ShadowService {
                     reply: Err(e),
                     pending: Pending::done(),
                     event: None,
+                    hops: 0,
                 }
             } else {
                 match op {
@@ -343,6 +347,7 @@ impl ShadowService {
                     _ => self.decide_delete(thing, name, &msg.payload, &writer, true),
                 }
             };
+            decided.hops = msg.rule_hops;
             if tx.send((writer, decided)).await.is_err() {
                 break;
             }

@@ -26,6 +26,11 @@ pub enum TableWrite {
         /// The item, as JSON.
         item: String,
     },
+    /// Remove a table and every item in it.
+    Drop {
+        /// Table.
+        table: String,
+    },
     /// Remove an item.
     Delete {
         /// Table.
@@ -78,6 +83,13 @@ pub async fn apply_table(conn: &mut SqliteConnection, w: &TableWrite) -> Result<
         .execute(conn)
         .await
         .map(drop),
+        TableWrite::Drop { table } => {
+            sqlx::query("DELETE FROM rule_table_items WHERE table_name = ?1")
+                .bind(table)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("DELETE FROM rule_tables WHERE name = ?1").bind(table).execute(conn).await.map(drop)
+        }
         TableWrite::Delete { table, hash, range } => {
             sqlx::query("DELETE FROM rule_table_items WHERE table_name = ?1 AND hash = ?2 AND range = ?3")
                 .bind(table)

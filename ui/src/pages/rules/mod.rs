@@ -108,6 +108,81 @@ pub fn Rules() -> impl IntoView {
                 </tbody></table>
             }.into_any()
         })}
+        <LocalTables err=err/>
+    }
+}
+
+/// The local tables the dynamoDB actions write: items, key, a look inside, export, drop.
+#[component]
+fn LocalTables(err: RwSignal<Option<ApiError>>) -> impl IntoView {
+    let live = expect_context::<Live>();
+    let bump = RwSignal::new(0u32);
+    let tables = load(move || {
+        bump.get();
+        // Counters move when actions run: refetch with them, at most once a second.
+        live.rule_engine.with(|e| e.received);
+        async move { api::get("/console/api/rule-tables").await }
+    });
+    let open = RwSignal::new(None::<String>);
+    let items = load(move || {
+        let name = open.get();
+        bump.get();
+        async move {
+            match name {
+                Some(n) => api::get(&format!("/console/api/rule-tables/{}?limit=100", enc(&n))).await,
+                None => Ok(Value::Null),
+            }
+        }
+    });
+    let export = move |name: String| {
+        let url = format!("/console/api/rule-tables/{}/export", enc(&name));
+        act(
+            err,
+            async move { api::download("GET", &url, None, "table.jsonl").await.map(|_| Value::Null) },
+            |_| {},
+        );
+    };
+    view! {
+        <h2>"Local tables"</h2>
+        <p class="muted">"What dynamoDB and dynamoDBv2 actions write, and what get_dynamodb() reads."</p>
+        {loaded(tables, move |v: Value| {
+            let list: Vec<thingbox_api::rules::TableInfo> = serde_json::from_value(v).unwrap_or_default();
+            if list.is_empty() {
+                return view! { <p class="muted" id="no-tables">"No tables yet."</p> }.into_any();
+            }
+            view! {
+                <table id="rule-tables"><thead><tr><th>"Table"</th><th>"Items"</th><th>"Key"</th><th></th></tr></thead><tbody>
+                {list.into_iter().map(|t| {
+                    let (n1, n2, n3) = (t.name.clone(), t.name.clone(), t.name.clone());
+                    view! { <tr data-table=t.name.clone()>
+                        <td class="mono">{t.name.clone()}</td><td>{t.items}</td><td class="mono">{t.key.join(", ")}</td>
+                        <td class="row">
+                            <button class="view-table" on:click=move |_| open.set(Some(n1.clone()))>"View"</button>
+                            <button class="export-table" on:click=move |_| export(n2.clone())>"Export"</button>
+                            <ConfirmButton label="Drop" question=format!("Drop the local table {n3} and all its items?") on_confirm={
+                                let n = n3.clone();
+                                move || {
+                                    let url = format!("/console/api/rule-tables/{}", enc(&n));
+                                    act(err, async move { api::call("DELETE", &url, None).await }, move |_| { open.set(None); bump.update(|b| *b += 1); });
+                                }
+                            }/>
+                        </td>
+                    </tr> }
+                }).collect_view()}
+                </tbody></table>
+            }.into_any()
+        })}
+        {move || open.get().map(|name| view! {
+            <h2>{format!("Items of {name}")}</h2>
+            {loaded(items, |v: Value| {
+                let rows = v.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
+                let more = v.get("next").is_some_and(|n| !n.is_null());
+                view! {
+                    <pre id="table-items" class="small">{rows.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("\n")}</pre>
+                    {more.then(|| view! { <p class="muted">"The first 100 items; export for all."</p> })}
+                }
+            })}
+        })}
     }
 }
 

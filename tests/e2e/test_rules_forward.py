@@ -7,6 +7,7 @@ recorded (test_rules.py)."""
 import json
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import boto3
@@ -44,8 +45,9 @@ def aws(moto, service):
 
 
 def test_actions_reach_aws_services_through_the_sdk(fresh_server, moto):
-    sqs, sns, kinesis, logs, sfn, cw, s3, firehose = (
-        aws(moto, s) for s in ("sqs", "sns", "kinesis", "logs", "stepfunctions", "cloudwatch", "s3", "firehose"))
+    sqs, sns, kinesis, logs, sfn, cw, s3, firehose, ts = (
+        aws(moto, s) for s in ("sqs", "sns", "kinesis", "logs", "stepfunctions", "cloudwatch", "s3", "firehose",
+                               "timestream-write"))
     queue = sqs.create_queue(QueueName="rules-q")["QueueUrl"]
     notified = sqs.create_queue(QueueName="rules-notified")["QueueUrl"]
     notified_arn = sqs.get_queue_attributes(QueueUrl=notified, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -61,6 +63,8 @@ def test_actions_reach_aws_services_through_the_sdk(fresh_server, moto):
     s3.create_bucket(Bucket="rules-firehose")
     firehose.create_delivery_stream(DeliveryStreamName="rules-fh", ExtendedS3DestinationConfiguration={
         "RoleARN": ROLE, "BucketARN": "arn:aws:s3:::rules-firehose", "Prefix": "rules/"})
+    ts.create_database(DatabaseName="rulesdb")
+    ts.create_table(DatabaseName="rulesdb", TableName="readings")
 
     s = fresh_server("--forward", moto, "--account", "123456789012").start()
     iot = s.client()
@@ -77,6 +81,8 @@ def test_actions_reach_aws_services_through_the_sdk(fresh_server, moto):
             {"cloudwatchAlarm": {"roleArn": ROLE, "alarmName": "rules-alarm", "stateValue": "ALARM",
                                  "stateReason": "temp ${temp} from ${topic(2)}"}},
             {"firehose": {"roleArn": ROLE, "deliveryStreamName": "rules-fh", "separator": "\\n"}},
+            {"timestream": {"roleArn": ROLE, "databaseName": "rulesdb", "tableName": "readings",
+                            "dimensions": [{"name": "device", "value": "${topic(2)}"}]}},
         ]})
     iot.create_topic_rule(ruleName="fwd_missing", topicRulePayload={
         "sql": "SELECT * FROM 'fwdmissing/+'",
@@ -107,6 +113,15 @@ def test_actions_reach_aws_services_through_the_sdk(fresh_server, moto):
     body = s3.get_object(Bucket="rules-firehose", Key=objects[0]["Key"])["Body"].read()
     assert json.loads(body.splitlines()[0]) == expected and body.endswith(b"\n")
 
+    # Timestream: moto keeps the records it was given (its data dump shows them).
+    def timestream_records():
+        dump = json.loads(urllib.request.urlopen(moto + "/moto-api/data.json", timeout=10).read())
+        tables = dump.get("timestreamwrite", {}).get("TimestreamTable", [])
+        return [r for t in tables if t["name"] == "readings" for r in t["records"]]
+    records = wait_for(timestream_records, what="Timestream records")
+    assert {"MeasureName": "temp", "MeasureValue": "21.5", "MeasureValueType": "DOUBLE"} in records
+    assert {"MeasureName": "device", "MeasureValue": "dev1", "MeasureValueType": "VARCHAR"} in records
+
     # The console shows each action as sent (not recorded).
     _, _, d = call(s, "/console/api/rules/fwd")
     outcomes = {a["kind"]: (a["outcome"], a.get("detail", "")) for a in d["firings"][0]["actions"]}
@@ -121,3 +136,42 @@ def test_actions_reach_aws_services_through_the_sdk(fresh_server, moto):
     failure = json.loads(watcher.recv().payload)["failures"][0]
     assert failure["failedAction"] == "SqsAction" and "NonExistentQueue" in failure["errorMessage"], failure
     watcher.close()
+
+
+def test_iot_events_messages_reach_the_endpoint(fresh_server):
+    """moto serves no iotevents-data: a local endpoint records the SDK's BatchPutMessage."""
+    import http.server
+    import queue
+    import threading
+
+    got = queue.Queue()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            got.put((self.path, self.headers.get("authorization", ""), json.loads(body)))
+            out = b'{"BatchPutMessageErrorEntries": []}'
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        def log_message(self, *a):
+            pass
+
+    endpoint = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=endpoint.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{endpoint.server_address[1]}"
+    s = fresh_server("--forward", url).start()
+    s.client().create_topic_rule(ruleName="events", topicRulePayload={
+        "sql": "SELECT * FROM 'events/+'", "awsIotSqlVersion": "2016-03-23",
+        "actions": [{"iotEvents": {"roleArn": ROLE, "inputName": "doorInput", "messageId": "${topic(2)}-1"}}]})
+    s.client("iot-data").publish(topic="events/door7", payload=b'{"open": true}')
+    path, auth, body = got.get(timeout=10)
+    assert path == "/inputs/messages" and auth.startswith("AWS4-HMAC-SHA256")
+    message = body["messages"][0]
+    assert (message["inputName"], message["messageId"]) == ("doorInput", "door7-1")
+    import base64
+    assert json.loads(base64.b64decode(message["payload"])) == {"open": True}
+    endpoint.shutdown()

@@ -67,7 +67,7 @@ pub struct ServeArgs {
     #[arg(long = "lambda", value_name = "FUNCTION=TARGET")]
     pub lambdas: Vec<String>,
     /// Send rule actions for AWS services Thingbox does not run (sqs, sns, kinesis, firehose,
-    /// cloudwatch*, stepFunctions) to this endpoint with the AWS SDK — a URL such as LocalStack's
+    /// cloudwatch*, stepFunctions, timestream, iotEvents) to this endpoint with the AWS SDK — a URL such as LocalStack's
     /// http://localhost:4566, or `aws` for AWS itself with this machine's AWS credentials
     /// [default: none; they are recorded in <data dir>/rules-outbox.jsonl]
     #[arg(long, value_name = "URL|aws")]

@@ -4,8 +4,9 @@
 //!
 //! Served this way: `sqs` (SendMessage), `sns` (Publish), `kinesis` (PutRecord), `firehose`
 //! (PutRecord), `cloudwatchMetric` (PutMetricData), `cloudwatchAlarm` (SetAlarmState),
-//! `cloudwatchLogs` (PutLogEvents into the stream `thingbox-rules`, made when missing) and
-//! `stepFunctions` (StartExecution). The SDK's clients are made on first use and kept.
+//! `cloudwatchLogs` (PutLogEvents into the stream `thingbox-rules`, made when missing),
+//! `stepFunctions` (StartExecution), `timestream` (WriteRecords: each attribute of the output a
+//! measure) and `iotEvents` (BatchPutMessage). The SDK's clients are made on first use and kept.
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use base64::Engine as _;
@@ -35,7 +36,7 @@ impl ForwardTarget {
 }
 
 /// The action types forwarded when a target is set.
-pub const FORWARDED: [&str; 8] = [
+pub const FORWARDED: [&str; 10] = [
     "sqs",
     "sns",
     "kinesis",
@@ -44,6 +45,8 @@ pub const FORWARDED: [&str; 8] = [
     "cloudwatchAlarm",
     "cloudwatchLogs",
     "stepFunctions",
+    "timestream",
+    "iotEvents",
 ];
 
 /// The log stream cloudwatchLogs actions write to.
@@ -63,6 +66,8 @@ pub struct Forwarder {
     cloudwatch: OnceCell<aws_sdk_cloudwatch::Client>,
     logs: OnceCell<aws_sdk_cloudwatchlogs::Client>,
     sfn: OnceCell<aws_sdk_sfn::Client>,
+    timestream: OnceCell<aws_sdk_timestreamwrite::Client>,
+    iotevents: OnceCell<aws_sdk_ioteventsdata::Client>,
 }
 
 fn s<'a>(body: &'a Value, key: &str) -> &'a str {
@@ -116,7 +121,30 @@ impl Forwarder {
             cloudwatch: OnceCell::new(),
             logs: OnceCell::new(),
             sfn: OnceCell::new(),
+            timestream: OnceCell::new(),
+            iotevents: OnceCell::new(),
         }
+    }
+
+    /// Timestream's client. AWS's Timestream endpoints are discovered (the SDK keeps them fresh in
+    /// a task on the rules engine's runtime); an emulator's URL is used as it is.
+    async fn timestream(&self) -> Result<&aws_sdk_timestreamwrite::Client, String> {
+        self.timestream
+            .get_or_try_init(|| async {
+                let client = aws_sdk_timestreamwrite::Client::new(self.config().await);
+                match self.target {
+                    ForwardTarget::Endpoint(_) => Ok(client),
+                    ForwardTarget::Aws => {
+                        let (client, reload) = client
+                            .with_endpoint_discovery_enabled()
+                            .await
+                            .map_err(|e| format!("Timestream endpoint discovery failed: {e}"))?;
+                        tokio::spawn(reload.reload_task());
+                        Ok(client)
+                    }
+                }
+            })
+            .await
     }
 
     /// Where it sends, for messages.
@@ -305,8 +333,83 @@ impl Forwarder {
                     .map_err(err)?;
                 Ok(format!("StartExecution: {}", out.execution_arn()))
             }
+            "timestream" => self.timestream_records(body, payload).await,
+            "iotEvents" => {
+                let c = self
+                    .iotevents
+                    .get_or_init(|| async { aws_sdk_ioteventsdata::Client::new(self.config().await) })
+                    .await;
+                let id = match s(body, "messageId") {
+                    "" => uuid::Uuid::new_v4().to_string(),
+                    m => m.to_owned(),
+                };
+                let message = aws_sdk_ioteventsdata::types::Message::builder()
+                    .message_id(&id)
+                    .input_name(s(body, "inputName"))
+                    .payload(aws_sdk_ioteventsdata::primitives::Blob::new(payload.to_vec()))
+                    .build()
+                    .map_err(build)?;
+                let out = c.batch_put_message().messages(message).send().await.map_err(err)?;
+                match out.batch_put_message_error_entries().first() {
+                    Some(e) => Err(format!(
+                        "{}: {}",
+                        e.error_code().map(|c| c.as_str()).unwrap_or("error"),
+                        e.error_message().unwrap_or("the message was refused")
+                    )),
+                    None => Ok(format!("BatchPutMessage: message id {id}")),
+                }
+            }
             other => Err(format!("{other} actions are not forwarded")),
         }
+    }
+}
+
+impl Forwarder {
+    /// AWS IoT's Timestream action: every attribute of the output object is one measure, with the
+    /// action's dimensions, at the action's `timestamp` (or now).
+    async fn timestream_records(&self, body: &Value, payload: &[u8]) -> Result<String, String> {
+        use aws_sdk_timestreamwrite::types::{Dimension, MeasureValueType, Record, TimeUnit};
+        let c = self.timestream().await?;
+        let output: Value = serde_json::from_slice(payload).unwrap_or(Value::Null);
+        let Some(attributes) = output.as_object() else {
+            return Err("the timestream action writes the output's attributes as measures, and the output is not a JSON object".into());
+        };
+        let mut dimensions = Vec::new();
+        for d in body.get("dimensions").and_then(Value::as_array).into_iter().flatten() {
+            dimensions
+                .push(Dimension::builder().name(s(d, "name")).value(s(d, "value")).build().map_err(build)?);
+        }
+        let (time, unit) = match body.get("timestamp") {
+            Some(t) => (s(t, "value").to_owned(), TimeUnit::from(s(t, "unit"))),
+            None => (crate::broker::now_ms().to_string(), TimeUnit::Milliseconds),
+        };
+        let mut records = Vec::new();
+        for (name, v) in attributes {
+            let (value, kind) = match v {
+                Value::Number(n) if n.is_i64() || n.is_u64() => (n.to_string(), MeasureValueType::Bigint),
+                Value::Number(n) => (n.to_string(), MeasureValueType::Double),
+                Value::String(t) => (t.clone(), MeasureValueType::Varchar),
+                Value::Bool(b) => (b.to_string(), MeasureValueType::Boolean),
+                _ => continue,
+            };
+            records.push(
+                Record::builder().measure_name(name).measure_value(value).measure_value_type(kind).build(),
+            );
+        }
+        if records.is_empty() {
+            return Err("the output has no number, string or boolean attribute to write as a measure".into());
+        }
+        let common = Record::builder().set_dimensions(Some(dimensions)).time(time).time_unit(unit).build();
+        let n = records.len();
+        c.write_records()
+            .database_name(s(body, "databaseName"))
+            .table_name(s(body, "tableName"))
+            .common_attributes(common)
+            .set_records(Some(records))
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(format!("WriteRecords: {n} measure{}", if n == 1 { "" } else { "s" }))
     }
 }
 

@@ -42,6 +42,8 @@ pub struct Live {
     pub replay: RwSignal<Option<thingbox_api::viewer::Replay>>,
     /// Bumped on any topic rule change.
     pub rules: RwSignal<u64>,
+    /// Bumped when a job or its executions change.
+    pub jobs: RwSignal<u64>,
     /// Every rule's counters, once a second while rules exist.
     pub rule_stats: RwSignal<Vec<thingbox_api::rules::RuleStats>>,
     /// The rules engine's own counters.
@@ -60,6 +62,7 @@ impl Live {
             self.shadows,
             self.connections,
             self.rules,
+            self.jobs,
         ] {
             s.update(|n| *n += 1);
         }
@@ -76,6 +79,7 @@ impl Live {
                     ResourceKind::CaCertificate => self.cas,
                     ResourceKind::Policy => self.policies,
                     ResourceKind::Rule => self.rules,
+                    ResourceKind::Job => self.jobs,
                 };
                 s.update(|n| *n += 1);
                 // A certificate's things and a thing's certificates show on each other's pages.
@@ -178,6 +182,7 @@ pub fn start() -> Live {
         stats: RwSignal::new(Vec::new()),
         replay: RwSignal::new(None),
         rules: RwSignal::new(0),
+        jobs: RwSignal::new(0),
         rule_stats: RwSignal::new(Vec::new()),
         rule_engine: RwSignal::new(Default::default()),
     };

@@ -25,6 +25,8 @@ pub enum ResourceKind {
     Policy,
     /// A topic rule.
     Rule,
+    /// A job (also: its executions).
+    Job,
 }
 
 /// One event on the console's stream.

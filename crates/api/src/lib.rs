@@ -6,6 +6,7 @@
 
 pub mod console;
 pub mod iot;
+pub mod jobs;
 pub mod rules;
 pub mod viewer;
 

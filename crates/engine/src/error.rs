@@ -29,6 +29,13 @@ pub enum Error {
     /// A topic rule operation was refused.
     #[error(transparent)]
     Rule(#[from] thingbox_model::rules::RuleError),
+    /// A jobs control-plane operation (service `iot`) was refused.
+    #[error(transparent)]
+    Jobs(#[from] thingbox_model::jobs::JobsError),
+    /// A jobs data-plane operation (service `iot-jobs-data`) was refused: the same decisions,
+    /// answered with that service's error types.
+    #[error("{0}")]
+    JobsData(thingbox_model::jobs::JobsError),
 }
 
 impl From<thingbox_model::ValidationError> for Error {

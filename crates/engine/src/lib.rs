@@ -15,6 +15,7 @@ mod error;
 pub mod events;
 pub mod gateway;
 pub mod http;
+pub mod jobs;
 pub mod policy;
 pub mod registry;
 pub mod rules;
@@ -64,6 +65,8 @@ pub struct EngineConfig {
     pub history: viewer::history::HistoryConfig,
     /// Rules engine settings (Lambda mappings, queue sizes).
     pub rules: rules::RulesConfig,
+    /// Jobs settings.
+    pub jobs: jobs::JobsConfig,
 }
 
 impl EngineConfig {
@@ -81,6 +84,7 @@ impl EngineConfig {
             console_assets: &[],
             history: viewer::history::HistoryConfig::default(),
             rules: rules::RulesConfig::default(),
+            jobs: jobs::JobsConfig::default(),
         }
     }
 
@@ -219,7 +223,7 @@ impl Engine {
             config.rules.clone(),
         )
         .await?;
-        let registry = Arc::new(registry::RegistryService::load(db, events.console.clone()).await?);
+        let registry = Arc::new(registry::RegistryService::load(db.clone(), events.console.clone()).await?);
         let (history, history_writer) = viewer::history::History::open(&dir, config.history).await?;
         let viewer =
             viewer::ViewerService::new(broker.clone(), history.clone(), &dir, events.console.clone());
@@ -242,6 +246,9 @@ impl Engine {
                 SocketAddr::new(host, api_addr.port())
             )),
         };
+        let files = jobs::files::Files::new(&dir, endpoints.api.clone(), &console_token);
+        let jobs =
+            jobs::JobsService::load(db, broker.clone(), registry.clone(), files, config.jobs.clone()).await?;
         // One signal for every task: set when the caller's shutdown future completes.
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let authorizer = Arc::new(policy::PolicyAuthorizer::new(
@@ -274,6 +281,7 @@ impl Engine {
             data_dir: dir.clone(),
             viewer: viewer.clone(),
             rules: rules.clone(),
+            jobs: jobs.clone(),
         });
         let app = http::app(state);
 
@@ -287,6 +295,8 @@ impl Engine {
         tasks.spawn(reap_sessions(broker.clone(), stop_rx.clone()));
         tasks.spawn(shadows.clone().serve_mqtt(broker.internal_client("shadow"), stop_rx.clone()));
         tasks.spawn(rules.clone().run(stop_rx.clone()));
+        tasks.spawn(jobs.clone().serve_mqtt(broker.internal_client("jobs"), stop_rx.clone()));
+        tasks.spawn(jobs.run(stop_rx.clone()));
         let (history_tx, history_rx) = tokio::sync::mpsc::channel(viewer::HISTORY_QUEUE);
         tasks.spawn(history_writer.run_in_background(history_rx));
         tasks.spawn(viewer.run(history_tx, stop_rx.clone()));

@@ -24,6 +24,8 @@ pub enum ResourceType {
     Rule,
     /// `job/<jobId>`
     Job,
+    /// `jobtemplate/<jobTemplateId>`
+    JobTemplate,
     /// `client/<clientId>`
     Client,
     /// `topic/<topicName>`
@@ -45,6 +47,7 @@ impl ResourceType {
             Self::Policy => "policy",
             Self::Rule => "rule",
             Self::Job => "job",
+            Self::JobTemplate => "jobtemplate",
             Self::Client => "client",
             Self::Topic => "topic",
             Self::TopicFilter => "topicfilter",
@@ -62,6 +65,7 @@ impl ResourceType {
             "policy" => Self::Policy,
             "rule" => Self::Rule,
             "job" => Self::Job,
+            "jobtemplate" => Self::JobTemplate,
             "client" => Self::Client,
             "topic" => Self::Topic,
             "topicfilter" => Self::TopicFilter,

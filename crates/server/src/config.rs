@@ -72,6 +72,10 @@ pub struct ServeArgs {
     /// [default: none; they are recorded in <data dir>/rules-outbox.jsonl]
     #[arg(long, value_name = "URL|aws")]
     pub forward: Option<String>,
+    /// How long a "minute" of a job's in-progress and step timeouts lasts, in milliseconds: for
+    /// trying timeouts without waiting (AWS's smallest timeout is one minute) [default: 60000]
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs_minute_ms: Option<u32>,
 }
 
 /// A port number, or `off`.
@@ -163,6 +167,8 @@ pub struct Settings {
     pub lambdas: BTreeMap<String, LambdaTarget>,
     /// Where rule actions for AWS services are sent.
     pub forward: Option<ForwardTarget>,
+    /// A job timeout "minute", in milliseconds.
+    pub jobs_minute_ms: u32,
 }
 
 /// `FUNCTION=TARGET` from `--lambda`.
@@ -279,6 +285,7 @@ impl Settings {
                     format!("--forward (forward in [rules] of thingbox.toml) takes an http(s):// URL or `aws`, not '{f}'")
                 })?),
             },
+            jobs_minute_ms: args.jobs_minute_ms.unwrap_or(60_000),
             lambdas: {
                 // The file's mappings, then the flags' (a flag wins for the same function).
                 let mut map = BTreeMap::new();
@@ -357,6 +364,7 @@ impl Settings {
         config.console_assets = thingbox_console_assets::ASSETS;
         config.rules.lambdas = self.lambdas.clone();
         config.rules.forward = self.forward.clone();
+        config.jobs.minute_ms = i64::from(self.jobs_minute_ms);
         config
     }
 }
@@ -382,6 +390,7 @@ mod tests {
             worker_threads: None,
             lambdas: Vec::new(),
             forward: None,
+            jobs_minute_ms: None,
         }
     }
 

@@ -5,6 +5,8 @@
 //! connections and the engine's own services (through [`InternalClient`]) use the same router, and
 //! every message carries its publisher's identity.
 
+mod internal;
+mod lifecycle;
 pub mod message;
 pub mod session;
 pub mod tap;
@@ -15,11 +17,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
-use serde_json::json;
 use tokio::sync::oneshot;
 
+pub use self::internal::InternalClient;
 pub use self::message::{Message, Principal, Properties};
 pub use self::session::{Delivery, DisconnectReason, Session, SubOptions};
 use self::trie::{Entry, Trie};
@@ -489,229 +490,5 @@ impl Broker {
     /// The retained message of `topic`.
     pub fn retained(&self, topic: &str) -> Option<Arc<Message>> {
         self.retained.read().get(topic).cloned()
-    }
-
-    /// Publishes a lifecycle event (`$aws/events/...`) with a JSON payload. Client ids containing
-    /// `+` or `#` produce no events, as on AWS.
-    pub fn event(&self, client_id: &str, topic: String, payload: serde_json::Value) {
-        if client_id.contains(['+', '#']) {
-            return;
-        }
-        let body = Bytes::from(payload.to_string());
-        {
-            let mut recent = self.recent.lock();
-            if recent.len() == RECENT_EVENTS {
-                recent.pop_front();
-            }
-            recent.push_back(LifecycleEntry { topic: topic.clone(), payload: payload.clone() });
-        }
-        if self.console.has_listeners() {
-            self.console.emit(ConsoleEvent::Lifecycle { topic: topic.clone(), payload });
-        }
-        self.route(Arc::new(Message {
-            topic,
-            payload: body,
-            qos: 1,
-            retain: false,
-            properties: Properties::default(),
-            client_id: None,
-            principal: Principal::Service("lifecycle"),
-            timestamp_ms: now_ms(),
-            rule_hops: 0,
-        }));
-    }
-
-    /// `$aws/events/presence/connected/{clientId}`.
-    pub fn event_connected(
-        &self,
-        client_id: &str,
-        principal: &Principal,
-        ip: &str,
-        session_id: &str,
-        version: u64,
-    ) {
-        self.event(
-            client_id,
-            format!("$aws/events/presence/connected/{client_id}"),
-            json!({
-                "clientId": client_id,
-                "timestamp": now_ms(),
-                "eventType": "connected",
-                "sessionIdentifier": session_id,
-                "principalIdentifier": principal.identifier(),
-                "ipAddress": ip,
-                "versionNumber": version,
-            }),
-        );
-    }
-
-    /// `$aws/events/presence/disconnected/{clientId}`.
-    pub fn event_disconnected(
-        &self,
-        client_id: &str,
-        principal: &Principal,
-        session_id: &str,
-        version: u64,
-        reason: DisconnectReason,
-    ) {
-        self.event(
-            client_id,
-            format!("$aws/events/presence/disconnected/{client_id}"),
-            json!({
-                "clientId": client_id,
-                "timestamp": now_ms(),
-                "eventType": "disconnected",
-                "sessionIdentifier": session_id,
-                "principalIdentifier": principal.identifier(),
-                "clientInitiatedDisconnect": reason == DisconnectReason::ClientInitiated,
-                "disconnectReason": reason.as_str(),
-                "versionNumber": version,
-            }),
-        );
-    }
-
-    /// `$aws/events/subscriptions/{subscribed|unsubscribed}/{clientId}`.
-    pub fn event_subscriptions(
-        &self,
-        client_id: &str,
-        principal: &Principal,
-        session_id: &str,
-        subscribed: bool,
-        topics: &[String],
-    ) {
-        let kind = if subscribed { "subscribed" } else { "unsubscribed" };
-        self.event(
-            client_id,
-            format!("$aws/events/subscriptions/{kind}/{client_id}"),
-            json!({
-                "clientId": client_id,
-                "timestamp": now_ms(),
-                "eventType": kind,
-                "sessionIdentifier": session_id,
-                "principalIdentifier": principal.identifier(),
-                "topics": topics,
-            }),
-        );
-    }
-
-    /// An in-process client for the engine's own services: it subscribes and publishes through
-    /// this router like any device, under `principal`. Its queue is unbounded: the service must
-    /// keep up (the shadow service does).
-    pub fn internal_client(self: &Arc<Self>, name: &'static str) -> InternalClient {
-        self.internal_client_bounded(name, usize::MAX / 2)
-    }
-
-    /// Like [`internal_client`](Self::internal_client) with a queue of at most `max_queued`
-    /// messages (and `session::MAX_QUEUED_BYTES`): past it, deliveries to this client are dropped
-    /// and counted ([`InternalClient::dropped`]).
-    pub fn internal_client_bounded(
-        self: &Arc<Self>,
-        name: &'static str,
-        max_queued: usize,
-    ) -> InternalClient {
-        let session = Arc::new(Session::new(self.new_id(), format!("$thingbox/{name}"), max_queued));
-        {
-            let mut st = session.state.lock();
-            st.connection = Some(0);
-        }
-        InternalClient { broker: self.clone(), session, principal: Principal::Service(name) }
-    }
-}
-
-/// A service's connection to the router, without a socket.
-#[derive(Debug)]
-pub struct InternalClient {
-    broker: Arc<Broker>,
-    session: Arc<Session>,
-    principal: Principal,
-}
-
-impl InternalClient {
-    /// Subscribes to `filter` (QoS 1: nothing is dropped for an in-process client).
-    pub fn subscribe(&self, filter: &str) {
-        self.broker.subscribe(
-            &self.session,
-            filter,
-            SubOptions { qos: 1, no_local: false, retain_as_published: false },
-        );
-    }
-
-    /// Publishes under this client's identity.
-    pub async fn publish(
-        &self,
-        topic: &str,
-        payload: impl Into<Bytes>,
-        qos: u8,
-        retain: bool,
-    ) -> Result<(), StorageError> {
-        self.broker
-            .publish(Message {
-                topic: topic.to_owned(),
-                payload: payload.into(),
-                qos,
-                retain,
-                properties: Properties::default(),
-                client_id: None,
-                principal: self.principal.clone(),
-                timestamp_ms: now_ms(),
-                rule_hops: 0,
-            })
-            .await
-    }
-
-    /// Subscribes to what is published from now on, without the retained message (the rules
-    /// engine: AWS never runs rules on retained messages).
-    pub fn subscribe_new_only(&self, filter: &str) {
-        self.broker.subscribe_with(
-            &self.session,
-            filter,
-            SubOptions { qos: 1, no_local: false, retain_as_published: false },
-            false,
-        );
-    }
-
-    /// Removes a subscription.
-    pub fn unsubscribe(&self, filter: &str) {
-        self.broker.unsubscribe(&self.session, filter);
-    }
-
-    /// Messages dropped because this client's queue was full.
-    pub fn dropped(&self) -> u64 {
-        self.session.state.lock().dropped
-    }
-
-    /// Waits for messages and moves up to `max` of them into `out`.
-    pub async fn recv_many(&self, out: &mut Vec<Arc<Message>>, max: usize) {
-        loop {
-            {
-                let mut st = self.session.state.lock();
-                while out.len() < max {
-                    match st.pop_front() {
-                        Some(d) => out.push(d.message),
-                        None => break,
-                    }
-                }
-            }
-            if !out.is_empty() {
-                return;
-            }
-            self.session.notify.notified().await;
-        }
-    }
-
-    /// The next message for this client.
-    pub async fn recv(&self) -> Arc<Message> {
-        loop {
-            if let Some(d) = self.session.state.lock().pop_front() {
-                return d.message;
-            }
-            self.session.notify.notified().await;
-        }
-    }
-}
-
-impl Drop for InternalClient {
-    fn drop(&mut self) {
-        self.broker.drop_subscriptions(&self.session);
     }
 }

@@ -54,6 +54,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/console/api/shadows/{thing}/versions/{a}/{b}", get(two_versions))
         .merge(super::console_viewer::routes())
         .merge(super::console_rules::routes())
+        .merge(super::console_jobs::routes())
         .route_layer(middleware::from_fn_with_state(state, require_token))
 }
 

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use thingbox_api::ErrorBody;
+use thingbox_model::jobs::JobsError;
 use thingbox_model::registry::RegistryError;
 use thingbox_model::rules::RuleError;
 
@@ -61,6 +62,10 @@ pub enum AwsErrorType {
     Unauthorized,
     /// 429
     Throttling,
+    /// 409 (jobs)
+    InvalidStateTransition,
+    /// 410 (iot-jobs-data)
+    TerminalState,
     /// 500
     InternalFailure,
 }
@@ -87,6 +92,8 @@ impl AwsErrorType {
             Self::UnsupportedDocumentEncoding => "UnsupportedDocumentEncodingException",
             Self::Unauthorized => "UnauthorizedException",
             Self::Throttling => "ThrottlingException",
+            Self::InvalidStateTransition => "InvalidStateTransitionException",
+            Self::TerminalState => "TerminalStateException",
             Self::InternalFailure => "InternalFailureException",
         }
     }
@@ -105,7 +112,8 @@ impl AwsErrorType {
             | Self::VersionConflict
             | Self::DeleteConflict
             | Self::VersionsLimitExceeded => StatusCode::CONFLICT,
-            Self::LimitExceeded => StatusCode::GONE,
+            Self::LimitExceeded | Self::TerminalState => StatusCode::GONE,
+            Self::InvalidStateTransition => StatusCode::CONFLICT,
             Self::Conflict => StatusCode::CONFLICT,
             Self::UnsupportedDocumentEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -178,6 +186,8 @@ impl IntoResponse for ApiError {
                 AwsErrorType::ResourceAlreadyExists,
                 ErrorBody { message, resource_id: None, resource_arn: Some(arn) },
             ),
+            Error::Jobs(e) => jobs_error(e, false),
+            Error::JobsData(e) => jobs_error(e, true),
             Error::Storage(e) => {
                 tracing::error!(error = %e, "storage failure while serving a request");
                 let m = match e {
@@ -193,6 +203,28 @@ impl IntoResponse for ApiError {
         };
         aws_error(kind, body)
     }
+}
+
+/// A jobs refusal as the control plane (`iot`) or the data plane (`iot-jobs-data`) answers it.
+fn jobs_error(e: JobsError, data_plane: bool) -> (AwsErrorType, ErrorBody) {
+    let text = e.to_string();
+    let kind = match e {
+        JobsError::InvalidRequest(_) => AwsErrorType::InvalidRequest,
+        JobsError::NotFound(_) => AwsErrorType::ResourceNotFound,
+        JobsError::AlreadyExists { message, id, arn } => {
+            return (
+                AwsErrorType::ResourceAlreadyExists,
+                ErrorBody { message, resource_id: Some(id), resource_arn: Some(arn) },
+            );
+        }
+        JobsError::InvalidStateTransition { .. } => AwsErrorType::InvalidStateTransition,
+        JobsError::VersionConflict { .. } if data_plane => AwsErrorType::Conflict,
+        JobsError::VersionConflict { .. } => AwsErrorType::VersionConflict,
+        JobsError::TerminalState(_) if data_plane => AwsErrorType::TerminalState,
+        JobsError::TerminalState(_) => AwsErrorType::InvalidStateTransition,
+        JobsError::LimitExceeded(_) => AwsErrorType::LimitExceeded,
+    };
+    (kind, message(text))
 }
 
 fn message(m: String) -> ErrorBody {

@@ -515,6 +515,10 @@ async fn list_tags_for_resource(State(s): State<AppState>, q: Params) -> Reply<L
     let (kind, name) = taggable(q.str("resourceArn"))?;
     let tags = if kind == ResourceType::Rule {
         s.rules.read(|r| r.get(&name).map(|r| r.tags.clone()))?
+    } else if kind == ResourceType::Job {
+        s.jobs.read(|j| j.job(&name).map(|j| j.tags.clone()))?
+    } else if kind == ResourceType::JobTemplate {
+        s.jobs.read(|j| j.template(&name).map(|t| t.tags.clone()))?
     } else {
         s.registry.read(|r: &Registry| r.tags(kind, &name).cloned())?
     };
@@ -532,6 +536,8 @@ async fn tag_resource(
     let tags = tag_pairs(req.tags);
     if kind == ResourceType::Rule {
         s.rules.change(|r| r.tag(&name, &tags)).await?;
+    } else if matches!(kind, ResourceType::Job | ResourceType::JobTemplate) {
+        s.jobs.change(|j| j.tag(&name, &tags)).await?;
     } else {
         s.registry.change(|r| r.tag(kind, &name, &tags)).await?;
     }
@@ -546,6 +552,8 @@ async fn untag_resource(
     let keys = req.tag_keys.unwrap_or_default();
     if kind == ResourceType::Rule {
         s.rules.change(|r| r.untag(&name, &keys)).await?;
+    } else if matches!(kind, ResourceType::Job | ResourceType::JobTemplate) {
+        s.jobs.change(|j| j.untag(&name, &keys)).await?;
     } else {
         s.registry.change(|r| r.untag(kind, &name, &keys)).await?;
     }

@@ -7,6 +7,7 @@
 
 pub mod assets;
 mod console;
+mod console_jobs;
 mod console_rules;
 mod console_viewer;
 pub mod error;
@@ -14,8 +15,10 @@ pub mod extract;
 mod iot;
 mod iot_certs;
 mod iot_data;
+mod iot_jobs;
 mod iot_policies;
 mod iot_rules;
+mod jobs_data;
 mod mqtt_ws;
 pub mod sigv4;
 
@@ -75,6 +78,8 @@ pub struct Shared {
     pub viewer: Arc<crate::viewer::ViewerService>,
     /// The rules engine.
     pub rules: Arc<crate::rules::RulesService>,
+    /// Jobs.
+    pub jobs: Arc<crate::jobs::JobsService>,
 }
 
 impl std::ops::Deref for AppState {
@@ -104,6 +109,7 @@ impl AppState {
 struct Routers {
     iot: Router,
     iot_data: Router,
+    jobs_data: Router,
 }
 
 /// Builds the whole HTTP application.
@@ -113,6 +119,8 @@ pub fn app(state: AppState) -> Router {
             .merge(iot_certs::routes())
             .merge(iot_policies::routes())
             .merge(iot_rules::routes())
+            .merge(iot_jobs::routes())
+            .merge(console_jobs::downloads())
             .merge(console::routes(state.clone()))
             .merge(mqtt_ws::routes())
             .fallback(unknown_operation)
@@ -121,6 +129,7 @@ pub fn app(state: AppState) -> Router {
             .merge(mqtt_ws::routes())
             .fallback(unknown_operation)
             .with_state(state.clone()),
+        jobs_data: jobs_data::routes().fallback(unknown_operation).with_state(state.clone()),
     };
     Router::new()
         .fallback(dispatch)
@@ -156,17 +165,7 @@ async fn dispatch(State((state, routers)): State<(AppState, Arc<Routers>)>, mut 
     let router = match service {
         Service::Iot => routers.iot.clone(),
         Service::IotData => routers.iot_data.clone(),
-        Service::IotJobsData => {
-            return aws_message(
-                AwsErrorType::UnknownOperation,
-                format!(
-                    "Thingbox does not serve {} {} for service {} yet",
-                    req.method(),
-                    req.uri().path(),
-                    service.signing_name()
-                ),
-            );
-        }
+        Service::IotJobsData => routers.jobs_data.clone(),
     };
     match router.oneshot(req).await {
         Ok(res) => res,

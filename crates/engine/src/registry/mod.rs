@@ -22,6 +22,21 @@ pub struct RegistryService {
     generation: AtomicU64,
     /// Where committed changes are announced to the console.
     console: Bus<ConsoleEvent>,
+    /// Bumped after a committed change to which things are in which groups (continuous jobs
+    /// follow it).
+    membership: tokio::sync::watch::Sender<u64>,
+}
+
+/// Whether a change can move a thing into or out of a group's (recursive) membership.
+fn moves_members(c: &Change) -> bool {
+    matches!(
+        c,
+        Change::AddMember { .. }
+            | Change::RemoveMember { .. }
+            | Change::DeleteThing(_)
+            | Change::PutThingGroup(_)
+            | Change::DeleteThingGroup(_)
+    )
 }
 
 /// What a change is about, for the console.
@@ -54,12 +69,23 @@ impl RegistryService {
     /// Loads the registry from the database.
     pub async fn load(db: Db, console: Bus<ConsoleEvent>) -> Result<Self, StorageError> {
         let registry = crate::storage::registry::load(db.pool()).await?;
-        Ok(Self { state: RwLock::new(registry), db, generation: AtomicU64::new(1), console })
+        Ok(Self {
+            state: RwLock::new(registry),
+            db,
+            generation: AtomicU64::new(1),
+            console,
+            membership: tokio::sync::watch::Sender::new(0),
+        })
     }
 
     /// The change counter (see the field).
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
+    }
+
+    /// A receiver that sees a new value after each committed membership change.
+    pub fn membership(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.membership.subscribe()
     }
 
     /// Runs a read against the current state.
@@ -73,9 +99,10 @@ impl RegistryService {
         &self,
         f: impl FnOnce(&mut Registry) -> Result<(R, Vec<Change>), RegistryError>,
     ) -> Result<R, Error> {
-        let (out, pending, events) = {
+        let (out, pending, events, moved) = {
             let mut state = self.state.write();
             let (out, changes) = f(&mut state)?;
+            let moved = changes.iter().any(moves_members);
             if !changes.is_empty() {
                 self.generation.fetch_add(1, Ordering::Release);
             }
@@ -90,7 +117,7 @@ impl RegistryService {
                 }
             }
             let pending = self.db.writer().submit(changes.into_iter().map(Write::Registry).collect());
-            (out, pending, events)
+            (out, pending, events, moved)
         };
         if let Err(e) = pending.wait().await {
             // Memory ran ahead of the disk: take the disk's word again.
@@ -103,6 +130,9 @@ impl RegistryService {
         }
         for e in events {
             self.console.emit(e);
+        }
+        if moved {
+            self.membership.send_modify(|n| *n += 1);
         }
         Ok(out)
     }

@@ -7,10 +7,11 @@
 //! disk when it returns) and only then completes each submitter's future. Many concurrent requests
 //! therefore share one fsync, and nothing is acknowledged before it is durable.
 //!
-//! Each service's rows have a module here ([`registry`], [`shadows`], [`retained`], [`rules`]): the SQL
+//! Each service's rows have a module here ([`registry`], [`shadows`], [`retained`], [`rules`], [`jobs`]): the SQL
 //! and the plain data it reads and writes. Storage depends on the model only; the services depend
 //! on storage, never the other way.
 
+pub mod jobs;
 pub mod registry;
 pub mod retained;
 pub mod rules;
@@ -104,6 +105,8 @@ pub enum Write {
     Rule(thingbox_model::rules::RuleChange),
     /// A change to a local table (dynamoDB actions).
     Table(rules::TableWrite),
+    /// A jobs change.
+    Job(thingbox_model::jobs::JobChange),
     /// Set a key in the settings table.
     Setting {
         /// Key.
@@ -122,6 +125,7 @@ impl Write {
             Write::DeleteRetained(topic) => retained::delete(conn, topic).await,
             Write::Rule(change) => rules::apply(conn, change).await,
             Write::Table(w) => rules::apply_table(conn, w).await,
+            Write::Job(change) => jobs::apply(conn, change).await,
             Write::Setting { key, value } => sqlx::query(
                 "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
             )

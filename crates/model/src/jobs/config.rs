@@ -178,6 +178,7 @@ pub struct RetryCriteria {
 #[serde(rename_all = "camelCase")]
 pub struct JobSpec {
     /// Thing and thing group ARNs.
+    #[serde(default)]
     pub targets: Vec<String>,
     /// The job document (JSON text), after parameter substitution.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -281,7 +281,8 @@ pub struct Execution {
 }
 
 impl Execution {
-    fn state(&self) -> ExecState {
+    /// Status, details and version, as a refusal reports them.
+    pub fn state(&self) -> ExecState {
         ExecState { status: self.status, status_details: self.status_details.clone(), version: self.version }
     }
 

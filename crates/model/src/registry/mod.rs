@@ -915,6 +915,16 @@ impl Registry {
         Ok(self.commit(changes))
     }
 
+    /// The things in `group` and its descendants (a job's target group), sorted.
+    pub fn things_in_group_tree(&self, group: &str) -> Result<Vec<String>> {
+        self.thing_group(group)?;
+        let mut groups = self.descendants(group);
+        groups.insert(group);
+        let things: BTreeSet<&str> =
+            groups.iter().filter_map(|g| self.members.get(*g)).flatten().map(String::as_str).collect();
+        Ok(things.into_iter().map(str::to_owned).collect())
+    }
+
     /// ListThingsInThingGroup (with descendants' things when `recursive`).
     pub fn list_things_in_group(
         &self,

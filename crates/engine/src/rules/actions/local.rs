@@ -83,14 +83,14 @@ async fn put(ctx: &ActionCtx, table: String, key: Option<&[String]>, item: Value
 }
 
 /// Whether `name` is a valid S3 bucket name (3–63 of lowercase letters, digits, `.` and `-`).
-pub(super) fn bucket_ok(name: &str) -> bool {
+pub(crate) fn bucket_ok(name: &str) -> bool {
     (3..=63).contains(&name.len())
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
         && !name.starts_with(['.', '-'])
 }
 
 /// The file an object key maps to under `bucket_dir`, refusing keys that would leave it.
-pub(super) fn object_path(bucket_dir: &Path, key: &str) -> Result<PathBuf, String> {
+pub(crate) fn object_path(bucket_dir: &Path, key: &str) -> Result<PathBuf, String> {
     if key.is_empty() || key.len() > 1024 {
         return Err("the key must be 1 to 1024 bytes".into());
     }

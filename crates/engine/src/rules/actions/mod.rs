@@ -7,7 +7,7 @@
 //! Lambda functions mapped to a URL or a command), [`local`] (tables, files, the outbox).
 
 mod http;
-mod local;
+pub(crate) mod local;
 mod republish;
 
 use std::collections::BTreeMap;

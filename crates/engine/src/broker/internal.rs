@@ -1,0 +1,146 @@
+//! [`InternalClient`]: how the engine's own services (shadows, rules, jobs) subscribe and publish
+//! through the router like devices, without a socket, and how a service answers one client alone.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::{Broker, Delivery, Message, Principal, Properties, Session, SubOptions, now_ms};
+use crate::storage::StorageError;
+
+impl Broker {
+    /// An in-process client for the engine's own services: it subscribes and publishes through
+    /// this router like any device, under `principal`. Its queue is unbounded: the service must
+    /// keep up (the shadow service does).
+    pub fn internal_client(self: &Arc<Self>, name: &'static str) -> InternalClient {
+        self.internal_client_bounded(name, usize::MAX / 2)
+    }
+
+    /// Like [`internal_client`](Self::internal_client) with a queue of at most `max_queued`
+    /// messages (and `session::MAX_QUEUED_BYTES`): past it, deliveries to this client are dropped
+    /// and counted ([`InternalClient::dropped`]).
+    pub fn internal_client_bounded(
+        self: &Arc<Self>,
+        name: &'static str,
+        max_queued: usize,
+    ) -> InternalClient {
+        let session = Arc::new(Session::new(self.new_id(), format!("$thingbox/{name}"), max_queued));
+        {
+            let mut st = session.state.lock();
+            st.connection = Some(0);
+        }
+        InternalClient { broker: self.clone(), session, principal: Principal::Service(name) }
+    }
+
+    /// Delivers `msg` to the session of `client_id` alone, whether or not it subscribed (AWS's jobs
+    /// replies: "only to the requesting client"); the console's tap sees it too. `false` when the
+    /// client has no session or its queue is full.
+    pub fn reply_to(&self, client_id: &str, msg: Message) -> bool {
+        let msg = Arc::new(msg);
+        self.tap.capture(&msg);
+        let Some(session) = self.sessions.lock().get(client_id).cloned() else { return false };
+        let qos = msg.qos;
+        let queued = session.enqueue(Delivery { message: msg, qos, retain: false, dup: false });
+        let counter = if queued { &self.stats.delivered } else { &self.stats.dropped };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        queued
+    }
+}
+
+/// A service's connection to the router, without a socket.
+#[derive(Debug)]
+pub struct InternalClient {
+    broker: Arc<Broker>,
+    pub(super) session: Arc<Session>,
+    principal: Principal,
+}
+
+impl InternalClient {
+    /// Subscribes to `filter` (QoS 1: nothing is dropped for an in-process client).
+    pub fn subscribe(&self, filter: &str) {
+        self.broker.subscribe(
+            &self.session,
+            filter,
+            SubOptions { qos: 1, no_local: false, retain_as_published: false },
+        );
+    }
+
+    /// Publishes under this client's identity.
+    pub async fn publish(
+        &self,
+        topic: &str,
+        payload: impl Into<Bytes>,
+        qos: u8,
+        retain: bool,
+    ) -> Result<(), StorageError> {
+        self.broker
+            .publish(Message {
+                topic: topic.to_owned(),
+                payload: payload.into(),
+                qos,
+                retain,
+                properties: Properties::default(),
+                client_id: None,
+                principal: self.principal.clone(),
+                timestamp_ms: now_ms(),
+                rule_hops: 0,
+            })
+            .await
+    }
+
+    /// Subscribes to what is published from now on, without the retained message (the rules
+    /// engine: AWS never runs rules on retained messages).
+    pub fn subscribe_new_only(&self, filter: &str) {
+        self.broker.subscribe_with(
+            &self.session,
+            filter,
+            SubOptions { qos: 1, no_local: false, retain_as_published: false },
+            false,
+        );
+    }
+
+    /// Removes a subscription.
+    pub fn unsubscribe(&self, filter: &str) {
+        self.broker.unsubscribe(&self.session, filter);
+    }
+
+    /// Messages dropped because this client's queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.session.state.lock().dropped
+    }
+
+    /// Waits for messages and moves up to `max` of them into `out`.
+    pub async fn recv_many(&self, out: &mut Vec<Arc<Message>>, max: usize) {
+        loop {
+            {
+                let mut st = self.session.state.lock();
+                while out.len() < max {
+                    match st.pop_front() {
+                        Some(d) => out.push(d.message),
+                        None => break,
+                    }
+                }
+            }
+            if !out.is_empty() {
+                return;
+            }
+            self.session.notify.notified().await;
+        }
+    }
+
+    /// The next message for this client.
+    pub async fn recv(&self) -> Arc<Message> {
+        loop {
+            if let Some(d) = self.session.state.lock().pop_front() {
+                return d.message;
+            }
+            self.session.notify.notified().await;
+        }
+    }
+}
+
+impl Drop for InternalClient {
+    fn drop(&mut self) {
+        self.broker.drop_subscriptions(&self.session);
+    }
+}

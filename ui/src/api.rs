@@ -71,14 +71,34 @@ pub fn enc(s: &str) -> String {
 }
 
 async fn fetch(method: &str, path: &str, body: Option<String>) -> Result<web_sys::Response, ApiError> {
+    let json = body.is_some();
+    fetch_body(method, path, body.map(|b| JsValue::from_str(&b)), json).await
+}
+
+/// Uploads a file (a `Blob`) as the raw request body; the answer is parsed as JSON.
+pub async fn upload(path: &str, file: &web_sys::Blob) -> Result<Value, ApiError> {
+    let resp = fetch_body("PUT", path, Some(file.into()), false).await?;
+    let text = match resp.text() {
+        Ok(p) => JsFuture::from(p).await.ok().and_then(|v| v.as_string()).unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+async fn fetch_body(
+    method: &str,
+    path: &str,
+    body: Option<JsValue>,
+    json: bool,
+) -> Result<web_sys::Response, ApiError> {
     let opts = web_sys::RequestInit::new();
     opts.set_method(method);
     if let Some(b) = &body {
-        opts.set_body(&JsValue::from_str(b));
+        opts.set_body(b);
     }
     let req = web_sys::Request::new_with_str_and_init(path, &opts).map_err(|e| js_err("request", e))?;
     let headers = req.headers();
-    if body.is_some() {
+    if json {
         let _ = headers.set("content-type", "application/json");
     }
     if path.starts_with("/console/") {

@@ -78,6 +78,7 @@ fn keyboard() {
                 "p" => "policies",
                 "m" => "messages",
                 "r" => "rules",
+                "j" => "jobs",
                 _ => return,
             };
             e.prevent_default();
@@ -150,6 +151,8 @@ fn App() -> impl IntoView {
             }
             ("rules", Some(name)) => view! { <pages::rules::RuleDetail name=name/> }.into_any(),
             ("rules", None) => view! { <pages::rules::Rules/> }.into_any(),
+            ("jobs", Some(id)) => view! { <pages::jobs::JobDetail id=id/> }.into_any(),
+            ("jobs", None) => view! { <pages::jobs::Jobs/> }.into_any(),
             _ => view! { <pages::overview::Overview/> }.into_any(),
         }
     };
@@ -164,6 +167,7 @@ fn App() -> impl IntoView {
                 <NavLink to="policies" label="Policies" key="p"/>
                 <NavLink to="messages" label="Messages" key="m"/>
                 <NavLink to="rules" label="Rules" key="r"/>
+                <NavLink to="jobs" label="Jobs" key="j"/>
                 <div class="foot">
                     <div class="row" style="margin-bottom:6px">
                         <span class=move || if live.online.get() { "dot on" } else { "dot" }></span>

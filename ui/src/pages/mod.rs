@@ -2,6 +2,7 @@
 
 pub mod certs;
 pub mod groups;
+pub mod jobs;
 pub mod messages;
 pub mod overview;
 pub mod policies;

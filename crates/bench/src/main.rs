@@ -95,6 +95,23 @@ enum Scenario {
         #[arg(long, default_value_t = 200)]
         updates: u64,
     },
+    /// Devices finish a job: `devices` connections share `things` things named `<things_prefix><n>`
+    /// (0-based) and send each execution's UpdateJobExecution (SUCCEEDED, QoS 1) over MQTT,
+    /// pipelined, counting the accepted replies: durable execution updates per second.
+    Jobs {
+        /// The job.
+        #[arg(long)]
+        job: String,
+        /// Thing name prefix.
+        #[arg(long, default_value = "jb-")]
+        things_prefix: String,
+        /// Things.
+        #[arg(long, default_value_t = 10_000)]
+        things: usize,
+        /// Connections.
+        #[arg(long, default_value_t = 10)]
+        devices: usize,
+    },
     /// A paced load for the topic-viewer benchmark: `publishers` connections spread `rate`
     /// msgs/s (0: as fast as they can) round-robin over `topics` topics for `seconds`; one
     /// subscriber on `<prefix>/load/#` counts what the broker delivers.
@@ -410,6 +427,63 @@ async fn shadow(
            "updates_per_sec": all.len() as f64 / secs, "p50_ms": pct(0.5), "p99_ms": pct(0.99)})
 }
 
+async fn jobs(
+    cli: &Cli,
+    tls: &Option<Arc<rustls::ClientConfig>>,
+    job: &str,
+    prefix: &str,
+    things: usize,
+    devices: usize,
+) -> serde_json::Value {
+    let mut clients = Vec::with_capacity(devices);
+    for d in 0..devices {
+        clients.push(connected(&format!("bench-jobs-{d}"), cli, tls, 1000).await);
+    }
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (d, (c, mut ev)) in clients.into_iter().enumerate() {
+        let mine: Vec<String> = (d..things).step_by(devices).map(|n| format!("{prefix}{n}")).collect();
+        let job = job.to_owned();
+        tasks.spawn(async move {
+            let total = mine.len();
+            let sender = tokio::spawn(async move {
+                for t in mine {
+                    let topic = format!("$aws/things/{t}/jobs/{job}/update");
+                    c.publish(topic, QoS::AtLeastOnce, false, r#"{"status":"SUCCEEDED"}"#)
+                        .await
+                        .expect("publish");
+                }
+                c
+            });
+            let (mut accepted, mut rejected) = (0usize, 0usize);
+            while accepted + rejected < total {
+                match ev.poll().await {
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        if p.topic.ends_with("/accepted") {
+                            accepted += 1;
+                        } else if p.topic.ends_with("/rejected") {
+                            rejected += 1;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => panic!("jobs device {d}: {e}"),
+                }
+            }
+            drop(sender.await);
+            (accepted, rejected)
+        });
+    }
+    let (mut accepted, mut rejected) = (0, 0);
+    while let Some(r) = tasks.join_next().await {
+        let (a, r) = r.expect("device task");
+        accepted += a;
+        rejected += r;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    json!({"scenario": "jobs", "devices": devices, "accepted": accepted, "rejected": rejected, "seconds": secs,
+           "updates_per_sec": accepted as f64 / secs})
+}
+
 /// Publishes `rate` msgs/s in all (0: unpaced) for `seconds` from `publishers` connections over
 /// `topics` topics with small JSON payloads (what a fleet of sensors sends); one QoS 0 subscriber
 /// on the whole prefix counts deliveries. Prints a progress line per second on stderr.
@@ -698,6 +772,9 @@ async fn main() -> anyhow::Result<()> {
             watch(&cli, &tls, filter, qos, count, timeout, client_id).await
         }
         Scenario::Idle { connections } => idle(&cli, &tls, connections).await?,
+        Scenario::Jobs { ref job, ref things_prefix, things, devices } => {
+            jobs(&cli, &tls, job, things_prefix, things, devices).await
+        }
     };
     println!("{result}");
     Ok(())

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use serde_json::json;
 use thingbox_api::console::{ConsoleEvent, LifecycleEntry};
 
-use super::{Broker, DisconnectReason, Message, Principal, Properties, RECENT_EVENTS, now_ms};
+use super::{Broker, DisconnectReason, Message, Principal, RECENT_EVENTS, now_ms};
 
 impl Broker {
     /// Publishes a lifecycle event (`$aws/events/...`) with a JSON payload. Client ids containing
@@ -27,17 +27,7 @@ impl Broker {
         if self.console.has_listeners() {
             self.console.emit(ConsoleEvent::Lifecycle { topic: topic.clone(), payload });
         }
-        self.route(Arc::new(Message {
-            topic,
-            payload: body,
-            qos: 1,
-            retain: false,
-            properties: Properties::default(),
-            client_id: None,
-            principal: Principal::Service("lifecycle"),
-            timestamp_ms: now_ms(),
-            rule_hops: 0,
-        }));
+        self.route(Arc::new(Message::from_service("lifecycle", topic, body)));
     }
 
     /// `$aws/events/presence/connected/{clientId}`.

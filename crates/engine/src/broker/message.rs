@@ -82,6 +82,24 @@ pub struct Message {
     pub rule_hops: u8,
 }
 
+impl Message {
+    /// A QoS 1, non-retained message one of Thingbox's own services publishes now (replies,
+    /// notifications, lifecycle events).
+    pub fn from_service(service: &'static str, topic: String, payload: impl Into<Bytes>) -> Self {
+        Self {
+            topic,
+            payload: payload.into(),
+            qos: 1,
+            retain: false,
+            properties: Properties::default(),
+            client_id: None,
+            principal: Principal::Service(service),
+            timestamp_ms: super::now_ms(),
+            rule_hops: 0,
+        }
+    }
+}
+
 impl Principal {
     /// The stored text form (`cert:<id>`, `plain:<name>`, `service:<name>`, `http`, `iam:<key>`).
     pub fn to_text(&self) -> String {

@@ -59,19 +59,12 @@ fn apply_template(s: &AppState, spec: &mut JobSpec) -> Result<(), Error> {
         return Err(Error::InvalidRequest(format!("jobTemplateArn '{arn}' is not a job template ARN")));
     }
     let t = s.jobs.read(|j| j.template(&parsed.id).cloned())?;
-    let from = t.spec;
+    let mut from = t.spec;
     if spec.document.is_none() && spec.document_source.is_none() {
-        spec.document = from.document;
-        spec.document_source = from.document_source;
+        spec.document = from.document.take();
+        spec.document_source = from.document_source.take();
     }
-    spec.description = spec.description.take().or(from.description);
-    spec.presigned_url_config = spec.presigned_url_config.take().or(from.presigned_url_config);
-    spec.job_executions_rollout_config =
-        spec.job_executions_rollout_config.take().or(from.job_executions_rollout_config);
-    spec.abort_config = spec.abort_config.take().or(from.abort_config);
-    spec.timeout_config = spec.timeout_config.take().or(from.timeout_config);
-    spec.job_executions_retry_config =
-        spec.job_executions_retry_config.take().or(from.job_executions_retry_config);
+    spec.inherit_settings(from);
     Ok(())
 }
 
@@ -184,11 +177,19 @@ async fn cancel_job(State(s): State<AppState>, Name(id): Name, q: Params, body: 
     let force = q.bool("force")?.or(b.force).unwrap_or(false);
     let now = s.now();
     s.jobs.change(|j| j.cancel_job(&id, force, b.reason_code, b.comment, now)).await?;
-    let r = s.jobs.read(|j| {
-        let job = j.job(&id)?;
-        Ok(JobRef { job_arn: job.arn.clone(), job_id: id.clone(), description: job.spec.description.clone() })
-    })?;
-    Ok(Json(r))
+    Ok(Json(job_ref(&s, &id)?))
+}
+
+/// The `{jobArn, jobId, description}` CancelJob and AssociateTargetsWithJob answer with.
+fn job_ref(s: &AppState, id: &str) -> Result<JobRef, JobsError> {
+    s.jobs.read(|j| {
+        let job = j.job(id)?;
+        Ok(JobRef {
+            job_arn: job.arn.clone(),
+            job_id: id.to_owned(),
+            description: job.spec.description.clone(),
+        })
+    })
 }
 
 async fn delete_job(State(s): State<AppState>, Name(id): Name, q: Params) -> Result<(), ApiError> {
@@ -210,11 +211,7 @@ async fn associate_targets(State(s): State<AppState>, Name(id): Name, body: Byte
     let things = s.jobs.resolve_targets(&targets, true)?;
     let now = s.now();
     s.jobs.change(|j| j.associate_targets(&id, targets, things, b.comment, now)).await?;
-    let r = s.jobs.read(|j| {
-        let job = j.job(&id)?;
-        Ok(JobRef { job_arn: job.arn.clone(), job_id: id.clone(), description: job.spec.description.clone() })
-    })?;
-    Ok(Json(r))
+    Ok(Json(job_ref(&s, &id)?))
 }
 
 fn status_filter(q: &Params) -> Result<Option<ExecStatus>, Error> {
@@ -352,16 +349,9 @@ async fn create_template(State(s): State<AppState>, ctx: Ctx, Name(id): Name, bo
     if let Some(job_arn) = &b.job_arn {
         let parsed = Arn::parse(job_arn).map_err(|e| Error::InvalidRequest(format!("jobArn: {e}")))?;
         let job = s.jobs.read(|j| j.job(&parsed.id).cloned())?;
-        let from = job.spec;
-        spec.document = spec.document.or(from.document);
-        spec.description = spec.description.or(from.description);
-        spec.presigned_url_config = spec.presigned_url_config.or(from.presigned_url_config);
-        spec.job_executions_rollout_config =
-            spec.job_executions_rollout_config.or(from.job_executions_rollout_config);
-        spec.abort_config = spec.abort_config.or(from.abort_config);
-        spec.timeout_config = spec.timeout_config.or(from.timeout_config);
-        spec.job_executions_retry_config =
-            spec.job_executions_retry_config.or(from.job_executions_retry_config);
+        let mut from = job.spec;
+        spec.document = spec.document.take().or(from.document.take());
+        spec.inherit_settings(from);
     } else if spec.document.is_none()
         && let Some(src) = &spec.document_source
     {

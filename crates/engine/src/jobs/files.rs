@@ -68,10 +68,11 @@ impl Files {
         object_path(&self.dir.join(bucket), key)
     }
 
-    fn signature(&self, bucket: &str, key: &str, expires: i64) -> String {
+    /// The MAC over what a link grants: this file until `expires`.
+    fn mac(&self, bucket: &str, key: &str, expires: i64) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key");
         mac.update(format!("{bucket}\n{key}\n{expires}").as_bytes());
-        hex::encode(mac.finalize().into_bytes())
+        mac
     }
 
     /// A link to the file an S3 URL names, valid for `ttl_secs` from `now_ms`; the URL unchanged
@@ -82,7 +83,7 @@ impl Files {
             return s3_url.to_owned();
         }
         let expires = now_ms / 1000 + ttl_secs;
-        let sig = self.signature(&bucket, &key, expires);
+        let sig = hex::encode(self.mac(&bucket, &key, expires).finalize().into_bytes());
         let key_path: Vec<String> = key.split('/').map(encode).collect();
         format!(
             "{}/ota/{}/{}?expires={expires}&signature={sig}",
@@ -102,10 +103,10 @@ impl Files {
         now_ms: i64,
     ) -> Result<PathBuf, String> {
         let path = self.path(bucket, key)?;
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key");
-        mac.update(format!("{bucket}\n{key}\n{expires}").as_bytes());
         let given = hex::decode(signature).map_err(|_| "the signature is not valid".to_owned())?;
-        mac.verify_slice(&given).map_err(|_| "the signature does not match this file".to_owned())?;
+        self.mac(bucket, key, expires)
+            .verify_slice(&given)
+            .map_err(|_| "the signature does not match this file".to_owned())?;
         if now_ms / 1000 > expires {
             return Err("the link has expired; ask for the job document again for a fresh one".into());
         }

@@ -27,7 +27,7 @@ use thingbox_model::jobs::{Effects, Jobs, JobsError};
 use tokio::sync::watch;
 
 use crate::Error;
-use crate::broker::{Broker, Message, Principal, now_ms};
+use crate::broker::{Broker, Message, now_ms};
 use crate::events::Bus;
 use crate::registry::RegistryService;
 use crate::storage::{Db, Write};
@@ -163,17 +163,7 @@ impl JobsService {
     /// Publishes a durable decision's notifications and marks its jobs for the console.
     pub(crate) fn announce(&self, a: Announce) {
         for (topic, payload) in a.notes {
-            self.broker.route(Arc::new(Message {
-                topic,
-                payload: payload.to_string().into(),
-                qos: 1,
-                retain: false,
-                properties: Default::default(),
-                client_id: None,
-                principal: Principal::Service("jobs"),
-                timestamp_ms: now_ms(),
-                rule_hops: 0,
-            }));
+            self.broker.route(Arc::new(Message::from_service("jobs", topic, payload.to_string())));
         }
         if !a.jobs.is_empty() && self.console.has_listeners() {
             self.dirty.lock().extend(a.jobs);

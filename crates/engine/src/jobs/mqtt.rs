@@ -17,7 +17,7 @@ use thingbox_model::topic::{Reserved, reserved};
 use tokio::sync::{mpsc, watch};
 
 use super::{Announce, JobsService, now};
-use crate::broker::{InternalClient, Message, Principal, now_ms};
+use crate::broker::{InternalClient, Message, Principal};
 use crate::storage::Pending;
 
 /// The device operations.
@@ -230,20 +230,7 @@ impl JobsService {
     }
 
     fn send_reply(&self, client: &str, topic: String, reply: &Value) {
-        self.broker.reply_to(
-            client,
-            Message {
-                topic,
-                payload: reply.to_string().into(),
-                qos: 1,
-                retain: false,
-                properties: Default::default(),
-                client_id: None,
-                principal: Principal::Service("jobs"),
-                timestamp_ms: now_ms(),
-                rule_hops: 0,
-            },
-        );
+        self.broker.reply_to(client, Message::from_service("jobs", topic, reply.to_string()));
     }
 }
 

@@ -219,15 +219,8 @@ impl ShadowService {
         }
         for (topic, payload) in d.publish {
             self.broker.route(Arc::new(crate::broker::Message {
-                topic,
-                payload: payload.to_string().into(),
-                qos: 1,
-                retain: false,
-                properties: Default::default(),
-                client_id: None,
-                principal: crate::broker::Principal::Service("shadow"),
-                timestamp_ms: now_ms(),
                 rule_hops: d.hops,
+                ..crate::broker::Message::from_service("shadow", topic, payload.to_string())
             }));
         }
         d.reply

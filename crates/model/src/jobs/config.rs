@@ -224,6 +224,21 @@ pub struct JobSpec {
     pub destination_package_versions: Vec<String>,
 }
 
+impl JobSpec {
+    /// Takes each setting this spec leaves unset — description, presigned URLs, rollout, abort,
+    /// timeout, retries — from `from` (a job template, or the job a template is made from).
+    pub fn inherit_settings(&mut self, from: JobSpec) {
+        self.description = self.description.take().or(from.description);
+        self.presigned_url_config = self.presigned_url_config.take().or(from.presigned_url_config);
+        self.job_executions_rollout_config =
+            self.job_executions_rollout_config.take().or(from.job_executions_rollout_config);
+        self.abort_config = self.abort_config.take().or(from.abort_config);
+        self.timeout_config = self.timeout_config.take().or(from.timeout_config);
+        self.job_executions_retry_config =
+            self.job_executions_retry_config.take().or(from.job_executions_retry_config);
+    }
+}
+
 /// CreateJob's body as it arrives.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -462,53 +477,48 @@ pub fn check_status_details(details: &BTreeMap<String, String>) -> Result<(), Jo
     Ok(())
 }
 
-/// Replaces `${aws:iot:parameter:<name>}` in a template's document with `params`; a placeholder
-/// without a value is an error naming it.
-pub fn substitute_parameters(doc: &str, params: &BTreeMap<String, String>) -> Result<String, JobsError> {
-    const OPEN: &str = "${aws:iot:parameter:";
+/// Replaces every `<open>…}` placeholder in `doc` with what `value` makes of its inner text; an
+/// unterminated placeholder is kept as written.
+fn substitute<E>(
+    doc: &str,
+    open: &str,
+    mut value: impl FnMut(&str) -> Result<String, E>,
+) -> Result<String, E> {
     let mut out = String::with_capacity(doc.len());
     let mut rest = doc;
-    while let Some(i) = rest.find(OPEN) {
+    while let Some(i) = rest.find(open) {
         out.push_str(&rest[..i]);
-        let after = &rest[i + OPEN.len()..];
+        let after = &rest[i + open.len()..];
         let Some(end) = after.find('}') else {
             out.push_str(&rest[i..]);
-            rest = "";
-            break;
+            return Ok(out);
         };
-        let name = &after[..end];
-        let value = params.get(name).ok_or_else(|| {
-            JobsError::InvalidRequest(format!(
-                "The job document uses the parameter '{name}', but documentParameters has no value for it"
-            ))
-        })?;
-        out.push_str(value);
+        out.push_str(&value(&after[..end])?);
         rest = &after[end + 1..];
     }
     out.push_str(rest);
     Ok(out)
 }
 
+/// Replaces `${aws:iot:parameter:<name>}` in a template's document with `params`; a placeholder
+/// without a value is an error naming it.
+pub fn substitute_parameters(doc: &str, params: &BTreeMap<String, String>) -> Result<String, JobsError> {
+    substitute(doc, "${aws:iot:parameter:", |name| {
+        params.get(name).cloned().ok_or_else(|| {
+            JobsError::InvalidRequest(format!(
+                "The job document uses the parameter '{name}', but documentParameters has no value for it"
+            ))
+        })
+    })
+}
+
 /// Replaces each `${aws:iot:s3-presigned-url:<url>}` in a document with what `presign` makes of
 /// the URL (Thingbox's own, expiring link to the file).
 pub fn substitute_presigned(doc: &str, presign: &dyn Fn(&str) -> String) -> String {
-    const OPEN: &str = "${aws:iot:s3-presigned-url:";
-    if !doc.contains(OPEN) {
-        return doc.to_owned();
+    let never: Result<String, std::convert::Infallible> =
+        substitute(doc, "${aws:iot:s3-presigned-url:", |url| Ok(presign(url)));
+    match never {
+        Ok(s) => s,
+        Err(e) => match e {},
     }
-    let mut out = String::with_capacity(doc.len());
-    let mut rest = doc;
-    while let Some(i) = rest.find(OPEN) {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + OPEN.len()..];
-        let Some(end) = after.find('}') else {
-            out.push_str(&rest[i..]);
-            rest = "";
-            break;
-        };
-        out.push_str(&presign(&after[..end]));
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    out
 }

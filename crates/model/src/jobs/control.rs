@@ -34,8 +34,7 @@ impl Jobs {
             return Err(JobsError::AlreadyExists { message, id: id.to_owned(), arn });
         }
         check_spec(&spec)?;
-        let tags =
-            tags::merged(&Tags::new(), new_tags).map_err(|e| JobsError::InvalidRequest(e.to_string()))?;
+        let tags = tags::merged(&Tags::new(), new_tags)?;
         let mut seen = BTreeSet::new();
         let things: Vec<String> = things.into_iter().filter(|t| seen.insert(t.clone())).collect();
         let job = Job {
@@ -388,8 +387,7 @@ impl Jobs {
             _ => {}
         }
         config::check_settings(&spec)?;
-        let tags =
-            tags::merged(&Tags::new(), new_tags).map_err(|e| JobsError::InvalidRequest(e.to_string()))?;
+        let tags = tags::merged(&Tags::new(), new_tags)?;
         let t = JobTemplate { id: id.to_owned(), arn, spec, created_at: now, tags };
         self.templates.insert(id.to_owned(), t.clone());
         Ok(Effects { changes: vec![JobChange::PutTemplate(Box::new(t))], ..Effects::default() })
@@ -407,12 +405,12 @@ impl Jobs {
         let mut fx = Effects::default();
         if let Some(j) = self.jobs.get(id) {
             let mut j = j.clone();
-            j.tags = tags::merged(&j.tags, new).map_err(|e| JobsError::InvalidRequest(e.to_string()))?;
+            j.tags = tags::merged(&j.tags, new)?;
             self.put_job(&mut fx, j);
             return Ok(fx);
         }
         let mut t = self.template(id)?.clone();
-        t.tags = tags::merged(&t.tags, new).map_err(|e| JobsError::InvalidRequest(e.to_string()))?;
+        t.tags = tags::merged(&t.tags, new)?;
         self.templates.insert(id.to_owned(), t.clone());
         fx.changes.push(JobChange::PutTemplate(Box::new(t)));
         Ok(fx)

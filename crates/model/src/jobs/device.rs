@@ -63,6 +63,20 @@ fn secs(t: Timestamp) -> i64 {
     t.millis().div_euclid(1000)
 }
 
+/// The members of a `JobExecutionSummary`, which a `JobExecution` has too.
+fn summary_fields(e: &Execution) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("jobId".into(), json!(e.job_id));
+    m.insert("queuedAt".into(), json!(secs(e.queued_at)));
+    if let Some(s) = e.started_at {
+        m.insert("startedAt".into(), json!(secs(s)));
+    }
+    m.insert("lastUpdatedAt".into(), json!(secs(e.last_updated_at)));
+    m.insert("versionNumber".into(), json!(e.version));
+    m.insert("executionNumber".into(), json!(e.number));
+    m
+}
+
 fn check_step(step: Option<i64>) -> Result<(), JobsError> {
     if let Some(s) = step {
         check_range("stepTimeoutInMinutes", s, 1, MAX_TIMEOUT_MINUTES)?;
@@ -235,16 +249,7 @@ impl Jobs {
 
     /// `JobExecutionSummary` as devices get it.
     pub fn summary_json(e: &Execution) -> Value {
-        let mut m = Map::new();
-        m.insert("jobId".into(), json!(e.job_id));
-        m.insert("queuedAt".into(), json!(secs(e.queued_at)));
-        if let Some(s) = e.started_at {
-            m.insert("startedAt".into(), json!(secs(s)));
-        }
-        m.insert("lastUpdatedAt".into(), json!(secs(e.last_updated_at)));
-        m.insert("versionNumber".into(), json!(e.version));
-        m.insert("executionNumber".into(), json!(e.number));
-        Value::Object(m)
+        Value::Object(summary_fields(e))
     }
 
     /// `JobExecution` as devices get it (MQTT: the document as an object; HTTP: as a string, with
@@ -257,8 +262,8 @@ impl Jobs {
         now: Timestamp,
         presign: &dyn Fn(&str) -> String,
     ) -> Value {
-        let mut m = Map::new();
-        m.insert("jobId".into(), json!(e.job_id));
+        // The summary's members, plus the thing, the document, the status and its details.
+        let mut m = summary_fields(e);
         m.insert("thingName".into(), json!(e.thing));
         if include_doc && let Some(doc) = self.document_for_device(&e.job_id, presign) {
             let v = if http { json!(doc) } else { serde_json::from_str(&doc).unwrap_or(Value::String(doc)) };
@@ -268,13 +273,6 @@ impl Jobs {
         if !e.status_details.is_empty() || !http {
             m.insert("statusDetails".into(), json!(e.status_details));
         }
-        m.insert("queuedAt".into(), json!(secs(e.queued_at)));
-        if let Some(s) = e.started_at {
-            m.insert("startedAt".into(), json!(secs(s)));
-        }
-        m.insert("lastUpdatedAt".into(), json!(secs(e.last_updated_at)));
-        m.insert("versionNumber".into(), json!(e.version));
-        m.insert("executionNumber".into(), json!(e.number));
         if http && let Some(d) = e.deadline() {
             m.insert(
                 "approximateSecondsBeforeTimedOut".into(),

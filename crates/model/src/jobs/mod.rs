@@ -178,6 +178,12 @@ impl From<ValidationError> for JobsError {
     }
 }
 
+impl From<crate::tags::TagError> for JobsError {
+    fn from(e: crate::tags::TagError) -> Self {
+        Self::InvalidRequest(e.to_string())
+    }
+}
+
 /// An execution's state as a refused update reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecState {

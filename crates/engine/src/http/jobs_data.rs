@@ -54,7 +54,7 @@ async fn describe(State(s): State<AppState>, Path((thing, job)): Path<(String, S
             let e = j.describe_for_device(&thing, &job, number)?;
             let mut m = Map::new();
             if let Some(e) = e {
-                let presign = s.jobs.device_presign(j, &e.job_id, now);
+                let presign = s.jobs.presigner(now);
                 m.insert("execution".into(), j.execution_json(e, include, true, now, &presign));
             }
             Ok::<_, thingbox_model::jobs::JobsError>(Value::Object(m))
@@ -82,7 +82,7 @@ async fn start_next(
             let (e, fx) = j.start_next(&thing, &req, now)?;
             let mut m = Map::new();
             if let Some(e) = e {
-                let presign = jobs.device_presign(j, &e.job_id, now);
+                let presign = jobs.presigner(now);
                 m.insert("execution".into(), j.execution_json(&e, true, true, now, &presign));
             }
             Ok((Value::Object(m), fx))
@@ -105,7 +105,7 @@ async fn update(State(s): State<AppState>, Path((thing, job)): Path<(String, Str
                 m.insert("executionState".into(), Jobs::state_json(&e.state()));
             }
             if req.include_job_document == Some(true) {
-                let presign = jobs.device_presign(j, &job, now);
+                let presign = jobs.presigner(now);
                 if let Some(doc) = j.document_for_device(&job, &presign) {
                     m.insert("jobDocument".into(), json!(doc));
                 }

@@ -10,9 +10,6 @@ use sha2::Sha256;
 
 use crate::rules::actions::local::{bucket_ok, object_path};
 
-/// How long a presigned link stays valid when the job says nothing (`expiresInSec`'s default).
-pub const DEFAULT_EXPIRY_SECS: i64 = 3600;
-
 /// The OTA files and their links.
 #[derive(Debug, Clone)]
 pub struct Files {

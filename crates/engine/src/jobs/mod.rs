@@ -100,16 +100,9 @@ impl JobsService {
         f(&self.state.read())
     }
 
-    /// A presigned link for `url`, valid as long as `job`'s `presignedUrlConfig` says.
-    fn presign_for(&self, jobs: &Jobs, job: &str, url: &str, now: Timestamp) -> String {
-        let ttl = jobs
-            .job(job)
-            .ok()
-            .and_then(|j| j.spec.presigned_url_config.as_ref())
-            .and_then(|p| p.get("expiresInSec"))
-            .and_then(Value::as_i64)
-            .unwrap_or(files::DEFAULT_EXPIRY_SECS);
-        self.files.presign(url, now.millis(), ttl)
+    /// Signs device links to OTA files as of `now` (the model says for how long).
+    pub(crate) fn presigner(&self, now: Timestamp) -> impl Fn(&str, i64) -> String + '_ {
+        move |url, ttl| self.files.presign(url, now.millis(), ttl)
     }
 
     /// Decides with `f` under the lock and queues its changes; returns the pending write and what
@@ -121,10 +114,7 @@ impl JobsService {
     ) -> Result<(R, crate::storage::Pending, Announce), JobsError> {
         let mut state = self.state.write();
         let (out, fx) = f(&mut state)?;
-        let notes = state.notifications(&fx, now, &|u| {
-            // The head's job decides the link's lifetime; any job's default is an hour.
-            self.files.presign(u, now.millis(), files::DEFAULT_EXPIRY_SECS)
-        });
+        let notes = state.notifications(&fx, now, &self.presigner(now));
         let pending = self.db.writer().submit(fx.changes.into_iter().map(Write::Job).collect());
         Ok((out, pending, Announce { notes, jobs: fx.jobs }))
     }
@@ -275,16 +265,6 @@ impl JobsService {
             rate_per_minute: jobs.rollout_rate(&job.id),
             document: job.spec.document.clone(),
         }
-    }
-
-    /// A device document with presigned links for `job`.
-    pub(crate) fn device_presign<'a>(
-        &'a self,
-        jobs: &'a Jobs,
-        job: &'a str,
-        now: Timestamp,
-    ) -> impl Fn(&str) -> String + 'a {
-        move |u| self.presign_for(jobs, job, u, now)
     }
 
     /// Runs `f` with the current state (for the HTTP data plane's replies).

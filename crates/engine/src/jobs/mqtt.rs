@@ -97,7 +97,7 @@ impl JobsService {
                 let (e, fx) = j.start_next(thing, &req, now)?;
                 let mut m = Map::new();
                 if let Some(e) = e {
-                    let presign = self.device_presign(j, &e.job_id, now);
+                    let presign = self.presigner(now);
                     m.insert("execution".into(), j.execution_json(&e, true, false, now, &presign));
                 }
                 Ok((with_token(m, token, now), fx))
@@ -109,7 +109,7 @@ impl JobsService {
                     m.insert("executionState".into(), Jobs::state_json(&e.state()));
                 }
                 if req.include_job_document == Some(true) {
-                    let presign = self.device_presign(j, job, now);
+                    let presign = self.presigner(now);
                     if let Some(doc) = j.document_for_device(job, &presign) {
                         m.insert(
                             "jobDocument".into(),
@@ -148,7 +148,7 @@ impl JobsService {
             let e = j.describe_for_device(thing, job, req.execution_number)?;
             let mut m = Map::new();
             if let Some(e) = e {
-                let presign = self.device_presign(j, &e.job_id, now);
+                let presign = self.presigner(now);
                 let doc = req.include_job_document.unwrap_or(true);
                 m.insert("execution".into(), j.execution_json(e, doc, false, now, &presign));
             }

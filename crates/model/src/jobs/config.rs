@@ -15,6 +15,8 @@ use crate::paging::check_range;
 pub const MAX_DOCUMENT: usize = 32_768;
 /// Most targets one job may have.
 pub const MAX_TARGETS: usize = 100;
+/// How long a presigned link lives when `presignedUrlConfig.expiresInSec` says nothing.
+pub const DEFAULT_LINK_SECS: i64 = 3600;
 /// Longest `inProgressTimeoutInMinutes` / `stepTimeoutInMinutes` (7 days).
 pub const MAX_TIMEOUT_MINUTES: i64 = 10_080;
 

@@ -59,6 +59,10 @@ pub fn parse_request(payload: &[u8]) -> Result<DeviceRequest, JobsError> {
     serde_json::from_value(v).map_err(|e| JobsError::InvalidRequest(format!("The request is not valid: {e}")))
 }
 
+/// Makes a device's link to the file an S3 URL names, valid for the given seconds (the engine's
+/// signed OTA links).
+pub type Presign<'a> = dyn Fn(&str, i64) -> String + 'a;
+
 fn secs(t: Timestamp) -> i64 {
     t.millis().div_euclid(1000)
 }
@@ -241,10 +245,17 @@ impl Jobs {
 
     // ------------------------------------------------------------ documents
 
-    /// A job's document as a device gets it, presigned URLs replaced (`None` if the job is gone).
-    pub fn document_for_device(&self, job: &str, presign: &dyn Fn(&str) -> String) -> Option<String> {
-        let doc = self.jobs.get(job)?.spec.document.as_deref()?;
-        Some(config::substitute_presigned(doc, presign))
+    /// A job's document as a device gets it, presigned URLs replaced by links valid for the job's
+    /// `presignedUrlConfig.expiresInSec` (`None` if the job is gone).
+    pub fn document_for_device(&self, job: &str, presign: &Presign<'_>) -> Option<String> {
+        let spec = &self.jobs.get(job)?.spec;
+        let ttl = spec
+            .presigned_url_config
+            .as_ref()
+            .and_then(|p| p.get("expiresInSec"))
+            .and_then(Value::as_i64)
+            .unwrap_or(config::DEFAULT_LINK_SECS);
+        Some(config::substitute_presigned(spec.document.as_deref()?, &|url| presign(url, ttl)))
     }
 
     /// `JobExecutionSummary` as devices get it.
@@ -260,7 +271,7 @@ impl Jobs {
         include_doc: bool,
         http: bool,
         now: Timestamp,
-        presign: &dyn Fn(&str) -> String,
+        presign: &Presign<'_>,
     ) -> Value {
         // The summary's members, plus the thing, the document, the status and its details.
         let mut m = summary_fields(e);
@@ -294,12 +305,7 @@ impl Jobs {
     /// The `notify` and `notify-next` messages (topic, payload) for every thing whose pending list
     /// changed in `fx`: `notify` when an execution joined or left it, `notify-next` when its head
     /// changed.
-    pub fn notifications(
-        &self,
-        fx: &Effects,
-        now: Timestamp,
-        presign: &dyn Fn(&str) -> String,
-    ) -> Vec<(String, Value)> {
+    pub fn notifications(&self, fx: &Effects, now: Timestamp, presign: &Presign<'_>) -> Vec<(String, Value)> {
         let mut out = Vec::new();
         let ts = secs(now);
         for (thing, before) in &fx.before {

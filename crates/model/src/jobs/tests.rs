@@ -33,7 +33,7 @@ fn req(v: serde_json::Value) -> DeviceRequest {
 }
 
 fn topics(jobs: &Jobs, fx: &Effects, now: i64) -> Vec<String> {
-    jobs.notifications(fx, t(now), &|u| u.to_owned()).into_iter().map(|(t, _)| t).collect()
+    jobs.notifications(fx, t(now), &|u, _| u.to_owned()).into_iter().map(|(t, _)| t).collect()
 }
 
 #[test]
@@ -43,7 +43,7 @@ fn a_job_queues_every_target_and_notifies() {
     assert_eq!(jobs.counts("j1").of(ExecStatus::Queued), 2);
     let e = jobs.current("a", "j1").unwrap();
     assert_eq!((e.number, e.version, e.status), (1, 1, ExecStatus::Queued));
-    let n = jobs.notifications(&fx, t(100), &|u| u.to_owned());
+    let n = jobs.notifications(&fx, t(100), &|u, _| u.to_owned());
     assert_eq!(n.len(), 4, "notify and notify-next for each thing: {n:?}");
     let (topic, next) = &n.iter().find(|(t, _)| t.ends_with("a/jobs/notify-next")).unwrap();
     assert!(topic.starts_with("$aws/things/a/"));
@@ -71,7 +71,7 @@ fn start_next_then_succeed_completes_a_snapshot_job() {
         .unwrap();
     assert_eq!((done.status, done.version), (ExecStatus::Succeeded, 3));
     assert_eq!(topics(&jobs, &fx, 103), ["$aws/things/a/jobs/notify", "$aws/things/a/jobs/notify-next"]);
-    let notify = jobs.notifications(&fx, t(103), &|u| u.to_owned());
+    let notify = jobs.notifications(&fx, t(103), &|u, _| u.to_owned());
     assert_eq!(notify[0].1["jobs"], json!({}));
     assert_eq!(notify[1].1, json!({"timestamp": 103}));
     let job = jobs.job("j1").unwrap();
@@ -312,7 +312,7 @@ fn notify_lists_at_most_ten() {
         create(&mut jobs, &format!("j{i:02}"), json!({}), &["a"], 100 + i);
     }
     let fx = create(&mut jobs, "j12", json!({}), &["a"], 200);
-    let n = jobs.notifications(&fx, t(200), &|u| u.to_owned());
+    let n = jobs.notifications(&fx, t(200), &|u, _| u.to_owned());
     assert_eq!(n.len(), 1, "the head did not change: {n:?}");
     assert_eq!(n[0].1["jobs"]["QUEUED"].as_array().unwrap().len(), 10);
 }
@@ -365,4 +365,25 @@ fn cancel_and_delete_executions() {
     assert!(jobs.current("b", "j1").is_none());
     jobs.delete_execution("j1", "a", 1, true, t(104)).unwrap();
     assert_eq!(jobs.job("j1").unwrap().status, JobStatus::Completed);
+}
+
+#[test]
+fn links_live_as_long_as_the_job_says_in_every_document() {
+    let mut jobs = Jobs::default();
+    let doc = "{\"url\":\"${aws:iot:s3-presigned-url:https://s3.amazonaws.com/b/fw.bin}\"}";
+    let fx = create(
+        &mut jobs,
+        "j1",
+        json!({"document": doc, "presignedUrlConfig": {"expiresInSec": 60}}),
+        &["a"],
+        100,
+    );
+    create(&mut jobs, "j2", json!({"document": doc}), &["b"], 100);
+    let presign = |url: &str, ttl: i64| format!("{url}#{ttl}");
+    let notes = jobs.notifications(&fx, t(100), &presign);
+    let next = &notes.iter().find(|(t, _)| t.ends_with("/notify-next")).unwrap().1;
+    assert_eq!(next["execution"]["jobDocument"]["url"], "https://s3.amazonaws.com/b/fw.bin#60");
+    let e = jobs.current("b", "j2").unwrap();
+    let v = jobs.execution_json(e, true, false, t(100), &presign);
+    assert_eq!(v["jobDocument"]["url"], "https://s3.amazonaws.com/b/fw.bin#3600", "the default is an hour");
 }

@@ -63,3 +63,58 @@ def test_create_a_job_and_watch_it_complete(server, iot, page, tmp_path):
     shot(page, "jobs-list")
     row.locator("button.danger").click()
     expect(row).to_have_count(0)
+
+
+def test_create_from_a_template_and_a_file_and_watch_the_abort_threshold(server, iot, page, tmp_path):
+    data = server.client("iot-jobs-data")
+    things = [f"valve{uuid.uuid4().hex[:6]}" for _ in range(3)]
+    for t in things:
+        iot.create_thing(thingName=t)
+    tid = f"tpl-{uuid.uuid4().hex[:6]}"
+    abort = {"criteriaList": [{"failureType": "FAILED", "action": "CANCEL", "thresholdPercentage": 50.0,
+                               "minNumberOfExecutedThings": 2}]}
+    tpl = iot.create_job_template(
+        jobTemplateId=tid, description="valve firmware",
+        document='{"firmware": "${aws:iot:parameter:version}"}',
+        abortConfig=abort, jobExecutionsRolloutConfig={"maximumPerMinute": 600},
+    )
+
+    # A document read from a file fills the editor.
+    go(page, server, "jobs")
+    page.click("#new-job")
+    doc_file = tmp_path / "doc.json"
+    doc_file.write_text('{"operation": "from-a-file"}')
+    page.set_input_files("#job-doc-file", str(doc_file))
+    expect(page.locator("#job-doc")).to_have_value('{"operation": "from-a-file"}')
+
+    # A template fills the document and the settings; its parameter gets a field.
+    page.locator("#job-template").select_option(label=tid)
+    expect(page.locator("#job-doc")).to_have_value('{"firmware": "${aws:iot:parameter:version}"}')
+    expect(page.locator("#job-rate")).to_have_value("600")
+    expect(page.locator("#job-abort")).to_have_value("50")
+    page.fill('input[data-param="version"]', "2.1.0")
+    job = f"tpl-job-{uuid.uuid4().hex[:6]}"
+    page.fill("#job-id", job)
+    page.locator("#job-things").select_option(label=things)
+    page.click("#create-job-go")
+    expect(page.locator("#job-thresholds")).to_be_visible()
+
+    # boto3 sees a job made from the template: its abort criteria whole (not the form's guess),
+    # the parameter substituted.
+    d = iot.describe_job(jobId=job)["job"]
+    assert d["jobTemplateArn"] == tpl["jobTemplateArn"]
+    assert d["abortConfig"] == abort
+    assert d["jobExecutionsRolloutConfig"] == {"maximumPerMinute": 600}
+    assert iot.get_job_document(jobId=job)["document"] == '{"firmware": "2.1.0"}'
+
+    # The threshold is drawn against the job's failures as they come.
+    crit = page.locator('#job-thresholds .criterion[data-failure-type="FAILED"]')
+    expect(crit).to_have_attribute("data-threshold", "50")
+    expect(page.locator("#job-thresholds .meter").first).to_have_attribute("data-notified", "3")
+    data.update_job_execution(thingName=things[0], jobId=job, status="FAILED")
+    expect(crit).to_contain_text("not yet armed: 1 of 2 executed")
+    data.update_job_execution(thingName=things[1], jobId=job, status="SUCCEEDED")
+    expect(crit).to_have_attribute("data-share", "50.0")
+    expect(crit).to_contain_text("now 1 of 2 executed (50.0%)")
+    expect(page.locator("#job-status")).to_have_text("CANCELED")
+    shot(page, "jobs-thresholds")

@@ -455,3 +455,84 @@ def test_job_templates(server, iot):
     iot.delete_job_template(jobTemplateId=tid)
     with pytest.raises(iot.exceptions.ResourceNotFoundException):
         iot.describe_job_template(jobTemplateId=tid)
+
+
+def test_job_events_when_enabled(server, iot, mqtt):
+    from botocore.exceptions import ClientError
+
+    conf = iot.describe_event_configurations()["eventConfigurations"]
+    assert set(conf) >= {"THING", "JOB", "JOB_EXECUTION", "CA_CERTIFICATE"}
+    assert conf["JOB"] == {"Enabled": False}
+    with pytest.raises(ClientError) as e:
+        iot.update_event_configurations(eventConfigurations={"JOB": {"Enabled": True}, "JOBZ": {"Enabled": True}})
+    assert e.value.response["Error"]["Code"] == "InvalidRequestException"
+    assert "'JOBZ' is not an event type" in e.value.response["Error"]["Message"]
+    assert iot.describe_event_configurations()["eventConfigurations"]["JOB"] == {"Enabled": False}, "refused: unchanged"
+    # The AWS CLI turns them on, as a user would.
+    server.aws("iot", "update-event-configurations", "--event-configurations",
+               '{"JOB": {"Enabled": true}, "JOB_EXECUTION": {"Enabled": true}}')
+    d = server.aws("iot", "describe-event-configurations")
+    assert d["eventConfigurations"]["JOB"] == {"Enabled": True} and "lastModifiedDate" in d
+
+    watcher = mqtt()
+    watcher.subscribe("$aws/events/job/#")
+    watcher.subscribe("$aws/events/jobExecution/#")
+    data = server.client("iot-jobs-data")
+    a, b = make_things(iot, uniq("ev"), uniq("ev"))
+    job = create_job(iot, server, things=[a, b], description="events demo")
+    data.update_job_execution(thingName=a, jobId=job, status="SUCCEEDED", statusDetails={"took": "3s"})
+    ev = recv_on(watcher, f"$aws/events/jobExecution/{job}/succeeded")
+    assert ev["eventType"] == "JOB_EXECUTION" and ev["operation"] == "succeeded" and ev["status"] == "SUCCEEDED"
+    assert ev["thingArn"] == thing_arn(server, a) and ev["statusDetails"] == {"took": "3s"}
+    assert isinstance(ev["timestamp"], int) and len(ev["eventId"]) == 36
+
+    iot.cancel_job(jobId=job, comment="enough")
+    seq = [json.loads(m.payload) for m in (watcher.recv(timeout=5) for _ in range(3))]
+    assert [(x["eventType"], x["operation"]) for x in seq] == [
+        ("JOB", "cancellation_in_progress"), ("JOB_EXECUTION", "canceled"), ("JOB", "canceled")]
+    canceled = seq[2]
+    assert canceled["status"] == "CANCELED" and canceled["comment"] == "enough"
+    assert canceled["description"] == "events demo" and canceled["targets"] == [thing_arn(server, a), thing_arn(server, b)]
+    assert canceled["jobProcessDetails"]["numberOfSucceededThings"] == 1
+    assert canceled["jobProcessDetails"]["numberOfCanceledThings"] == 1
+    assert canceled["createdAt"] > 10**12, "the job's own times are in milliseconds"
+
+    # With JOB_EXECUTION off, deleting the job says only the job's two events.
+    iot.update_event_configurations(eventConfigurations={"JOB_EXECUTION": {"Enabled": False}})
+    iot.delete_job(jobId=job)
+    seq = [json.loads(m.payload) for m in (watcher.recv(timeout=5) for _ in range(2))]
+    assert [(x["operation"], x["status"]) for x in seq] == [
+        ("deletion_in_progress", "DELETION_IN_PROGRESS"), ("deleted", "DELETED")]
+    iot.update_event_configurations(eventConfigurations={"JOB": {"Enabled": False}})
+
+
+def test_scheduled_job_starts_and_ends_on_time(fresh_server):
+    from datetime import datetime, timedelta, timezone
+
+    # Job minutes of 100 ms: AWS's "at least 30 minutes ahead" is 3 s here.
+    s = fresh_server("--jobs-minute-ms", "100").start()
+    iot, data = s.client("iot"), s.client("iot-jobs-data")
+    a, b = make_things(iot, "sa", "sb")
+    start = (datetime.now(timezone.utc) + timedelta(seconds=4)).replace(microsecond=0)
+    end = start + timedelta(seconds=4)
+    fmt = "%Y-%m-%dT%H:%M:%S"
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as e:
+        create_job(iot, s, things=[a], schedulingConfig={"startTime": datetime.now(timezone.utc).strftime(fmt)})
+    assert e.value.response["Error"]["Code"] == "InvalidRequestException"
+    assert "at least 30 minutes from now" in e.value.response["Error"]["Message"]
+    assert iot.list_jobs()["jobs"] == [], "a refused job is not kept"
+
+    job = create_job(iot, s, things=[a, b], schedulingConfig={
+        "startTime": start.strftime(fmt), "endTime": end.strftime(fmt), "endBehavior": "CANCEL"})
+    d = iot.describe_job(jobId=job)["job"]
+    assert d["status"] == "SCHEDULED" and d["schedulingConfig"]["endBehavior"] == "CANCEL"
+    assert data.get_pending_job_executions(thingName=a)["queuedJobs"] == [], "nothing before the start"
+    wait_for(lambda: iot.describe_job(jobId=job)["job"]["status"] == "IN_PROGRESS", timeout=10, what="the start")
+    assert datetime.now(timezone.utc) >= start
+    data.start_next_pending_job_execution(thingName=a)
+    wait_for(lambda: iot.describe_job(jobId=job)["job"]["status"] == "CANCELED", timeout=10, what="the end")
+    assert datetime.now(timezone.utc) >= end
+    ex = {t: iot.describe_job_execution(jobId=job, thingName=t)["execution"]["status"] for t in (a, b)}
+    assert ex == {a: "IN_PROGRESS", b: "CANCELED"}, "CANCEL leaves the running execution alone"

@@ -705,3 +705,34 @@ pub struct ListPrincipalThingsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
 }
+
+/// One event type's switch (`{"Enabled": bool}`; AWS capitalizes this member).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct EventSwitch {
+    /// Whether the type's events are published.
+    #[serde(rename = "Enabled", default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+}
+
+/// UpdateEventConfigurations request.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateEventConfigurationsRequest {
+    /// Event type (`THING`, `JOB`, …) → switch.
+    #[serde(default)]
+    pub event_configurations: BTreeMap<String, EventSwitch>,
+}
+
+/// DescribeEventConfigurations response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeEventConfigurationsResponse {
+    /// Every event type → switch.
+    pub event_configurations: BTreeMap<String, EventSwitch>,
+    /// When the switches were first changed (epoch seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creation_date: Option<f64>,
+    /// When they were last changed (epoch seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified_date: Option<f64>,
+}

@@ -9,9 +9,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, ServerName};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+mod idle;
+mod jobs;
+mod sql;
 
 #[derive(Debug, Parser)]
 #[command(name = "thingbox-bench", about = "MQTT load tool for broker comparisons")]
@@ -148,6 +151,19 @@ enum Scenario {
         /// Client id.
         #[arg(long, default_value = "bench-watch")]
         client_id: String,
+    },
+    /// Devices connected as things `<prefix><n>`, each subscribed to its `notify-next`: prints
+    /// `{"ready":…}`, then when the first and the last of them heard of a job (epoch ms).
+    Notified {
+        /// Thing name prefix.
+        #[arg(long, default_value = "jb-")]
+        things_prefix: String,
+        /// Devices.
+        #[arg(long, default_value_t = 10_000)]
+        things: usize,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
     },
     /// Opens N connections (CONNECT, keep-alive 0) and holds them until stdin closes.
     Idle {
@@ -427,63 +443,6 @@ async fn shadow(
            "updates_per_sec": all.len() as f64 / secs, "p50_ms": pct(0.5), "p99_ms": pct(0.99)})
 }
 
-async fn jobs(
-    cli: &Cli,
-    tls: &Option<Arc<rustls::ClientConfig>>,
-    job: &str,
-    prefix: &str,
-    things: usize,
-    devices: usize,
-) -> serde_json::Value {
-    let mut clients = Vec::with_capacity(devices);
-    for d in 0..devices {
-        clients.push(connected(&format!("bench-jobs-{d}"), cli, tls, 1000).await);
-    }
-    let start = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for (d, (c, mut ev)) in clients.into_iter().enumerate() {
-        let mine: Vec<String> = (d..things).step_by(devices).map(|n| format!("{prefix}{n}")).collect();
-        let job = job.to_owned();
-        tasks.spawn(async move {
-            let total = mine.len();
-            let sender = tokio::spawn(async move {
-                for t in mine {
-                    let topic = format!("$aws/things/{t}/jobs/{job}/update");
-                    c.publish(topic, QoS::AtLeastOnce, false, r#"{"status":"SUCCEEDED"}"#)
-                        .await
-                        .expect("publish");
-                }
-                c
-            });
-            let (mut accepted, mut rejected) = (0usize, 0usize);
-            while accepted + rejected < total {
-                match ev.poll().await {
-                    Ok(Event::Incoming(Packet::Publish(p))) => {
-                        if p.topic.ends_with("/accepted") {
-                            accepted += 1;
-                        } else if p.topic.ends_with("/rejected") {
-                            rejected += 1;
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(e) => panic!("jobs device {d}: {e}"),
-                }
-            }
-            drop(sender.await);
-            (accepted, rejected)
-        });
-    }
-    let (mut accepted, mut rejected) = (0, 0);
-    while let Some(r) = tasks.join_next().await {
-        let (a, r) = r.expect("device task");
-        accepted += a;
-        rejected += r;
-    }
-    let secs = start.elapsed().as_secs_f64();
-    json!({"scenario": "jobs", "devices": devices, "accepted": accepted, "rejected": rejected, "seconds": secs,
-           "updates_per_sec": accepted as f64 / secs})
-}
-
 /// Publishes `rate` msgs/s in all (0: unpaced) for `seconds` from `publishers` connections over
 /// `topics` topics with small JSON payloads (what a fleet of sensors sends); one QoS 0 subscriber
 /// on the whole prefix counts deliveries. Prints a progress line per second on stderr.
@@ -627,128 +586,6 @@ async fn watch(
     json!({"scenario": "watch", "received": got})
 }
 
-/// One idle connection: TLS (if configured) + CONNECT with keep-alive 0, CONNACK read, then held.
-async fn idle_one(
-    cli: &Cli,
-    tls: &Option<tokio_rustls::TlsConnector>,
-    i: usize,
-) -> anyhow::Result<Box<dyn std::any::Any + Send>> {
-    let tcp = tokio::net::TcpStream::connect((cli.host.as_str(), cli.port)).await?;
-    let id = format!("idle-{i}");
-    let mut connect =
-        vec![0x10, (12 + id.len()) as u8, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0, 0, 0, id.len() as u8];
-    connect.extend_from_slice(id.as_bytes());
-    let mut ack = [0u8; 4];
-    match tls {
-        Some(connector) => {
-            let name = ServerName::try_from(cli.host.clone())?;
-            let mut s = connector.connect(name, tcp).await?;
-            s.write_all(&connect).await?;
-            s.read_exact(&mut ack).await?;
-            anyhow::ensure!(ack[3] == 0, "CONNACK refused: {ack:?}");
-            Ok(Box::new(s))
-        }
-        None => {
-            let mut s = tcp;
-            s.write_all(&connect).await?;
-            s.read_exact(&mut ack).await?;
-            anyhow::ensure!(ack[3] == 0, "CONNACK refused: {ack:?}");
-            Ok(Box::new(s))
-        }
-    }
-}
-
-async fn idle(
-    cli: &Cli,
-    tls: &Option<Arc<rustls::ClientConfig>>,
-    connections: usize,
-) -> anyhow::Result<serde_json::Value> {
-    let connector = tls.clone().map(tokio_rustls::TlsConnector::from);
-    let start = Instant::now();
-    let mut held = Vec::with_capacity(connections);
-    let mut pending = tokio::task::JoinSet::new();
-    let cli = Arc::new(Cli { scenario: Scenario::Idle { connections }, ..cli.clone_args() });
-    for i in 0..connections {
-        let (cli, connector) = (cli.clone(), connector.clone());
-        pending.spawn(async move { idle_one(&cli, &connector, i).await });
-        if pending.len() >= 64 {
-            held.push(pending.join_next().await.expect("task")??);
-        }
-    }
-    while let Some(r) = pending.join_next().await {
-        held.push(r??);
-    }
-    let seconds = start.elapsed().as_secs_f64();
-    println!(
-        "{}",
-        json!({"scenario": "idle", "connections": held.len(), "seconds_to_connect": seconds, "state": "holding"})
-    );
-    // Hold until stdin closes (the orchestrator measures the broker's memory meanwhile).
-    let _ = tokio::task::spawn_blocking(|| {
-        use std::io::Read as _;
-        let mut sink = Vec::new();
-        let _ = std::io::stdin().read_to_end(&mut sink);
-    })
-    .await;
-    Ok(json!({"scenario": "idle", "connections": held.len(), "state": "closed"}))
-}
-
-/// A typical rule: two fields picked, one derived, a WHERE on two attributes.
-const TYPICAL_SQL: &str = "SELECT temperature, humidity, topic(2) AS device, timestamp() AS ts \
-     FROM 'sensors/+/data' WHERE temperature > 30 AND status = 'ok'";
-/// A typical device payload (about 120 bytes).
-const TYPICAL_PAYLOAD: &str = r#"{"temperature": 31.5, "humidity": 48, "status": "ok", "battery": 87, "fw": "1.4.2", "location": {"lat": 47.6, "lon": -122.3}}"#;
-
-fn sql(seconds: u64) -> serde_json::Value {
-    use thingbox_sql::{FixedHost, Input, SqlVersion};
-    let query = thingbox_sql::parse(TYPICAL_SQL, SqlVersion::V2016_03_23).expect("the typical rule parses");
-    let host = FixedHost::new(1_700_000_000_000, 1);
-    let topic = "sensors/lamp-7/data";
-    let run = |parse_each: bool| {
-        let input = Input::new(topic, TYPICAL_PAYLOAD.as_bytes());
-        let mut n = 0u64;
-        let mut fired = 0u64;
-        let start = Instant::now();
-        let limit = Duration::from_secs(seconds);
-        while start.elapsed() < limit {
-            for _ in 0..1000 {
-                let fresh;
-                let i = if parse_each {
-                    fresh = Input::new(topic, TYPICAL_PAYLOAD.as_bytes());
-                    &fresh
-                } else {
-                    &input
-                };
-                let ev = query.evaluate(i, &host);
-                fired += u64::from(ev.output.is_some());
-                // The engine serializes each output once.
-                if let Some(o) = ev.output {
-                    std::hint::black_box(o.to_bytes());
-                }
-            }
-            n += 1000;
-        }
-        assert_eq!(fired, n, "the typical payload fires the typical rule");
-        n as f64 / start.elapsed().as_secs_f64()
-    };
-    json!({"scenario": "sql", "sql": TYPICAL_SQL, "payload_bytes": TYPICAL_PAYLOAD.len(),
-           "evals_per_sec_parsed_payload": run(false), "evals_per_sec_with_parse": run(true)})
-}
-
-impl Cli {
-    fn clone_args(&self) -> Self {
-        Self {
-            host: self.host.clone(),
-            port: self.port,
-            ca: self.ca.clone(),
-            cert: self.cert.clone(),
-            key: self.key.clone(),
-            prefix: self.prefix.clone(),
-            scenario: Scenario::Latency { messages: 0, reply_topic: None },
-        }
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -763,7 +600,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Latency { messages, ref reply_topic } => {
             latency(&cli, &tls, messages, reply_topic.as_deref()).await
         }
-        Scenario::Sql { seconds } => sql(seconds),
+        Scenario::Sql { seconds } => sql::sql(seconds),
         Scenario::Shadow { devices, updates } => shadow(&cli, &tls, devices, updates).await,
         Scenario::Load { rate, topics, seconds, publishers } => {
             load(&cli, &tls, rate, topics, seconds, publishers).await
@@ -771,9 +608,12 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Watch { ref filter, qos, count, timeout, ref client_id } => {
             watch(&cli, &tls, filter, qos, count, timeout, client_id).await
         }
-        Scenario::Idle { connections } => idle(&cli, &tls, connections).await?,
+        Scenario::Idle { connections } => idle::idle(idle::Target::new(&cli, &tls), connections).await?,
         Scenario::Jobs { ref job, ref things_prefix, things, devices } => {
-            jobs(&cli, &tls, job, things_prefix, things, devices).await
+            jobs::jobs(&cli, &tls, job, things_prefix, things, devices).await
+        }
+        Scenario::Notified { ref things_prefix, things, timeout } => {
+            jobs::notified(idle::Target::new(&cli, &tls), things_prefix, things, timeout).await?
         }
     };
     println!("{result}");

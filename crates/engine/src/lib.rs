@@ -12,6 +12,7 @@ pub mod broker;
 pub mod ca;
 pub mod certs;
 mod error;
+pub mod event_config;
 pub mod events;
 pub mod gateway;
 pub mod http;
@@ -247,8 +248,16 @@ impl Engine {
             )),
         };
         let files = jobs::files::Files::new(&dir, endpoints.api.clone(), &console_token);
-        let jobs =
-            jobs::JobsService::load(db, broker.clone(), registry.clone(), files, config.jobs.clone()).await?;
+        let switches = event_config::EventSwitches::load(db.clone()).await?;
+        let jobs = jobs::JobsService::load(
+            db,
+            broker.clone(),
+            registry.clone(),
+            files,
+            switches.clone(),
+            config.jobs.clone(),
+        )
+        .await?;
         // One signal for every task: set when the caller's shutdown future completes.
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let authorizer = Arc::new(policy::PolicyAuthorizer::new(
@@ -282,6 +291,7 @@ impl Engine {
             viewer: viewer.clone(),
             rules: rules.clone(),
             jobs: jobs.clone(),
+            switches,
         });
         let app = http::app(state);
 

@@ -7,6 +7,7 @@
 //! console can run the same rules in the browser.
 
 pub mod arn;
+pub mod event_config;
 pub mod jobs;
 pub mod names;
 pub mod paging;

@@ -27,9 +27,64 @@ impl Timestamp {
     }
 }
 
+/// Days from 1970-01-01 to the proleptic Gregorian date `y-m-d` (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Parses a UTC date and time as AWS's scheduling settings write it: `YYYY-MM-DDTHH:MM`, with
+/// optional seconds and an optional trailing `Z`.
+pub fn parse_utc_minute(s: &str) -> Option<Timestamp> {
+    let s = s.strip_suffix('Z').unwrap_or(s);
+    let (date, time) = s.split_once('T')?;
+    let num = |p: &str, len: usize| -> Option<i64> {
+        (p.len() == len && p.bytes().all(|b| b.is_ascii_digit())).then(|| p.parse().ok()).flatten()
+    };
+    let mut d = date.split('-');
+    let (y, mo, da) = (num(d.next()?, 4)?, num(d.next()?, 2)?, num(d.next()?, 2)?);
+    let mut t = time.split(':');
+    let (h, mi) = (num(t.next()?, 2)?, num(t.next()?, 2)?);
+    let sec = match t.next() {
+        Some(p) => num(p, 2)?,
+        None => 0,
+    };
+    if d.next().is_some() || t.next().is_some() {
+        return None;
+    }
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !(1..=12).contains(&mo)
+        || da < 1
+        || da > month_days[(mo - 1) as usize]
+        || h > 23
+        || mi > 59
+        || sec > 59
+    {
+        return None;
+    }
+    let secs = days_from_civil(y, mo, da) * 86_400 + h * 3600 + mi * 60 + sec;
+    Some(Timestamp::from_millis(secs * 1000))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_aws_schedule_times() {
+        assert_eq!(parse_utc_minute("1970-01-01T00:00"), Some(Timestamp(0)));
+        assert_eq!(parse_utc_minute("2023-11-14T22:13:20Z"), Some(Timestamp(1_700_000_000_000)));
+        assert_eq!(parse_utc_minute("2024-02-29T12:30"), Some(Timestamp(1_709_209_800_000)));
+        for bad in ["2023-02-29T00:00", "2023-13-01T00:00", "2023-01-01 00:00", "2023-1-01T00:00", "soon", ""]
+        {
+            assert_eq!(parse_utc_minute(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn renders_epoch_seconds_with_fraction() {

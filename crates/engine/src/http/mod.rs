@@ -15,6 +15,7 @@ pub mod extract;
 mod iot;
 mod iot_certs;
 mod iot_data;
+mod iot_events;
 mod iot_jobs;
 mod iot_policies;
 mod iot_rules;
@@ -66,6 +67,8 @@ pub struct Shared {
     pub registration_code: String,
     /// The gateway's authorizer (the console explains its decisions).
     pub authorizer: Arc<crate::policy::PolicyAuthorizer>,
+    /// Which `$aws/events/…` messages are published.
+    pub switches: Arc<crate::event_config::EventSwitches>,
     /// The console API's token.
     pub console_token: String,
     /// The console's files.
@@ -120,6 +123,7 @@ pub fn app(state: AppState) -> Router {
             .merge(iot_policies::routes())
             .merge(iot_rules::routes())
             .merge(iot_jobs::routes())
+            .merge(iot_events::routes())
             .merge(console_jobs::downloads())
             .merge(console::routes(state.clone()))
             .merge(mqtt_ws::routes())

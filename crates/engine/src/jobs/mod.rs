@@ -23,11 +23,13 @@ use serde_json::Value;
 use thingbox_api::console::{ConsoleEvent, ResourceKind};
 use thingbox_model::Timestamp;
 use thingbox_model::arn::{Arn, ResourceType};
+use thingbox_model::event_config::EventType;
 use thingbox_model::jobs::{Effects, Jobs, JobsError};
 use tokio::sync::watch;
 
 use crate::Error;
 use crate::broker::{Broker, Message, now_ms};
+use crate::event_config::EventSwitches;
 use crate::events::Bus;
 use crate::registry::RegistryService;
 use crate::storage::{Db, Write};
@@ -56,6 +58,8 @@ pub struct JobsService {
     /// OTA files and their links.
     pub files: files::Files,
     console: Bus<ConsoleEvent>,
+    /// Whether job events are published.
+    switches: Arc<EventSwitches>,
     /// Jobs changed since the console was last told (told at most four times a second).
     dirty: Mutex<BTreeSet<String>>,
     config: JobsConfig,
@@ -79,6 +83,7 @@ impl JobsService {
         broker: Arc<Broker>,
         registry: Arc<RegistryService>,
         files: files::Files,
+        switches: Arc<EventSwitches>,
         config: JobsConfig,
     ) -> Result<Arc<Self>, crate::storage::StorageError> {
         let (jobs, execs, templates) = crate::storage::jobs::load(db.pool()).await?;
@@ -90,6 +95,7 @@ impl JobsService {
             broker,
             registry,
             files,
+            switches,
             dirty: Mutex::new(BTreeSet::new()),
             config,
         }))
@@ -114,7 +120,17 @@ impl JobsService {
     ) -> Result<(R, crate::storage::Pending, Announce), JobsError> {
         let mut state = self.state.write();
         let (out, fx) = f(&mut state)?;
-        let notes = state.notifications(&fx, now, &self.presigner(now));
+        let mut notes = state.notifications(&fx, now, &self.presigner(now));
+        if !fx.events.is_empty() {
+            let (jobs_on, executions_on) =
+                (self.switches.is_enabled(EventType::Job), self.switches.is_enabled(EventType::JobExecution));
+            notes.extend(
+                fx.events
+                    .iter()
+                    .filter(|e| if e.is_job() { jobs_on } else { executions_on })
+                    .map(|e| wire::event(e, now)),
+            );
+        }
         let pending = self.db.writer().submit(fx.changes.into_iter().map(Write::Job).collect());
         Ok((out, pending, Announce { notes, jobs: fx.jobs }))
     }
@@ -230,7 +246,8 @@ impl JobsService {
             .read()
             .all()
             .filter(|j| {
-                j.status == JobStatus::InProgress && j.spec.target_selection == TargetSelection::Continuous
+                matches!(j.status, JobStatus::InProgress | JobStatus::Scheduled)
+                    && j.spec.target_selection == TargetSelection::Continuous
             })
             .map(|j| (j.id.clone(), j.spec.targets.clone()))
             .collect();

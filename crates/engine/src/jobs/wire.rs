@@ -5,7 +5,8 @@ use thingbox_api::jobs::{
     JobSummary, JobWire, StatusDetailsWire,
 };
 use thingbox_model::Timestamp;
-use thingbox_model::jobs::{Counts, ExecStatus, Execution, Job, JobTemplate};
+use thingbox_model::arn::{Arn, ResourceType, Scope};
+use thingbox_model::jobs::{Counts, ExecStatus, Execution, Job, JobEvent, JobOperation, JobTemplate};
 
 fn secs(t: Timestamp) -> f64 {
     t.epoch_seconds()
@@ -52,7 +53,7 @@ pub fn job(j: &Job, counts: Counts) -> JobWire {
         job_executions_retry_config: s.job_executions_retry_config.clone(),
         document_parameters: s.document_parameters.clone(),
         is_concurrent: false,
-        scheduling_config: s.scheduling_config.clone(),
+        scheduling_config: s.scheduling_config.as_ref().and_then(|c| serde_json::to_value(c).ok()),
         destination_package_versions: s.destination_package_versions.clone(),
     }
 }
@@ -135,4 +136,63 @@ pub fn template(t: &JobTemplate) -> DescribeJobTemplateResponse {
         timeout_config: s.timeout_config.clone(),
         job_executions_retry_config: s.job_executions_retry_config.clone(),
     }
+}
+
+/// A job event's topic and payload (`$aws/events/job/…`, `$aws/events/jobExecution/…`), as AWS's
+/// jobs events documentation shows them: `timestamp` in seconds, the job's times in milliseconds.
+pub fn event(ev: &JobEvent, now: Timestamp) -> (String, serde_json::Value) {
+    use serde_json::{Map, Value, json};
+    let mut p = Map::new();
+    p.insert("eventType".into(), json!(if ev.is_job() { "JOB" } else { "JOB_EXECUTION" }));
+    p.insert("eventId".into(), json!(uuid::Uuid::new_v4().to_string()));
+    p.insert("timestamp".into(), json!(now.millis() / 1000));
+    p.insert("operation".into(), json!(ev.operation()));
+    match ev {
+        JobEvent::Job { operation, job, counts } => {
+            p.insert("jobId".into(), json!(job.id));
+            p.insert("status".into(), json!(operation.status()));
+            if job.force_canceled && *operation == JobOperation::Canceled {
+                p.insert("forceCanceled".into(), json!(true));
+            }
+            p.insert("targetSelection".into(), json!(job.spec.target_selection.as_str()));
+            p.insert("targets".into(), json!(job.spec.targets));
+            if let Some(d) = &job.spec.description {
+                p.insert("description".into(), json!(d));
+            }
+            if let Some(c) = job.completed_at.filter(|_| operation.has_counts()) {
+                p.insert("completedAt".into(), json!(c.millis()));
+            }
+            p.insert("createdAt".into(), json!(job.created_at.millis()));
+            p.insert("lastUpdatedAt".into(), json!(job.last_updated_at.millis()));
+            if let Some(c) = &job.comment {
+                p.insert("comment".into(), json!(c));
+            }
+            if operation.has_counts() {
+                p.insert(
+                    "jobProcessDetails".into(),
+                    json!({
+                        "numberOfCanceledThings": counts.of(ExecStatus::Canceled),
+                        "numberOfRejectedThings": counts.of(ExecStatus::Rejected),
+                        "numberOfFailedThings": counts.of(ExecStatus::Failed),
+                        "numberOfRemovedThings": counts.of(ExecStatus::Removed),
+                        "numberOfSucceededThings": counts.of(ExecStatus::Succeeded),
+                        "numberOfTimedOutThings": counts.of(ExecStatus::TimedOut),
+                    }),
+                );
+            }
+        }
+        JobEvent::Execution { execution: e, job_arn, .. } => {
+            p.insert("jobId".into(), json!(e.job_id));
+            let thing_arn = match Arn::parse(job_arn) {
+                Ok(a) => Scope::new(a.region, a.account).arn(ResourceType::Thing, &e.thing),
+                Err(_) => e.thing.clone(),
+            };
+            p.insert("thingArn".into(), json!(thing_arn));
+            p.insert("status".into(), json!(e.status.as_str()));
+            if !e.status_details.is_empty() {
+                p.insert("statusDetails".into(), json!(e.status_details));
+            }
+        }
+    }
+    (ev.topic(), Value::Object(p))
 }

@@ -218,9 +218,9 @@ pub struct JobSpec {
     /// Kept and shown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace_id: Option<String>,
-    /// Kept and shown (the job starts at once; see docs/compat.md).
+    /// When the rollout starts and ends ([`super::schedule`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scheduling_config: Option<Value>,
+    pub scheduling_config: Option<super::schedule::SchedulingConfig>,
     /// Kept and shown.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub destination_package_versions: Vec<String>,
@@ -512,6 +512,19 @@ pub fn substitute_parameters(doc: &str, params: &BTreeMap<String, String>) -> Re
             ))
         })
     })
+}
+
+/// The names of a document's `${aws:iot:parameter:<name>}` placeholders, each once, in order.
+pub fn parameter_names(doc: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let never: Result<String, std::convert::Infallible> = substitute(doc, "${aws:iot:parameter:", |name| {
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
+        }
+        Ok(String::new())
+    });
+    drop(never);
+    names
 }
 
 /// Replaces each `${aws:iot:s3-presigned-url:<url>}` in a document with what `presign` makes of

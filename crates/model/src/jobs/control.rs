@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::config::{self, TargetSelection};
 use super::{
-    Counts, Effects, ExecStatus, Execution, Job, JobChange, JobSpec, JobStatus, JobTemplate, Jobs, JobsError,
-    Rollout, end,
+    Counts, Effects, ExecStatus, Execution, Job, JobChange, JobEvent, JobOperation, JobSpec, JobStatus,
+    JobTemplate, Jobs, JobsError, Rollout, end,
 };
 use crate::Timestamp;
 use crate::names::ValidationError;
@@ -34,13 +34,17 @@ impl Jobs {
             return Err(JobsError::AlreadyExists { message, id: id.to_owned(), arn });
         }
         check_spec(&spec)?;
+        let scheduled = match &spec.scheduling_config {
+            Some(c) => c.check(now, self.minute_ms)?.start.is_some(),
+            None => false,
+        };
         let tags = tags::merged(&Tags::new(), new_tags)?;
         let mut seen = BTreeSet::new();
         let things: Vec<String> = things.into_iter().filter(|t| seen.insert(t.clone())).collect();
         let job = Job {
             id: id.to_owned(),
             arn,
-            status: JobStatus::InProgress,
+            status: if scheduled { JobStatus::Scheduled } else { JobStatus::InProgress },
             force_canceled: false,
             reason_code: None,
             comment: None,
@@ -158,6 +162,10 @@ impl Jobs {
         now: Timestamp,
     ) {
         let Some(mut job) = self.jobs.get(id).cloned() else { return };
+        let began = job.status != JobStatus::Canceled;
+        if began {
+            self.job_event(fx, id, JobOperation::CancellationInProgress);
+        }
         job.status = JobStatus::Canceled;
         job.force_canceled |= force;
         if reason_code.is_some() {
@@ -181,6 +189,9 @@ impl Jobs {
             end(&mut e, ExecStatus::Canceled, now);
             self.put_exec(fx, e);
         }
+        if began {
+            self.job_event(fx, id, JobOperation::Canceled);
+        }
     }
 
     /// DeleteJob: only a COMPLETED or CANCELED job unless `force`; its executions go with it.
@@ -202,9 +213,18 @@ impl Jobs {
             });
         }
         let mut fx = Effects::default();
+        let job_arn = job.arn.clone();
+        self.job_event(&mut fx, id, JobOperation::DeletionInProgress);
         let things: Vec<String> =
             self.execs.iter().filter(|(_, m)| m.contains_key(id)).map(|(t, _)| t.clone()).collect();
         for t in &things {
+            if let Some(e) = self.current(t, id) {
+                fx.events.push(JobEvent::Execution {
+                    execution: Box::new(e.clone()),
+                    job_arn: job_arn.clone(),
+                    deleted: true,
+                });
+            }
             self.touch(&mut fx, t);
             if let Some(m) = self.execs.get_mut(t) {
                 m.remove(id);
@@ -213,6 +233,7 @@ impl Jobs {
                 }
             }
         }
+        self.job_event(&mut fx, id, JobOperation::Deleted);
         self.jobs.remove(id);
         self.counts.remove(id);
         fx.jobs.insert(id.to_owned());
@@ -336,6 +357,8 @@ impl Jobs {
             });
         }
         let mut fx = Effects::default();
+        let job_arn = self.job(job)?.arn.clone();
+        fx.events.push(JobEvent::Execution { execution: Box::new(e.clone()), job_arn, deleted: true });
         self.touch(&mut fx, thing);
         let map = self.execs.get_mut(thing).expect("found above");
         let attempts = map.get_mut(job).expect("found above");

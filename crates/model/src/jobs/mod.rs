@@ -12,6 +12,9 @@
 //!   DescribeJobExecution, UpdateJobExecution) and the MQTT documents.
 //! - [`timers`]: what happens with time: rollout pacing, in-progress and step timeouts, retries,
 //!   abort criteria, completion, and continuous jobs following their groups.
+//! - [`schedule`]: scheduled jobs (`schedulingConfig`): SCHEDULED until the start, the end
+//!   behaviour at the end.
+//! - `effects`: what a decision produced — durable changes, touched pending lists, job events.
 //!
 //! Time is passed in (`now`); a job "minute" for timeouts is [`Jobs::minute_ms`] (60,000 unless a
 //! test shortens it).
@@ -19,16 +22,20 @@
 pub mod config;
 mod control;
 pub mod device;
+mod effects;
+pub mod schedule;
 pub mod timers;
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
 pub use self::config::{JobSpec, TargetSelection};
+use self::effects::PendingItem;
+pub use self::effects::{Effects, JobChange, JobEvent, JobOperation};
 use crate::Timestamp;
 use crate::names::ValidationError;
 use crate::tags::Tags;
@@ -319,60 +326,6 @@ pub struct JobTemplate {
     pub tags: Tags,
 }
 
-/// A durable change.
-#[derive(Debug, Clone, PartialEq)]
-pub enum JobChange {
-    /// Store a job.
-    PutJob(Box<Job>),
-    /// Remove a job and all its executions.
-    DeleteJob(String),
-    /// Store an execution.
-    PutExecution(Box<Execution>),
-    /// Remove one execution.
-    DeleteExecution {
-        /// Job.
-        job: String,
-        /// Thing.
-        thing: String,
-        /// Execution number.
-        number: i64,
-    },
-    /// Store a template.
-    PutTemplate(Box<JobTemplate>),
-    /// Remove a template.
-    DeleteTemplate(String),
-}
-
-/// One pending execution, as the pending list orders it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct PendingItem {
-    job: String,
-    number: i64,
-    in_progress: bool,
-}
-
-/// What an operation changed: durable changes, and the pending lists it touched (before).
-#[derive(Debug, Default)]
-pub struct Effects {
-    /// Changes to make durable, in order.
-    pub changes: Vec<JobChange>,
-    before: BTreeMap<String, Vec<PendingItem>>,
-    /// Jobs whose counts or status changed (for the console).
-    pub jobs: BTreeSet<String>,
-}
-
-impl Effects {
-    /// Whether nothing changed.
-    pub fn is_empty(&self) -> bool {
-        self.changes.is_empty()
-    }
-
-    /// The things whose pending executions may have changed.
-    pub fn things(&self) -> impl Iterator<Item = &str> {
-        self.before.keys().map(String::as_str)
-    }
-}
-
 /// Per-job execution counts by status (latest attempt per thing).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts(pub [i64; 8]);
@@ -473,7 +426,7 @@ impl Jobs {
         for id in ids {
             let waiting: VecDeque<String> = {
                 let job = &me.jobs[&id];
-                if job.status != JobStatus::InProgress {
+                if !matches!(job.status, JobStatus::InProgress | JobStatus::Scheduled) {
                     continue;
                 }
                 job.things.iter().filter(|t| me.current(t, &id).is_none()).cloned().collect()
@@ -583,6 +536,14 @@ impl Jobs {
         let attempts = self.execs.entry(e.thing.clone()).or_default().entry(e.job_id.clone()).or_default();
         match attempts.last_mut() {
             Some(last) if last.number == e.number => {
+                if !last.status.is_terminal() && e.status.is_terminal() {
+                    let job_arn = self.jobs.get(&e.job_id).map(|j| j.arn.clone()).unwrap_or_default();
+                    fx.events.push(JobEvent::Execution {
+                        execution: Box::new(e.clone()),
+                        job_arn,
+                        deleted: false,
+                    });
+                }
                 counts.add(last.status, -1);
                 *last = e.clone();
             }
@@ -595,6 +556,13 @@ impl Jobs {
         counts.add(e.status, 1);
         fx.jobs.insert(e.job_id.clone());
         fx.changes.push(JobChange::PutExecution(Box::new(e)));
+    }
+
+    /// Records a job event with the job and its counts as they are now.
+    fn job_event(&self, fx: &mut Effects, id: &str, operation: JobOperation) {
+        if let Some(job) = self.jobs.get(id) {
+            fx.events.push(JobEvent::Job { operation, job: Box::new(job.clone()), counts: self.counts(id) });
+        }
     }
 
     fn put_job(&mut self, fx: &mut Effects, job: Job) {

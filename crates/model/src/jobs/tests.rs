@@ -342,6 +342,12 @@ fn parameters_and_presigned_urls() {
         "{\"v\":\"2.0\"}"
     );
     assert!(substitute_parameters("${aws:iot:parameter:w}", &params).is_err());
+    assert_eq!(
+        parameter_names(
+            "${aws:iot:parameter:b} ${aws:iot:parameter:a} ${aws:iot:parameter:b} ${aws:iot:parameter:c"
+        ),
+        ["b", "a"]
+    );
     let doc = "{\"url\":\"${aws:iot:s3-presigned-url:https://s3.amazonaws.com/b/fw.bin}\"}";
     assert_eq!(
         substitute_presigned(doc, &|u| format!("local:{u}")),
@@ -386,4 +392,158 @@ fn links_live_as_long_as_the_job_says_in_every_document() {
     let e = jobs.current("b", "j2").unwrap();
     let v = jobs.execution_json(e, true, false, t(100), &presign);
     assert_eq!(v["jobDocument"]["url"], "https://s3.amazonaws.com/b/fw.bin#3600", "the default is an hour");
+}
+
+fn event_topics(fx: &Effects) -> Vec<String> {
+    fx.events.iter().map(JobEvent::topic).collect()
+}
+
+#[test]
+fn job_events_follow_the_lifecycle() {
+    let mut jobs = Jobs::default();
+    let fx = create(&mut jobs, "j1", json!({}), &["a", "b"], 100);
+    assert!(fx.events.is_empty(), "creating a job is not an event");
+    jobs.start_next("a", &req(json!({})), t(101)).unwrap();
+    let (_, fx) = jobs
+        .update_execution(
+            "a",
+            "j1",
+            &req(json!({"status": "FAILED", "statusDetails": {"why": "disk"}})),
+            t(102),
+        )
+        .unwrap();
+    assert_eq!(event_topics(&fx), ["$aws/events/jobExecution/j1/failed"]);
+    let JobEvent::Execution { execution, job_arn, deleted } = &fx.events[0] else { panic!() };
+    assert_eq!(
+        (execution.status, execution.status_details["why"].as_str(), *deleted),
+        (ExecStatus::Failed, "disk", false)
+    );
+    assert_eq!(job_arn, "arn:aws:iot:us-east-1:1:job/j1");
+    // Canceling: in progress, every QUEUED execution canceled, then canceled with the counts after.
+    let fx = jobs.cancel_job("j1", false, None, Some("stop".into()), t(103)).unwrap();
+    assert_eq!(
+        event_topics(&fx),
+        [
+            "$aws/events/job/j1/cancellation_in_progress",
+            "$aws/events/jobExecution/j1/canceled",
+            "$aws/events/job/j1/canceled"
+        ]
+    );
+    let JobEvent::Job { counts, job, .. } = fx.events.last().unwrap() else { panic!() };
+    assert_eq!((counts.of(ExecStatus::Canceled), counts.of(ExecStatus::Failed)), (1, 1));
+    assert_eq!(job.comment.as_deref(), Some("stop"));
+    // Canceling again changes nothing and says nothing.
+    assert!(jobs.cancel_job("j1", false, None, None, t(104)).unwrap().events.is_empty());
+    // Deleting: in progress, each thing's execution deleted (with the status it had), deleted.
+    let fx = jobs.delete_job("j1", false).unwrap();
+    assert_eq!(
+        event_topics(&fx),
+        [
+            "$aws/events/job/j1/deletion_in_progress",
+            "$aws/events/jobExecution/j1/deleted",
+            "$aws/events/jobExecution/j1/deleted",
+            "$aws/events/job/j1/deleted"
+        ]
+    );
+    let statuses: Vec<ExecStatus> = fx
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            JobEvent::Execution { execution, .. } => Some(execution.status),
+            JobEvent::Job { .. } => None,
+        })
+        .collect();
+    assert_eq!(statuses, [ExecStatus::Failed, ExecStatus::Canceled]);
+}
+
+#[test]
+fn a_snapshot_job_completing_is_an_event() {
+    let mut jobs = Jobs::default();
+    create(&mut jobs, "j1", json!({}), &["a"], 100);
+    let (_, fx) = jobs.update_execution("a", "j1", &req(json!({"status": "SUCCEEDED"})), t(101)).unwrap();
+    assert_eq!(event_topics(&fx), ["$aws/events/jobExecution/j1/succeeded", "$aws/events/job/j1/completed"]);
+    let JobEvent::Job { operation, counts, .. } = &fx.events[1] else { panic!() };
+    assert_eq!((operation.status(), counts.of(ExecStatus::Succeeded)), ("COMPLETED", 1));
+}
+
+fn minute_jobs() -> Jobs {
+    // One-second job minutes, as `--jobs-minute-ms 1000` would make them.
+    Jobs::load(Vec::new(), Vec::new(), Vec::new(), t(0), 1000)
+}
+
+/// `secs` seconds after 2026-01-01T00:00Z, as a schedule writes it.
+fn at(secs: i64) -> String {
+    format!("2026-01-01T{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+fn base() -> i64 {
+    crate::time::parse_utc_minute("2026-01-01T00:00").unwrap().millis() / 1000
+}
+
+#[test]
+fn a_scheduled_job_waits_for_its_start_and_stops_at_its_end() {
+    let mut jobs = minute_jobs();
+    let b = base();
+    let sched =
+        json!({"schedulingConfig": {"startTime": at(60), "endTime": at(120), "endBehavior": "CANCEL"}});
+    let fx = create(&mut jobs, "j1", sched, &["a", "b"], b);
+    assert_eq!(jobs.job("j1").unwrap().status, JobStatus::Scheduled);
+    assert!(jobs.current("a", "j1").is_none() && topics(&jobs, &fx, b).is_empty(), "nothing queued yet");
+    assert!(jobs.has_timers());
+    assert!(jobs.tick(t(b + 59)).is_empty());
+    let fx = jobs.tick(t(b + 60));
+    assert_eq!(jobs.job("j1").unwrap().status, JobStatus::InProgress);
+    assert_eq!(jobs.counts("j1").of(ExecStatus::Queued), 2);
+    assert!(topics(&jobs, &fx, b + 60).contains(&"$aws/things/a/jobs/notify-next".to_owned()));
+    jobs.start_next("a", &req(json!({})), t(b + 61)).unwrap();
+    let fx = jobs.tick(t(b + 120));
+    let job = jobs.job("j1").unwrap();
+    assert_eq!(job.status, JobStatus::Canceled);
+    assert!(job.comment.as_deref().unwrap().contains("schedulingConfig.endTime"));
+    assert_eq!(jobs.current("b", "j1").unwrap().status, ExecStatus::Canceled);
+    assert_eq!(
+        jobs.current("a", "j1").unwrap().status,
+        ExecStatus::InProgress,
+        "CANCEL leaves IN_PROGRESS alone"
+    );
+    assert!(event_topics(&fx).contains(&"$aws/events/job/j1/canceled".to_owned()));
+}
+
+#[test]
+fn stop_rollout_ends_creation_but_not_the_running_executions() {
+    let mut jobs = minute_jobs();
+    let b = base();
+    let extra = json!({
+        "schedulingConfig": {"endTime": at(40)},
+        "jobExecutionsRolloutConfig": {"maximumPerMinute": 1}
+    });
+    create(&mut jobs, "j1", extra, &["a", "b", "c"], b);
+    assert_eq!(jobs.job("j1").unwrap().status, JobStatus::InProgress, "no startTime: starts at once");
+    assert_eq!(jobs.counts("j1").of(ExecStatus::Queued), 1);
+    jobs.tick(t(b + 40));
+    assert_eq!(jobs.job("j1").unwrap().rollout.waiting.len(), 0, "the rollout stopped");
+    assert_eq!(jobs.counts("j1").of(ExecStatus::Queued), 1);
+    let (_, fx) = jobs.update_execution("a", "j1", &req(json!({"status": "SUCCEEDED"})), t(b + 41)).unwrap();
+    assert_eq!(jobs.job("j1").unwrap().status, JobStatus::Completed, "the job ends with its last execution");
+    assert!(event_topics(&fx).contains(&"$aws/events/job/j1/completed".to_owned()));
+}
+
+#[test]
+fn schedules_are_checked() {
+    let b = base();
+    for (cfg, says) in [
+        (json!({"startTime": "tomorrow"}), "UTC date and time"),
+        (json!({"startTime": at(10)}), "at least 30 minutes from now"),
+        (json!({"startTime": at(60), "endTime": at(80)}), "at least 30 minutes after the startTime"),
+        (json!({"endTime": at(10)}), "at least 30 minutes after the current time"),
+        (json!({"startTime": "2028-01-01T00:00"}), "within a year"),
+        (json!({"startTime": at(60), "endBehavior": "CANCEL"}), "needs an endTime"),
+    ] {
+        let mut jobs = minute_jobs();
+        let err = jobs
+            .create_job("j", spec(json!({"schedulingConfig": cfg})), things(&["a"]), &[], "arn".into(), t(b))
+            .unwrap_err();
+        assert!(err.to_string().contains(says), "{cfg}: {err}");
+        assert_eq!(jobs.all().count(), 0);
+    }
 }

@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 
 use super::config::{FailureType, TargetSelection};
-use super::{Effects, ExecStatus, Execution, JobStatus, Jobs, end};
+use super::{Effects, ExecStatus, Execution, JobOperation, JobStatus, Jobs, end};
 use crate::Timestamp;
 
 impl Jobs {
@@ -18,6 +18,7 @@ impl Jobs {
     /// credit (→ new QUEUED executions).
     pub fn tick(&mut self, now: Timestamp) -> Effects {
         let mut fx = Effects::default();
+        self.run_schedules(&mut fx, now);
         let expired: Vec<Execution> = self
             .execs
             .values()
@@ -50,6 +51,7 @@ impl Jobs {
     pub fn has_timers(&self) -> bool {
         self.jobs.values().any(|j| j.status == JobStatus::InProgress && !j.rollout.waiting.is_empty())
             || self.counts.values().any(|c| c.of(ExecStatus::InProgress) > 0)
+            || self.has_schedules()
     }
 
     /// The executions-per-minute a job's rollout allows now (`None`: unlimited).
@@ -161,6 +163,7 @@ impl Jobs {
             job.completed_at = Some(now);
             job.last_updated_at = now;
             self.put_job(fx, job);
+            self.job_event(fx, id, JobOperation::Completed);
         }
     }
 
@@ -203,8 +206,11 @@ impl Jobs {
         complete: bool,
         now: Timestamp,
     ) {
+        let closed = self.rollout_closed(id, now);
         let Some(job) = self.jobs.get(id) else { return };
-        if job.status != JobStatus::InProgress || job.spec.target_selection != TargetSelection::Continuous {
+        if !matches!(job.status, JobStatus::InProgress | JobStatus::Scheduled)
+            || job.spec.target_selection != TargetSelection::Continuous
+        {
             return;
         }
         let members: BTreeSet<String> = things.into_iter().collect();
@@ -212,7 +218,9 @@ impl Jobs {
         let new: Vec<String> = members
             .iter()
             .filter(|t| {
-                !waiting.contains(t) && self.current(t, id).is_none_or(|e| e.status == ExecStatus::Removed)
+                !closed
+                    && !waiting.contains(t)
+                    && self.current(t, id).is_none_or(|e| e.status == ExecStatus::Removed)
             })
             .cloned()
             .collect();
@@ -247,7 +255,8 @@ impl Jobs {
             .jobs
             .values()
             .filter(|j| {
-                j.status == JobStatus::InProgress && j.spec.target_selection == TargetSelection::Continuous
+                matches!(j.status, JobStatus::InProgress | JobStatus::Scheduled)
+                    && j.spec.target_selection == TargetSelection::Continuous
             })
             .map(|j| (j.id.clone(), j.spec.targets.clone()))
             .collect();

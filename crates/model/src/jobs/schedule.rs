@@ -161,7 +161,7 @@ impl Jobs {
                 self.put_job(fx, job);
                 self.release(fx, &id, now);
             }
-            if !s.end.is_some_and(|t| t <= now) || self.jobs[&id].status != JobStatus::InProgress {
+            if s.end.is_none_or(|t| t > now) || self.jobs[&id].status != JobStatus::InProgress {
                 continue;
             }
             let comment =

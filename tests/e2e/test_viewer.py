@@ -3,6 +3,7 @@ fed by the router's tap, the SQLite message history, publishing as the console, 
 recordings and replays — driven with paho devices, boto3 and a plain WebSocket client."""
 
 import json
+import socket
 import time
 import urllib.error
 import urllib.parse
@@ -43,9 +44,19 @@ def history(server, **q):
 class Viewer:
     """A console viewer socket."""
 
-    def __init__(self, server, filters):
+    def __init__(self, server, filters, stalled=False):
+        """`stalled`: a viewer that will stop reading — its client keeps at most one frame and its
+        socket a small receive buffer, so what backs up is the engine's, whatever the machine's
+        TCP autotuning and speed (otherwise the client library's frame queue can absorb a flood)."""
         url = server.api.replace("http://", "ws://") + f"/console/api/messages?token={token_of(server)}"
-        self.ws = ws_connect(url, open_timeout=10, max_size=None, legacy=True)
+        opts = {}
+        if stalled:
+            host, port = server.api.removeprefix("http://").rsplit(":", 1)
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+            sock.connect((host, int(port)))
+            opts = {"sock": sock, "max_queue": 1}
+        self.ws = ws_connect(url, open_timeout=10, max_size=None, legacy=True, **opts)
         self.subscribe(filters)
 
     def subscribe(self, filters):
@@ -197,7 +208,7 @@ def test_a_slow_viewer_never_slows_devices_and_every_message_is_accounted_for(se
     sub = Client(server, client_id="fast-sub")
     sub.connect()
     sub.subscribe("flood/#", qos=1)
-    v = Viewer(server, ["flood/#"])  # subscribed, then not read while the flood runs
+    v = Viewer(server, ["flood/#"], stalled=True)  # subscribed, then not read while the flood runs
     pub = Client(server, client_id="flooder")
     pub.connect()
     # Under the subscriber's own queue limits (10,000 messages, 16 MB), far over what the stalled

@@ -72,12 +72,38 @@ pub fn enc(s: &str) -> String {
 
 async fn fetch(method: &str, path: &str, body: Option<String>) -> Result<web_sys::Response, ApiError> {
     let json = body.is_some();
-    fetch_body(method, path, body.map(|b| JsValue::from_str(&b)), json).await
+    fetch_body(method, path, body.map(|b| JsValue::from_str(&b)), json, None).await
+}
+
+/// A JSON call to another AWS IoT service on the same port (`iotdata`, `iot-jobs-data`): the
+/// request carries a credential scope naming the service (Thingbox routes by it and does not check
+/// signatures) and the console token, so the service knows the console made it.
+pub async fn call_service(
+    service: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Result<Value, ApiError> {
+    let json = body.is_some();
+    let resp = fetch_body(method, path, body.map(|b| JsValue::from_str(&b.to_string())), json, Some(service))
+        .await?;
+    let text = match resp.text() {
+        Ok(p) => JsFuture::from(p).await.ok().and_then(|v| v.as_string()).unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    if text.trim().is_empty() {
+        return Ok(Value::Object(Default::default()));
+    }
+    serde_json::from_str(&text).map_err(|e| ApiError {
+        kind: "BadResponse".into(),
+        message: e.to_string(),
+        status: resp.status(),
+    })
 }
 
 /// Uploads a file (a `Blob`) as the raw request body; the answer is parsed as JSON.
 pub async fn upload(path: &str, file: &web_sys::Blob) -> Result<Value, ApiError> {
-    let resp = fetch_body("PUT", path, Some(file.into()), false).await?;
+    let resp = fetch_body("PUT", path, Some(file.into()), false, None).await?;
     let text = match resp.text() {
         Ok(p) => JsFuture::from(p).await.ok().and_then(|v| v.as_string()).unwrap_or_default(),
         Err(_) => String::new(),
@@ -90,6 +116,7 @@ async fn fetch_body(
     path: &str,
     body: Option<JsValue>,
     json: bool,
+    service: Option<&str>,
 ) -> Result<web_sys::Response, ApiError> {
     let opts = web_sys::RequestInit::new();
     opts.set_method(method);
@@ -101,8 +128,14 @@ async fn fetch_body(
     if json {
         let _ = headers.set("content-type", "application/json");
     }
-    if path.starts_with("/console/") {
+    if path.starts_with("/console/") || service.is_some() {
         let _ = headers.set(thingbox_api::console::TOKEN_HEADER, &token());
+    }
+    if let Some(svc) = service {
+        let scope = format!(
+            "AWS4-HMAC-SHA256 Credential=thingbox-console/20260101/us-east-1/{svc}/aws4_request, SignedHeaders=host, Signature=0"
+        );
+        let _ = headers.set("authorization", &scope);
     }
     let window = web_sys::window().ok_or_else(|| js_err("window", JsValue::NULL))?;
     let resp = JsFuture::from(window.fetch_with_request(&req))

@@ -79,6 +79,7 @@ fn keyboard() {
                 "m" => "messages",
                 "r" => "rules",
                 "j" => "jobs",
+                "s" => "shadows",
                 _ => return,
             };
             e.prevent_default();
@@ -153,6 +154,11 @@ fn App() -> impl IntoView {
             ("rules", None) => view! { <pages::rules::Rules/> }.into_any(),
             ("jobs", Some(id)) => view! { <pages::jobs::JobDetail id=id/> }.into_any(),
             ("jobs", None) => view! { <pages::jobs::Jobs/> }.into_any(),
+            ("shadows", Some(thing)) => {
+                let name = r.get(2).cloned().unwrap_or_default();
+                view! { <pages::shadows::ShadowDetail thing=thing name=name/> }.into_any()
+            }
+            ("shadows", None) => view! { <pages::shadows::Shadows/> }.into_any(),
             _ => view! { <pages::overview::Overview/> }.into_any(),
         }
     };
@@ -162,6 +168,7 @@ fn App() -> impl IntoView {
                 <div class="brand"><img src="favicon.svg" width="22" height="22" alt=""/>"Thingbox"</div>
                 <NavLink to="overview" label="Overview" key="o"/>
                 <NavLink to="things" label="Things" key="t"/>
+                <NavLink to="shadows" label="Shadows" key="s"/>
                 <NavLink to="types" label="Types & groups" key="y"/>
                 <NavLink to="certificates" label="Certificates" key="c"/>
                 <NavLink to="policies" label="Policies" key="p"/>

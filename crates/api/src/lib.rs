@@ -8,6 +8,7 @@ pub mod console;
 pub mod iot;
 pub mod jobs;
 pub mod rules;
+pub mod shadows;
 pub mod viewer;
 
 /// The body of every AWS error response: `{"message": "..."}`, plus the resource for

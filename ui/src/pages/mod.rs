@@ -7,4 +7,5 @@ pub mod messages;
 pub mod overview;
 pub mod policies;
 pub mod rules;
+pub mod shadows;
 pub mod things;

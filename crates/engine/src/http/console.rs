@@ -1,7 +1,7 @@
 //! The console's own API under `/console/api/` (JSON, not an AWS API; wire types in
 //! `thingbox_api::console`): overview, live connections, device bundles, explained authorization,
-//! certificate details, shadows and their history, and the live event stream (WebSocket); the
-//! rules engine's view is in `console_rules`.
+//! certificate details, and the live event stream (WebSocket); the rules engine's view is in
+//! `console_rules`, jobs' in `console_jobs`, shadows' in `console_shadows`.
 //!
 //! Everything here requires the data dir's console token (header `x-thingbox-token`,
 //! `Authorization: Bearer …`, or `?token=` for the WebSocket and downloads). The console reads and
@@ -37,7 +37,6 @@ use super::extract::{AwsJson, Ctx, Params};
 use crate::Error;
 use crate::broker::Principal;
 use crate::certs;
-use crate::shadow::HistoryEntry;
 
 /// The console routes, behind the token check.
 pub fn routes(state: AppState) -> Router<AppState> {
@@ -49,17 +48,16 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/console/api/explain", post(explain))
         .route("/console/api/things/{thing}/bundle", post(bundle))
         .route("/console/api/certificates/{id}", get(certificate))
-        .route("/console/api/shadows/{thing}", get(shadows_of))
-        .route("/console/api/shadows/{thing}/history", get(history))
-        .route("/console/api/shadows/{thing}/versions/{a}/{b}", get(two_versions))
         .merge(super::console_viewer::routes())
         .merge(super::console_rules::routes())
         .merge(super::console_jobs::routes())
+        .merge(super::console_shadows::routes())
         .route_layer(middleware::from_fn_with_state(state, require_token))
 }
 
 /// Compares without an early exit, so the time taken says nothing about the token.
-fn same(a: &str, b: &str) -> bool {
+/// Compares two tokens in time independent of where they differ.
+pub(super) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -567,56 +565,4 @@ async fn certificate(
         out["serialNumber"] = json!(certs::serial_hex(&parsed.der));
     }
     Ok(Json(out))
-}
-
-/// `GET /console/api/shadows/{thing}`: every shadow of a thing, classic first, with documents.
-async fn shadows_of(State(s): State<AppState>, Path(thing): Path<String>) -> Result<Json<Value>, ApiError> {
-    let mut names = vec![String::new()];
-    names.extend(s.shadows.named(&thing));
-    let mut out = Vec::new();
-    for name in names {
-        if let Ok(doc) = s.shadows.get(&thing, &name).await {
-            out.push(json!({ "name": name, "document": doc }));
-        }
-    }
-    Ok(Json(json!({ "shadows": out })))
-}
-
-fn entry_json(e: &HistoryEntry) -> Value {
-    json!({
-        "thing": e.thing, "shadow": e.name, "version": e.version, "kind": e.kind,
-        "writer": e.writer, "timestamp": e.ts,
-        "document": if e.shadow.deleted { Value::Null } else { e.shadow.get_document(None) },
-    })
-}
-
-/// `GET /console/api/shadows/{thing}/history?name=&limit=`: the newest changes, newest first.
-async fn history(
-    State(s): State<AppState>,
-    Path(thing): Path<String>,
-    q: Params,
-) -> Result<Json<Value>, ApiError> {
-    let limit = q.int("limit", 1, 1000)?.unwrap_or(100);
-    let entries = s.shadows.history(&thing, q.str("name").unwrap_or(""), limit).await.map_err(Error::from)?;
-    Ok(Json(json!({ "changes": entries.iter().map(entry_json).collect::<Vec<_>>() })))
-}
-
-/// `GET /console/api/shadows/{thing}/versions/{a}/{b}?name=`: two versions, for a diff.
-async fn two_versions(
-    State(s): State<AppState>,
-    Path((thing, a, b)): Path<(String, i64, i64)>,
-    q: Params,
-) -> Result<Json<Value>, ApiError> {
-    let name = q.str("name").unwrap_or("");
-    let found = s.shadows.versions(&thing, name, &[a, b]).await.map_err(Error::from)?;
-    let pick = |v: i64| found.iter().find(|e| e.version == v).map(entry_json).unwrap_or(Value::Null);
-    let (from, to) = (pick(a), pick(b));
-    if from.is_null() || to.is_null() {
-        let missing = if from.is_null() { a } else { b };
-        return Err(Error::from(RegistryError::NotFound(format!(
-            "Version {missing} of that shadow is not in its history"
-        )))
-        .into());
-    }
-    Ok(Json(json!({ "from": from, "to": to })))
 }

@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
+use thingbox_api::console::TOKEN_HEADER;
 
 use super::AppState;
 use super::error::{ApiError, AwsErrorType, aws_message};
@@ -40,9 +41,13 @@ async fn update_shadow(
     State(s): State<AppState>,
     Path(thing): Path<String>,
     q: Params,
+    h: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(s.shadows.update(&thing, q.str("name").unwrap_or(""), &body).await?))
+    // The console's editor sends its token: its changes are recorded as the console's.
+    let from_console = header(&h, TOKEN_HEADER).is_some_and(|t| super::console::same(t, &s.console_token));
+    let writer = if from_console { "console" } else { "api" };
+    Ok(Json(s.shadows.update(&thing, q.str("name").unwrap_or(""), &body, writer).await?))
 }
 
 async fn delete_shadow(

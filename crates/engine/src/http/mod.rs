@@ -9,6 +9,7 @@ pub mod assets;
 mod console;
 mod console_jobs;
 mod console_rules;
+mod console_shadows;
 mod console_viewer;
 pub mod error;
 pub mod extract;

@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, watch};
 use crate::broker::{Broker, InternalClient, now_ms};
 use crate::storage::{Db, Pending, StorageError, Write};
 use thingbox_api::console::ConsoleEvent;
+use thingbox_api::shadows::ShadowSummary;
 pub use thingbox_model::shadow::HistoryEntry;
 
 /// Changes kept per shadow (older ones are trimmed).
@@ -29,6 +30,8 @@ type Key = (String, String);
 #[derive(Debug)]
 pub struct ShadowService {
     shadows: Mutex<HashMap<Key, Shadow>>,
+    /// Who made each shadow's last change (locked after `shadows` when both are held).
+    writers: Mutex<HashMap<Key, String>>,
     db: Db,
     broker: Arc<Broker>,
     keep: i64,
@@ -94,13 +97,15 @@ impl ShadowService {
     /// Loads every shadow.
     /// Loads every shadow; `keep` changes are kept per shadow.
     pub async fn load(db: Db, broker: Arc<Broker>, keep: i64) -> Result<Arc<Self>, StorageError> {
-        let shadows = crate::storage::shadows::load(db.pool())
-            .await?
-            .into_iter()
-            .map(|(t, n, s)| ((t, n), s))
-            .collect();
+        let mut shadows = HashMap::new();
+        let mut writers = HashMap::new();
+        for (t, n, s, w) in crate::storage::shadows::load(db.pool()).await? {
+            writers.insert((t.clone(), n.clone()), w);
+            shadows.insert((t, n), s);
+        }
         Ok(Arc::new(Self {
             shadows: Mutex::new(shadows),
+            writers: Mutex::new(writers),
             db,
             broker,
             keep: keep.max(1),
@@ -109,6 +114,7 @@ impl ShadowService {
     }
 
     fn write(&self, shadow: &Shadow, thing: &str, name: &str, kind: &'static str, writer: &str) -> Pending {
+        self.writers.lock().insert((thing.to_owned(), name.to_owned()), writer.to_owned());
         let entry = HistoryEntry {
             thing: thing.to_owned(),
             name: name.to_owned(),
@@ -227,8 +233,15 @@ impl ShadowService {
     }
 
     /// UpdateThingShadow (HTTP): replies with the accepted document; publishes delta and documents.
-    pub async fn update(&self, thing: &str, name: &str, payload: &[u8]) -> Result<Value, ShadowError> {
-        let d = self.decide_update(thing, name, payload, "api", false);
+    /// `writer` is what the history records: `api`, or `console` for the console's editor.
+    pub async fn update(
+        &self,
+        thing: &str,
+        name: &str,
+        payload: &[u8],
+        writer: &str,
+    ) -> Result<Value, ShadowError> {
+        let d = self.decide_update(thing, name, payload, writer, false);
         self.finish(d).await
     }
 
@@ -249,6 +262,29 @@ impl ShadowService {
     pub fn document(&self, thing: &str, name: &str) -> Option<Value> {
         let key = (thing.to_owned(), name.to_owned());
         self.shadows.lock().get(&key).filter(|s| !s.deleted).map(|s| s.get_document(None))
+    }
+
+    /// Every existing shadow (classic and named) of every thing, by thing then name, with its last
+    /// writer and the keys of its delta — the console's fleet list.
+    pub fn summaries(&self) -> Vec<ShadowSummary> {
+        let mut out: Vec<ShadowSummary> = {
+            let shadows = self.shadows.lock();
+            let writers = self.writers.lock();
+            shadows
+                .iter()
+                .filter(|(_, s)| !s.deleted)
+                .map(|(key, s)| ShadowSummary {
+                    thing: key.0.clone(),
+                    shadow: key.1.clone(),
+                    version: s.version,
+                    writer: writers.get(key).cloned().unwrap_or_default(),
+                    timestamp: s.timestamp,
+                    delta_keys: s.delta().map(|d| d.keys().cloned().collect()).unwrap_or_default(),
+                })
+                .collect()
+        };
+        out.sort_unstable_by(|a, b| (&a.thing, &a.shadow).cmp(&(&b.thing, &b.shadow)));
+        out
     }
 
     /// ListNamedShadowsForThing: the thing's named shadows, sorted.

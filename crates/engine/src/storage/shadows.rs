@@ -12,15 +12,18 @@ fn decode(thing: &str, name: &str, doc: &str) -> Result<Shadow, StorageError> {
         .map_err(|e| StorageError::Decode { what: format!("shadow {thing}/{name}"), detail: e.to_string() })
 }
 
-/// Loads the current state of every shadow.
-pub async fn load(pool: &SqlitePool) -> Result<Vec<(String, String, Shadow)>, StorageError> {
-    let rows: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT thing, name, shadow FROM shadow_versions \
+/// A shadow's current state as loaded: thing, name, the shadow, and who wrote it last.
+pub type Loaded = (String, String, Shadow, String);
+
+/// Loads the current state of every shadow, with its last writer.
+pub async fn load(pool: &SqlitePool) -> Result<Vec<Loaded>, StorageError> {
+    let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT thing, name, shadow, writer FROM shadow_versions \
          WHERE id IN (SELECT MAX(id) FROM shadow_versions GROUP BY thing, name)",
     )
     .fetch_all(pool)
     .await?;
-    rows.into_iter().map(|(t, n, d)| decode(&t, &n, &d).map(|s| (t, n, s))).collect()
+    rows.into_iter().map(|(t, n, d, w)| decode(&t, &n, &d).map(|s| (t, n, s, w))).collect()
 }
 
 /// Appends one change; every 100 versions (and on delete) trims the shadow's history to `keep`.

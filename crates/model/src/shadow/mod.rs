@@ -5,6 +5,8 @@
 
 use serde_json::{Map, Value, json};
 
+pub mod diff;
+
 /// Largest nesting of a `desired` or `reported` section.
 pub const MAX_DEPTH: usize = 6;
 /// Largest `desired` + `reported` state, in bytes of JSON.

@@ -138,3 +138,75 @@ def test_one_shadow_tree_time_travel_diff_restore_and_edit(server, iot, page):
         assert lines[0]["writer"] == "console"
     finally:
         dev.close()
+
+
+def test_a_device_sdk_device_the_page_follows_with_its_rejections_and_traffic(server, iot, page, tmp_path):
+    from concurrent.futures import Future
+
+    from awscrt import mqtt as crt_mqtt
+    from awsiot import iotshadow, mqtt_connection_builder
+
+    from mqtt_helpers import Device
+
+    thing = f"thermo{uuid.uuid4().hex[:6]}"
+    iot.create_thing(thingName=thing)
+    device = Device(iot, tmp_path)
+    client_id = f"{thing}-sdk"
+    _, port = server.endpoints["mqtt_tls"].rsplit(":", 1)
+    conn = mqtt_connection_builder.mtls_from_path(
+        endpoint="localhost", port=int(port), cert_filepath=str(device.cert), pri_key_filepath=str(device.key),
+        ca_filepath=server.endpoints["root_ca"], client_id=client_id, clean_session=True, keep_alive_secs=30)
+    conn.connect().result(10)
+    try:
+        shadow = iotshadow.IotShadowClient(conn)
+        told = Future()
+        shadow.subscribe_to_shadow_delta_updated_events(
+            iotshadow.ShadowDeltaUpdatedSubscriptionRequest(thing_name=thing), crt_mqtt.QoS.AT_LEAST_ONCE,
+            lambda d: told.done() or told.set_result(d.state))[0].result(10)
+
+        def report(state, **kw):
+            shadow.publish_update_shadow(iotshadow.UpdateShadowRequest(
+                thing_name=thing, state=iotshadow.ShadowState(reported=state), **kw), crt_mqtt.QoS.AT_LEAST_ONCE).result(10)
+
+        report({"temp": 20})
+        go(page, server, f"shadows/{thing}")
+        temp = page.locator('#shadow-tree tr[data-path="temp"]')
+        expect(temp).to_contain_text("20")
+        expect(page.locator("#shadow-now")).to_contain_text(client_id)
+
+        # The device reports again: the page follows by itself, the changed leaf marked.
+        report({"temp": 21})
+        expect(page.locator("#shadow-version")).to_have_text("version 2")
+        expect(temp).to_contain_text("21")
+        expect(temp).to_have_attribute("data-changed", "true")
+
+        # Desired set in the console: the device's SDK gets the delta.
+        page.fill("#shadow-json", '{"target": 18}')
+        page.click("#shadow-send")
+        assert told.result(10) == {"target": 18}
+
+        # Refused requests appear in the timeline with the service's code and text, and who sent them.
+        conn.publish(f"$aws/things/{thing}/shadow/update", '{"state": "warm"}', crt_mqtt.QoS.AT_LEAST_ONCE)[0].result(10)
+        report({"temp": 22}, version=1)
+        bad = page.locator('#shadow-timeline tr.rejected[data-rejected="400"]')
+        expect(bad).to_contain_text("State node must be an object")
+        expect(bad).to_contain_text(client_id)
+        expect(page.locator('#shadow-timeline tr.rejected[data-rejected="409"]')).to_contain_text("Version conflict")
+
+        # The shadow's MQTT traffic: requests, replies (rejections too); a reply's version opens it.
+        traffic = page.locator("#shadow-traffic")
+        expect(traffic.locator('tr[data-topic="update/rejected"]').first).to_be_visible()
+        expect(traffic.locator('tr[data-topic="update"]').first).to_contain_text(client_id)
+        first = traffic.locator('tr[data-topic="update/accepted"] .traffic-version[data-version="1"]')
+        expect(first).to_be_visible()
+        first.click()
+        expect(page.locator("#shadow-version")).to_have_text("version 1")
+        expect(temp).to_contain_text("20")
+        shot(page, "shadow-device")
+
+        # The thing's page leads here.
+        go(page, server, f"things/{thing}")
+        page.locator(".shadow-open").first.click()
+        expect(page.locator("#shadow-tree")).to_be_visible()
+    finally:
+        conn.disconnect().result(10)

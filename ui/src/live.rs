@@ -97,7 +97,9 @@ impl Live {
                     l.truncate(50);
                 });
             }
-            ConsoleEvent::Shadow { .. } => self.shadows.update(|n| *n += 1),
+            ConsoleEvent::Shadow { .. } | ConsoleEvent::ShadowRejected { .. } => {
+                self.shadows.update(|n| *n += 1)
+            }
             ConsoleEvent::Stats(s) => self.stats.update(|v| {
                 v.push(s);
                 if v.len() > SAMPLES {

@@ -61,6 +61,16 @@ pub enum ConsoleEvent {
         /// The new version (absent when deleted).
         version: Option<i64>,
     },
+    /// A shadow refused an update or delete (the console's timeline shows it).
+    #[serde(rename_all = "camelCase")]
+    ShadowRejected {
+        /// Thing name.
+        thing: String,
+        /// Shadow name (`""` for the classic shadow).
+        shadow: String,
+        /// AWS's code (400, 404, 409, 413, 429, …).
+        code: u16,
+    },
     /// Once a second: the router's counters.
     #[serde(rename_all = "camelCase")]
     Stats(Stats),

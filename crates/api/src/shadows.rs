@@ -49,4 +49,32 @@ pub struct ShadowVersion {
 pub struct ShadowHistory {
     /// Newest first.
     pub changes: Vec<ShadowVersion>,
+    /// Refused updates and deletes, newest first (kept in memory since the engine started).
+    #[serde(default)]
+    pub rejected: Vec<ShadowRejection>,
+}
+
+/// A shadow request the service refused, as the console's timeline shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShadowRejection {
+    /// Thing.
+    pub thing: String,
+    /// Shadow name (`""`: classic).
+    pub shadow: String,
+    /// `update` or `delete`.
+    pub operation: String,
+    /// AWS's code: 400, 404, 409, 413, 415, 429.
+    pub code: u16,
+    /// AWS's message.
+    pub message: String,
+    /// Who sent it: an MQTT client id, `api` or `console`.
+    pub writer: String,
+    /// When, epoch seconds.
+    pub timestamp: i64,
+    /// The request's `clientToken`, when it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_token: Option<String>,
+    /// The request as sent (its first kilobyte, as text).
+    pub payload: String,
 }

@@ -367,14 +367,19 @@ pub fn ThingDetail(name: String) -> impl IntoView {
             </div>
         </div>
         <h2>"Shadows"</h2>
-        {loaded(shadows, |v: Value| {
+        {loaded(shadows, move |v: Value| {
             let list = arr(&v, "shadows");
             if list.is_empty() {
                 view! { <div class="empty">"No shadow yet. A device creates one by publishing to $aws/things/<thing>/shadow/update."</div> }.into_any()
             } else {
                 view! { <div id="shadows">{list.into_iter().map(|sh| {
                     let label = if s(&sh, "name").is_empty() { "Classic shadow".to_owned() } else { format!("Named shadow “{}”", s(&sh, "name")) };
-                    view! { <h3 style="font-size:14px">{label}</h3><pre>{pretty(sh.get("document").unwrap_or(&Value::Null))}</pre> }
+                    let href = format!("#/shadows/{}/{}", enc(&n.get_value()), enc(&s(&sh, "name")));
+                    view! {
+                        <div class="spread"><h3 style="font-size:14px">{label}</h3>
+                            <a class="shadow-open" href=href>"Tree, history and editor →"</a></div>
+                        <pre>{pretty(sh.get("document").unwrap_or(&Value::Null))}</pre>
+                    }
                 }).collect_view()}</div> }.into_any()
             }
         })}

@@ -71,7 +71,10 @@ async fn history(
     let entries = s.shadows.history(&thing, name, limit).await.map_err(Error::from)?;
     let changes: Vec<ShadowVersion> = entries.iter().map(version_of).collect();
     match q.str("format") {
-        None | Some("json") => Ok(Json(ShadowHistory { changes }).into_response()),
+        None | Some("json") => {
+            let rejected = s.shadows.rejections(&thing, name, limit as usize);
+            Ok(Json(ShadowHistory { changes, rejected }).into_response())
+        }
         Some("jsonl") => {
             let mut body = String::new();
             for c in &changes {

@@ -18,8 +18,11 @@ use tokio::sync::{mpsc, watch};
 use crate::broker::{Broker, InternalClient, now_ms};
 use crate::storage::{Db, Pending, StorageError, Write};
 use thingbox_api::console::ConsoleEvent;
-use thingbox_api::shadows::ShadowSummary;
+use thingbox_api::shadows::{ShadowRejection, ShadowSummary};
 pub use thingbox_model::shadow::HistoryEntry;
+
+mod rejections;
+use self::rejections::{Refused, Rejections};
 
 /// Changes kept per shadow (older ones are trimmed).
 pub const DEFAULT_HISTORY: i64 = 1000;
@@ -37,6 +40,8 @@ pub struct ShadowService {
     keep: i64,
     /// MQTT requests decided but not yet answered, per client id (AWS allows 10 per connection).
     in_flight: Mutex<HashMap<String, usize>>,
+    /// Refused updates and deletes, for the console.
+    rejections: Rejections,
 }
 
 /// In-flight shadow requests one client may have before getting 429.
@@ -94,6 +99,24 @@ impl ShadowService {
 }
 
 impl ShadowService {
+    /// Keeps a refused update or delete for the console, and the event that tells it.
+    fn refused(&self, r: Refused<'_>, e: &ShadowError, now: i64) -> Option<ConsoleEvent> {
+        let event = self.broker.console.has_listeners().then(|| ConsoleEvent::ShadowRejected {
+            thing: r.thing.to_owned(),
+            shadow: r.name.to_owned(),
+            code: e.code,
+        });
+        self.rejections.record(r, e.code, &e.message, now);
+        event
+    }
+
+    /// A shadow's refused updates and deletes (newest first, at most `limit`; kept in memory).
+    pub fn rejections(&self, thing: &str, name: &str, limit: usize) -> Vec<ShadowRejection> {
+        self.rejections.of(thing, name, limit)
+    }
+}
+
+impl ShadowService {
     /// Loads every shadow.
     /// Loads every shadow; `keep` changes are kept per shadow.
     pub async fn load(db: Db, broker: Arc<Broker>, keep: i64) -> Result<Arc<Self>, StorageError> {
@@ -110,6 +133,7 @@ impl ShadowService {
             broker,
             keep: keep.max(1),
             in_flight: Mutex::new(HashMap::new()),
+            rejections: Rejections::default(),
         }))
     }
 
@@ -137,10 +161,19 @@ impl ShadowService {
             } else {
                 vec![]
             };
-            Decided { reply: Err(e), publish, pending: Pending::done(), event: None, hops: 0 }
+            let r =
+                Refused { thing, name, operation: "update", writer, payload, client_token: token.clone() };
+            let event = self.refused(r, &e, now);
+            Decided { reply: Err(e), publish, pending: Pending::done(), event, hops: 0 }
         };
         if let Err(e) = check_names(thing, name) {
-            return rejected(e);
+            // Not a shadow anyone can look at: answered, not kept.
+            let publish = if mqtt {
+                vec![(format!("{prefix}/update/rejected"), e.document(token.as_deref(), now))]
+            } else {
+                vec![]
+            };
+            return Decided { reply: Err(e), publish, pending: Pending::done(), event: None, hops: 0 };
         }
         let req = match shadow::parse_update(payload) {
             Ok(r) => r,
@@ -212,6 +245,13 @@ impl ShadowService {
             (Err(e), true) => vec![(format!("{prefix}/delete/rejected"), e.document(token.as_deref(), now))],
             _ => vec![],
         };
+        if let Err(e) = &reply
+            && check_names(thing, name).is_ok()
+        {
+            let r =
+                Refused { thing, name, operation: "delete", writer, payload, client_token: token.clone() };
+            event = self.refused(r, e, now);
+        }
         Decided { reply, publish, pending, event, hops: 0 }
     }
 
@@ -362,11 +402,25 @@ impl ShadowService {
                 let e = ShadowError { code: 429, message: "Too Many Requests".into() };
                 let token = shadow::client_token_of(&msg.payload);
                 let topic = format!("{}/{op}/rejected", topic_prefix(thing, name));
+                let now = now_secs();
+                let event = (op != "get" && check_names(thing, name).is_ok())
+                    .then(|| {
+                        let r = Refused {
+                            thing,
+                            name,
+                            operation: op,
+                            writer: &writer,
+                            payload: &msg.payload,
+                            client_token: token.clone(),
+                        };
+                        self.refused(r, &e, now)
+                    })
+                    .flatten();
                 Decided {
-                    publish: vec![(topic, e.document(token.as_deref(), now_secs()))],
+                    publish: vec![(topic, e.document(token.as_deref(), now))],
                     reply: Err(e),
                     pending: Pending::done(),
-                    event: None,
+                    event,
                     hops: 0,
                 }
             } else {

@@ -1,8 +1,9 @@
 //! One shadow: desired, reported and delta side by side as a tree of leaves (keys that differ
 //! marked, each leaf's "set 3 s ago", the leaves the version's own change touched highlighted),
 //! time travel over every kept version (a slider and a timeline with writer and time, filterable
-//! by key), the diff of any two versions, "restore as desired", the history as JSON lines, and the
-//! editor (`editor`). Everything comes from the shadow's history; updates arrive live.
+//! by key, with the refused updates and deletes where they happened), the diff of any two versions,
+//! "restore as desired", the history as JSON lines, and the editor (`editor`). Everything comes
+//! from the shadow's history; updates arrive live.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +13,7 @@ use thingbox_api::shadows::{ShadowHistory, ShadowVersion};
 use thingbox_model::shadow::diff::{self, ChangeKind, LeafChange};
 
 use super::editor::Editor;
+use super::traffic::Traffic;
 use super::{ago, now_secs};
 use crate::api::{self, ApiError, act, enc, load};
 use crate::live::Live;
@@ -152,7 +154,7 @@ pub fn ShadowDetail(thing: String, name: String) -> impl IntoView {
         );
         async move {
             let v = api::get(&url).await?;
-            serde_json::from_value::<ShadowHistory>(v).map(|h| h.changes).map_err(|e| ApiError {
+            serde_json::from_value::<ShadowHistory>(v).map_err(|e| ApiError {
                 kind: "BadResponse".into(),
                 message: e.to_string(),
                 status: 200,
@@ -184,14 +186,16 @@ pub fn ShadowDetail(thing: String, name: String) -> impl IntoView {
             at.set(None)
         });
     };
-    let current = Memo::new(move |_| history.get().and_then(Result::ok).and_then(|l| l.first().cloned()));
+    let current =
+        Memo::new(move |_| history.get().and_then(Result::ok).and_then(|h| h.changes.first().cloned()));
     view! {
         <div class="spread">
             <h1><a href="#/shadows">"Shadows"</a>" / "<a href=format!("#/things/{}", thing.get_value())>{thing.get_value()}</a>" / "{label}</h1>
             <button id="shadow-download" on:click=download>"Download history (JSON lines)"</button>
         </div>
         <ErrorBox err=err/>
-        {loaded(history, move |list: Vec<ShadowVersion>| {
+        {loaded(history, move |h: ShadowHistory| {
+            let list = h.changes;
             if list.is_empty() {
                 return view! { <div class="empty">"This shadow has no history: nobody has written it yet."</div> }.into_any();
             }
@@ -236,12 +240,13 @@ pub fn ShadowDetail(thing: String, name: String) -> impl IntoView {
             }.into_any()
         })}
         <Editor thing=thing.get_value() name=name.get_value() current=current/>
-        {loaded(history, move |list: Vec<ShadowVersion>| {
-            if list.is_empty() {
+        {loaded(history, move |h: ShadowHistory| {
+            if h.changes.is_empty() && h.rejected.is_empty() {
                 return ().into_any();
             }
-            let list = StoredValue::new(list);
-            let newest = list.with_value(|l| l[0].version);
+            let newest = h.changes.first().map_or(0, |e| e.version);
+            let list = StoredValue::new(h.changes);
+            let rejected = StoredValue::new(h.rejected);
             view! {
                 <h2>"Timeline"</h2>
                 <div class="row">
@@ -259,7 +264,7 @@ pub fn ShadowDetail(thing: String, name: String) -> impl IntoView {
                 <table id="shadow-timeline"><thead><tr><th>"Version"</th><th>"Change"</th><th>"By"</th><th>"When"</th><th>"Leaves"</th><th>"Diff"</th></tr></thead><tbody>
                     {move || {
                         let k = key.get();
-                        list.with_value(|l| (0..l.len()).filter_map(|i| {
+                        let mut rows: Vec<(i64, AnyView)> = list.with_value(|l| (0..l.len()).filter_map(|i| {
                             let changes = change_at(l, i);
                             if !k.trim().is_empty() && !diff::touches(&changes, &k) {
                                 return None;
@@ -268,7 +273,7 @@ pub fn ShadowDetail(thing: String, name: String) -> impl IntoView {
                             let v = e.version;
                             let ts = e.timestamp;
                             let summary = changes.iter().map(|c| c.path.clone()).collect::<Vec<_>>().join(", ");
-                            Some(view! {
+                            Some((ts, view! {
                                 <tr data-version=v class:current=move || at.get().unwrap_or(newest) == v>
                                     <td><a href="#" on:click=move |ev| { ev.prevent_default(); at.set(if v == newest { None } else { Some(v) }); }>{v}</a></td>
                                     <td>{e.kind.clone()}</td>
@@ -278,11 +283,28 @@ pub fn ShadowDetail(thing: String, name: String) -> impl IntoView {
                                     <td><button class="diff-a" on:click=move |_| diff_pair.update(|p| *p = Some((v, p.map_or(newest, |x| x.1))))>"A"</button>
                                         <button class="diff-b" on:click=move |_| diff_pair.update(|p| *p = Some((p.map_or(v, |x| x.0), v)))>"B"</button></td>
                                 </tr>
-                            })
-                        }).collect_view())
+                            }.into_any()))
+                        }).collect());
+                        // Refused requests, where they happened (a key filter matches their text).
+                        rows.extend(rejected.with_value(|r| r.iter().filter(|r| k.trim().is_empty() || r.payload.contains(k.trim())).map(|r| {
+                            let ts = r.timestamp;
+                            (ts, view! {
+                                <tr class="rejected" data-rejected=r.code>
+                                    <td><span class="badge bad">{format!("✗ {}", r.code)}</span></td>
+                                    <td>{format!("{} rejected", r.operation)}</td>
+                                    <td class="mono small">{r.writer.clone()}</td>
+                                    <td class="small">{move || { tick.get(); ago(now_secs(), ts) }}</td>
+                                    <td class="small"><div>{r.message.clone()}</div><div class="mono muted">{r.payload.clone()}</div></td>
+                                    <td></td>
+                                </tr>
+                            }.into_any())
+                        }).collect::<Vec<_>>()));
+                        rows.sort_by_key(|(ts, _)| std::cmp::Reverse(*ts));
+                        rows.into_iter().map(|(_, v)| v).collect_view()
                     }}
                 </tbody></table>
             }.into_any()
         })}
+        <Traffic thing=thing.get_value() name=name.get_value() changed=changed tick=tick at=at/>
     }
 }

@@ -5,6 +5,7 @@
 
 mod detail;
 mod editor;
+mod traffic;
 
 use leptos::prelude::*;
 use thingbox_api::shadows::ShadowSummary;

@@ -56,3 +56,48 @@ def tool_args(doc):
     ap.add_argument("--thingbox-arg", action="append", default=[],
                     help="extra flag for `thingbox serve` (repeat), e.g. --thingbox-arg=--history-messages=0")
     return ap
+
+
+# Chromium's flags for the browser benchmarks: headless as root, and no background traffic (this
+# machine's closed network refuses it, many connections at a time).
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def browser_args(**sizes):
+    """The arguments of a browser benchmark: the Thingbox binary, one integer option per `sizes`
+    item (its default), the number of runs and Chromium's path."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--thingbox", required=True)
+    for name, default in sizes.items():
+        ap.add_argument(f"--{name}", type=int, default=default)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--chromium", default="/usr/bin/chromium")
+    return ap.parse_args()
+
+
+def console_runs(args, prepare):
+    """Starts `thingbox serve`, calls `prepare(endpoints)`, then yields a page once per run — each
+    in a fresh browser context (1280×860) with the console open and its overview rendered — and
+    cleans up after the last."""
+    import tempfile
+
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, ep = start_serve(args.thingbox, tmp)
+        try:
+            prepare(ep)
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=args.chromium, headless=True, args=CHROMIUM_FLAGS)
+                for _ in range(args.runs):
+                    ctx = browser.new_context(viewport={"width": 1280, "height": 860})
+                    page = ctx.new_page()
+                    page.goto(ep["console"])
+                    page.wait_for_selector("#counts")
+                    yield page
+                    ctx.close()
+                browser.close()
+        finally:
+            proc.terminate()
+            proc.wait(10)

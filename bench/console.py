@@ -5,21 +5,16 @@ measured in headless Chromium (Playwright) with the browser's own Performance AP
     python3 bench/console.py --thingbox target/release/thingbox [--things 10000] [--runs 5]
 (run through `scripts/bench console`, which uses the test virtualenv's Playwright)."""
 
-import argparse
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests" / "e2e"))
 
-from common import start_serve  # noqa: E402
-from playwright.sync_api import sync_playwright  # noqa: E402
+from common import browser_args, console_runs  # noqa: E402
 from registry import seed  # noqa: E402
 
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
 
 
 def ms(page, expr):
@@ -27,45 +22,24 @@ def ms(page, expr):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--thingbox", required=True)
-    ap.add_argument("--things", type=int, default=10_000)
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--chromium", default="/usr/bin/chromium")
-    args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        proc, ep = start_serve(args.thingbox, tmp)
-        try:
-            port = int(ep["api"].rsplit(":", 1)[1])
-            seed(port, args.things)
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=args.chromium, headless=True, args=FLAGS)
-                fcp, ready, things_first, next_page, search = [], [], [], [], []
-                for _ in range(args.runs):
-                    ctx = browser.new_context(viewport={"width": 1280, "height": 860})
-                    page = ctx.new_page()
-                    page.goto(ep["console"])
-                    page.wait_for_selector("#counts")
-                    ready.append(ms(page, "performance.now()"))
-                    fcp.append(ms(page, "performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? -1"))
-                    t0 = ms(page, "performance.now()")
-                    page.evaluate("location.hash = '#/things'")
-                    page.wait_for_selector("#things tbody tr")
-                    things_first.append(ms(page, "performance.now()") - t0)
-                    assert f"of {args.things + 1}" in page.inner_text("#things-range")
-                    t0 = ms(page, "performance.now()")
-                    page.click("#next-page")
-                    page.wait_for_function("document.querySelector('#things-range').innerText.startsWith('51')")
-                    next_page.append(ms(page, "performance.now()") - t0)
-                    t0 = ms(page, "performance.now()")
-                    page.fill("#search", "seed-9999")
-                    page.wait_for_function("document.querySelectorAll('#things tbody tr').length === 1")
-                    search.append(ms(page, "performance.now()") - t0)
-                    ctx.close()
-                browser.close()
-        finally:
-            proc.terminate()
-            proc.wait(10)
+    args = browser_args(things=10_000)
+    fcp, ready, things_first, next_page, search = [], [], [], [], []
+    for page in console_runs(args, lambda ep: seed(int(ep["api"].rsplit(":", 1)[1]), args.things)):
+        ready.append(ms(page, "performance.now()"))
+        fcp.append(ms(page, "performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? -1"))
+        t0 = ms(page, "performance.now()")
+        page.evaluate("location.hash = '#/things'")
+        page.wait_for_selector("#things tbody tr")
+        things_first.append(ms(page, "performance.now()") - t0)
+        assert f"of {args.things + 1}" in page.inner_text("#things-range")
+        t0 = ms(page, "performance.now()")
+        page.click("#next-page")
+        page.wait_for_function("document.querySelector('#things-range').innerText.startsWith('51')")
+        next_page.append(ms(page, "performance.now()") - t0)
+        t0 = ms(page, "performance.now()")
+        page.fill("#search", "seed-9999")
+        page.wait_for_function("document.querySelectorAll('#things tbody tr').length === 1")
+        search.append(ms(page, "performance.now()") - t0)
     med = statistics.median
     print(f"console, {args.things} things, median of {args.runs} fresh browser contexts (ms):")
     print(f"| first contentful paint | {med(fcp):.0f} |")

@@ -182,6 +182,20 @@ pub async fn get(path: &str) -> Result<Value, ApiError> {
     call("GET", path, None).await
 }
 
+/// GET, parsed straight into `T` (no intermediate JSON value: for large answers).
+pub async fn get_as<T: serde::de::DeserializeOwned>(path: &str) -> Result<T, ApiError> {
+    let resp = fetch("GET", path, None).await?;
+    let text = match resp.text() {
+        Ok(p) => JsFuture::from(p).await.ok().and_then(|v| v.as_string()).unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    serde_json::from_str(&text).map_err(|e| ApiError {
+        kind: "BadResponse".into(),
+        message: e.to_string(),
+        status: resp.status(),
+    })
+}
+
 /// A call whose answer is a file: saved by the browser (or the desktop app) as `fallback_name`
 /// unless the answer names one. Returns the answer's headers.
 pub async fn download(

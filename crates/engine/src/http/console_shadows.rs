@@ -46,7 +46,7 @@ async fn shadows_of(State(s): State<AppState>, Path(thing): Path<String>) -> Res
     Ok(Json(json!({ "shadows": out })))
 }
 
-fn version_of(e: &HistoryEntry) -> ShadowVersion {
+fn version_of(e: &HistoryEntry, with_document: bool) -> ShadowVersion {
     ShadowVersion {
         thing: e.thing.clone(),
         shadow: e.name.clone(),
@@ -54,13 +54,14 @@ fn version_of(e: &HistoryEntry) -> ShadowVersion {
         kind: e.kind.to_owned(),
         writer: e.writer.clone(),
         timestamp: e.ts,
-        document: (!e.shadow.deleted).then(|| e.shadow.get_document(None)),
+        document: (with_document && !e.shadow.deleted).then(|| e.shadow.get_document(None)),
         state: e.shadow.clone(),
     }
 }
 
-/// `GET /console/api/shadows/{thing}/history?name=&limit=&format=`: the newest changes, newest
-/// first; `format=jsonl` downloads them as JSON lines.
+/// `GET /console/api/shadows/{thing}/history?name=&limit=&format=&documents=`: the newest changes,
+/// newest first; `format=jsonl` downloads them as JSON lines; `documents=false` leaves out each
+/// version's GetThingShadow document (the kept `state` has it all).
 async fn history(
     State(s): State<AppState>,
     Path(thing): Path<String>,
@@ -69,7 +70,9 @@ async fn history(
     let limit = q.int("limit", 1, 1000)?.unwrap_or(100);
     let name = q.str("name").unwrap_or("");
     let entries = s.shadows.history(&thing, name, limit).await.map_err(Error::from)?;
-    let changes: Vec<ShadowVersion> = entries.iter().map(version_of).collect();
+    // The console's page reads `state`; `documents=false` leaves out what it would not read.
+    let documents = q.str("documents") != Some("false");
+    let changes: Vec<ShadowVersion> = entries.iter().map(|e| version_of(e, documents)).collect();
     match q.str("format") {
         None | Some("json") => {
             let rejected = s.shadows.rejections(&thing, name, limit as usize);
@@ -106,7 +109,7 @@ async fn two_versions(
     let name = q.str("name").unwrap_or("");
     let found = s.shadows.versions(&thing, name, &[a, b]).await.map_err(Error::from)?;
     let pick = |v: i64| {
-        found.iter().find(|e| e.version == v).map(version_of).ok_or_else(|| {
+        found.iter().find(|e| e.version == v).map(|e| version_of(e, true)).ok_or_else(|| {
             Error::from(RegistryError::NotFound(format!("Version {v} of that shadow is not in its history")))
         })
     };

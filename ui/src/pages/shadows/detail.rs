@@ -6,6 +6,7 @@
 //! from the shadow's history; updates arrive live.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use leptos::prelude::*;
 use serde_json::{Map, Value, json};
@@ -31,11 +32,25 @@ fn show(v: Option<&Value>) -> String {
     }
 }
 
-/// What changed from the version before `i` (in a newest-first list) to version `i`.
-fn change_at(list: &[ShadowVersion], i: usize) -> Vec<LeafChange> {
-    let after = diff::state_leaves(&list[i].state);
-    let before = list.get(i + 1).map(|p| diff::state_leaves(&p.state)).unwrap_or_default();
-    diff::diff(&before, &after)
+/// Versions kept in the timeline before "show all".
+const TIMELINE_FIRST: usize = 100;
+
+/// A history as the page uses it: the versions and refusals, and what each version changed
+/// (computed once per load: the tree, the timeline and its key filter all read it).
+struct Kept {
+    history: ShadowHistory,
+    /// `changes[i]`: the leaves version `history.changes[i]` changed from the one before it.
+    changes: Vec<Vec<LeafChange>>,
+}
+
+impl Kept {
+    fn new(history: ShadowHistory) -> Self {
+        let leaves: Vec<_> = history.changes.iter().map(|v| diff::state_leaves(&v.state)).collect();
+        let none = BTreeMap::new();
+        let changes =
+            (0..leaves.len()).map(|i| diff::diff(leaves.get(i + 1).unwrap_or(&none), &leaves[i])).collect();
+        Self { history, changes }
+    }
 }
 
 /// The body that makes `desired` exactly `target` again: its leaves, and `null` for every key the
@@ -58,6 +73,13 @@ pub fn restore_body(current: Option<&Map<String, Value>>, target: Option<&Map<St
         out
     }
     json!({ "state": { "desired": Value::Object(merge(current, target)) } })
+}
+
+/// A timeline row: a version or a refused request (index into the history's lists).
+#[derive(Clone, Copy)]
+enum Row {
+    Version(usize),
+    Refused(usize),
 }
 
 /// The side-by-side tree of one version.
@@ -148,23 +170,17 @@ pub fn ShadowDetail(thing: String, name: String) -> impl IntoView {
     let history = load(move || {
         changed.get();
         let url = format!(
-            "/console/api/shadows/{}/history?name={}&limit={VERSIONS}",
+            "/console/api/shadows/{}/history?name={}&limit={VERSIONS}&documents=false",
             enc(&thing.get_value()),
             enc(&name.get_value())
         );
-        async move {
-            let v = api::get(&url).await?;
-            serde_json::from_value::<ShadowHistory>(v).map_err(|e| ApiError {
-                kind: "BadResponse".into(),
-                message: e.to_string(),
-                status: 200,
-            })
-        }
+        async move { api::get_as::<ShadowHistory>(&url).await.map(|h| Arc::new(Kept::new(h))) }
     });
     // The version shown (`None`: the newest, following live changes).
     let at = RwSignal::new(None::<i64>);
     let key = RwSignal::new(String::new());
     let diff_pair = RwSignal::new(None::<(i64, i64)>);
+    let show_all = RwSignal::new(false);
     let err = RwSignal::new(None::<ApiError>);
     let label = move || {
         let n = name.get_value();
@@ -187,15 +203,16 @@ pub fn ShadowDetail(thing: String, name: String) -> impl IntoView {
         });
     };
     let current =
-        Memo::new(move |_| history.get().and_then(Result::ok).and_then(|h| h.changes.first().cloned()));
+        Memo::new(move |_| history.with(|h| h.as_ref()?.as_ref().ok()?.history.changes.first().cloned()));
     view! {
         <div class="spread">
             <h1><a href="#/shadows">"Shadows"</a>" / "<a href=format!("#/things/{}", thing.get_value())>{thing.get_value()}</a>" / "{label}</h1>
             <button id="shadow-download" on:click=download>"Download history (JSON lines)"</button>
         </div>
         <ErrorBox err=err/>
-        {loaded(history, move |h: ShadowHistory| {
-            let list = h.changes;
+        {loaded(history, move |k: Arc<Kept>| {
+            let list = k.history.changes.clone();
+            let changes = StoredValue::new(k.changes.clone());
             if list.is_empty() {
                 return view! { <div class="empty">"This shadow has no history: nobody has written it yet."</div> }.into_any();
             }
@@ -210,7 +227,8 @@ pub fn ShadowDetail(thing: String, name: String) -> impl IntoView {
                 <div class="card" id="shadow-now">
                     {move || {
                         let i = shown();
-                        let (e, touched, current) = list.with_value(|l| (l[i].clone(), change_at(l, i), l[0].clone()));
+                        let (e, current) = list.with_value(|l| (l[i].clone(), l[0].clone()));
+                        let touched = changes.with_value(|c| c[i].clone());
                         let past = i > 0;
                         let target = e.clone();
                         let ts = e.timestamp;
@@ -240,13 +258,14 @@ pub fn ShadowDetail(thing: String, name: String) -> impl IntoView {
             }.into_any()
         })}
         <Editor thing=thing.get_value() name=name.get_value() current=current/>
-        {loaded(history, move |h: ShadowHistory| {
+        {loaded(history, move |k: Arc<Kept>| {
+            let h = &k.history;
             if h.changes.is_empty() && h.rejected.is_empty() {
                 return ().into_any();
             }
             let newest = h.changes.first().map_or(0, |e| e.version);
-            let list = StoredValue::new(h.changes);
-            let rejected = StoredValue::new(h.rejected);
+            let total = h.changes.len();
+            let k = StoredValue::new(k.clone());
             view! {
                 <h2>"Timeline"</h2>
                 <div class="row">
@@ -255,7 +274,8 @@ pub fn ShadowDetail(thing: String, name: String) -> impl IntoView {
                     <span class="small muted">"Pick two versions to diff: A on one row, B on another."</span>
                 </div>
                 {move || diff_pair.get().map(|(a, b)| {
-                    let changes = list.with_value(|l| {
+                    let changes = k.with_value(|k| {
+                        let l = &k.history.changes;
                         let pick = |v: i64| l.iter().find(|e| e.version == v).map(|e| diff::state_leaves(&e.state)).unwrap_or_default();
                         diff::diff(&pick(a), &pick(b))
                     });
@@ -263,46 +283,60 @@ pub fn ShadowDetail(thing: String, name: String) -> impl IntoView {
                 })}
                 <table id="shadow-timeline"><thead><tr><th>"Version"</th><th>"Change"</th><th>"By"</th><th>"When"</th><th>"Leaves"</th><th>"Diff"</th></tr></thead><tbody>
                     {move || {
-                        let k = key.get();
-                        let mut rows: Vec<(i64, AnyView)> = list.with_value(|l| (0..l.len()).filter_map(|i| {
-                            let changes = change_at(l, i);
-                            if !k.trim().is_empty() && !diff::touches(&changes, &k) {
-                                return None;
-                            }
-                            let e = &l[i];
-                            let v = e.version;
-                            let ts = e.timestamp;
-                            let summary = changes.iter().map(|c| c.path.clone()).collect::<Vec<_>>().join(", ");
-                            Some((ts, view! {
-                                <tr data-version=v class:current=move || at.get().unwrap_or(newest) == v>
-                                    <td><a href="#" on:click=move |ev| { ev.prevent_default(); at.set(if v == newest { None } else { Some(v) }); }>{v}</a></td>
-                                    <td>{e.kind.clone()}</td>
-                                    <td class="mono small">{e.writer.clone()}</td>
-                                    <td class="small">{move || { tick.get(); ago(now_secs(), ts) }}</td>
-                                    <td class="mono small">{summary}</td>
-                                    <td><button class="diff-a" on:click=move |_| diff_pair.update(|p| *p = Some((v, p.map_or(newest, |x| x.1))))>"A"</button>
-                                        <button class="diff-b" on:click=move |_| diff_pair.update(|p| *p = Some((p.map_or(v, |x| x.0), v)))>"B"</button></td>
-                                </tr>
-                            }.into_any()))
-                        }).collect());
-                        // Refused requests, where they happened (a key filter matches their text).
-                        rows.extend(rejected.with_value(|r| r.iter().filter(|r| k.trim().is_empty() || r.payload.contains(k.trim())).map(|r| {
-                            let ts = r.timestamp;
-                            (ts, view! {
-                                <tr class="rejected" data-rejected=r.code>
-                                    <td><span class="badge bad">{format!("✗ {}", r.code)}</span></td>
-                                    <td>{format!("{} rejected", r.operation)}</td>
-                                    <td class="mono small">{r.writer.clone()}</td>
-                                    <td class="small">{move || { tick.get(); ago(now_secs(), ts) }}</td>
-                                    <td class="small"><div>{r.message.clone()}</div><div class="mono muted">{r.payload.clone()}</div></td>
-                                    <td></td>
-                                </tr>
-                            }.into_any())
-                        }).collect::<Vec<_>>()));
-                        rows.sort_by_key(|(ts, _)| std::cmp::Reverse(*ts));
-                        rows.into_iter().map(|(_, v)| v).collect_view()
+                        let wanted = key.get();
+                        let wanted = wanted.trim();
+                        let limit = if show_all.get() { usize::MAX } else { TIMELINE_FIRST };
+                        k.with_value(|k| {
+                            let versions = (0..k.history.changes.len())
+                                .filter(|&i| wanted.is_empty() || diff::touches(&k.changes[i], wanted))
+                                .take(limit)
+                                .map(|i| (k.history.changes[i].timestamp, Row::Version(i)));
+                            // Refused requests, where they happened (a key filter matches their text).
+                            let refused = (0..k.history.rejected.len())
+                                .filter(|&i| wanted.is_empty() || k.history.rejected[i].payload.contains(wanted))
+                                .take(limit)
+                                .map(|i| (k.history.rejected[i].timestamp, Row::Refused(i)));
+                            let mut rows: Vec<(i64, Row)> = versions.chain(refused).collect();
+                            rows.sort_by_key(|(ts, _)| std::cmp::Reverse(*ts));
+                            rows.truncate(limit);
+                            rows.into_iter().map(|(_, row)| match row {
+                                Row::Version(i) => {
+                                    let e = &k.history.changes[i];
+                                    let (v, ts) = (e.version, e.timestamp);
+                                    let summary = k.changes[i].iter().map(|c| c.path.as_str()).collect::<Vec<_>>().join(", ");
+                                    view! {
+                                        <tr data-version=v class:current=move || at.get().unwrap_or(newest) == v>
+                                            <td><a href="#" on:click=move |ev| { ev.prevent_default(); at.set(if v == newest { None } else { Some(v) }); }>{v}</a></td>
+                                            <td>{e.kind.clone()}</td>
+                                            <td class="mono small">{e.writer.clone()}</td>
+                                            <td class="small">{move || { tick.get(); ago(now_secs(), ts) }}</td>
+                                            <td class="mono small">{summary}</td>
+                                            <td><button class="diff-a" on:click=move |_| diff_pair.update(|p| *p = Some((v, p.map_or(newest, |x| x.1))))>"A"</button>
+                                                <button class="diff-b" on:click=move |_| diff_pair.update(|p| *p = Some((p.map_or(v, |x| x.0), v)))>"B"</button></td>
+                                        </tr>
+                                    }.into_any()
+                                }
+                                Row::Refused(i) => {
+                                    let r = &k.history.rejected[i];
+                                    let ts = r.timestamp;
+                                    view! {
+                                        <tr class="rejected" data-rejected=r.code>
+                                            <td><span class="badge bad">{format!("✗ {}", r.code)}</span></td>
+                                            <td>{format!("{} rejected", r.operation)}</td>
+                                            <td class="mono small">{r.writer.clone()}</td>
+                                            <td class="small">{move || { tick.get(); ago(now_secs(), ts) }}</td>
+                                            <td class="small"><div>{r.message.clone()}</div><div class="mono muted">{r.payload.clone()}</div></td>
+                                            <td></td>
+                                        </tr>
+                                    }.into_any()
+                                }
+                            }).collect_view()
+                        })
                     }}
                 </tbody></table>
+                {move || (!show_all.get() && total > TIMELINE_FIRST).then(|| view! {
+                    <button id="timeline-all" on:click=move |_| show_all.set(true)>{format!("Show all {total} versions")}</button>
+                })}
             }.into_any()
         })}
         <Traffic thing=thing.get_value() name=name.get_value() changed=changed tick=tick at=at/>

@@ -82,6 +82,7 @@ def test_one_shadow_tree_time_travel_diff_restore_and_edit(server, iot, page):
         expect(color).to_have_attribute("data-differs", "true")
         expect(color).to_have_attribute("data-changed", "true")
         expect(color).to_contain_text('"blue"')
+        expect(color.locator("td").nth(3)).to_have_text('"blue"')  # the delta column
         expect(page.locator('#shadow-tree tr[data-path="level"]')).to_have_attribute("data-differs", "false")
 
         # The timeline, filtered by key: level changed in versions 1 (desired) and 2 (reported).

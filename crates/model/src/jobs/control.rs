@@ -215,8 +215,10 @@ impl Jobs {
         let mut fx = Effects::default();
         let job_arn = job.arn.clone();
         self.job_event(&mut fx, id, JobOperation::DeletionInProgress);
-        let things: Vec<String> =
+        let mut things: Vec<String> =
             self.execs.iter().filter(|(_, m)| m.contains_key(id)).map(|(t, _)| t.clone()).collect();
+        // By name, so the executions' `deleted` events come in a stable order.
+        things.sort_unstable();
         for t in &things {
             if let Some(e) = self.current(t, id) {
                 fx.events.push(JobEvent::Execution {

@@ -108,7 +108,7 @@ fn Tree(version: ShadowVersion, touched: Vec<LeafChange>, tick: RwSignal<u64>) -
         .map(|c| (c.path.split_once('.').map(|(_, r)| r.to_owned()).unwrap_or(c.path), c.kind))
         .collect();
     view! {
-        <table id="shadow-tree"><thead><tr><th>"Key"</th><th>"Desired"</th><th>"Reported"</th><th>"Last set"</th></tr></thead><tbody>
+        <table id="shadow-tree"><thead><tr><th>"Key"</th><th>"Desired"</th><th>"Reported"</th><th>"Delta"</th><th>"Last set"</th></tr></thead><tbody>
             {paths.into_iter().map(|p| {
                 let differs = delta.contains_key(&p);
                 let changed = touched.contains_key(&p);
@@ -119,6 +119,7 @@ fn Tree(version: ShadowVersion, touched: Vec<LeafChange>, tick: RwSignal<u64>) -
                         <td class="mono">{p.clone()}</td>
                         <td class="mono">{show(desired.get(&p))}</td>
                         <td class="mono">{show(reported.get(&p))}</td>
+                        <td class="mono">{show(delta.get(&p))}</td>
                         <td class="small muted">{move || { tick.get(); t.map(|t| ago(now_secs(), t)).unwrap_or_default() }}</td>
                     </tr>
                 }

@@ -84,31 +84,30 @@ pub async fn call_service(
     path: &str,
     body: Option<Value>,
 ) -> Result<Value, ApiError> {
-    let json = body.is_some();
-    let resp = fetch_body(method, path, body.map(|b| JsValue::from_str(&b.to_string())), json, Some(service))
-        .await?;
-    let text = match resp.text() {
+    call_with(Some(service), method, path, body).await
+}
+
+/// The answer's body as text (empty when there is none).
+async fn text_of(resp: &web_sys::Response) -> String {
+    match resp.text() {
         Ok(p) => JsFuture::from(p).await.ok().and_then(|v| v.as_string()).unwrap_or_default(),
         Err(_) => String::new(),
-    };
-    if text.trim().is_empty() {
-        return Ok(Value::Object(Default::default()));
     }
-    serde_json::from_str(&text).map_err(|e| ApiError {
+}
+
+/// An answer's JSON, or a `BadResponse` naming why it is not.
+fn parse<T: serde::de::DeserializeOwned>(text: &str, status: u16) -> Result<T, ApiError> {
+    serde_json::from_str(text).map_err(|e| ApiError {
         kind: "BadResponse".into(),
         message: e.to_string(),
-        status: resp.status(),
+        status,
     })
 }
 
 /// Uploads a file (a `Blob`) as the raw request body; the answer is parsed as JSON.
 pub async fn upload(path: &str, file: &web_sys::Blob) -> Result<Value, ApiError> {
     let resp = fetch_body("PUT", path, Some(file.into()), false, None).await?;
-    let text = match resp.text() {
-        Ok(p) => JsFuture::from(p).await.ok().and_then(|v| v.as_string()).unwrap_or_default(),
-        Err(_) => String::new(),
-    };
-    Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    Ok(serde_json::from_str(&text_of(&resp).await).unwrap_or(Value::Null))
 }
 
 async fn fetch_body(
@@ -149,10 +148,7 @@ async fn fetch_body(
     let kind =
         resp.headers().get("x-amzn-ErrorType").ok().flatten().unwrap_or_else(|| format!("HTTP {status}"));
     let kind = kind.split(':').next().unwrap_or_default().to_owned();
-    let text = match resp.text() {
-        Ok(p) => JsFuture::from(p).await.ok().and_then(|v| v.as_string()).unwrap_or_default(),
-        Err(_) => String::new(),
-    };
+    let text = text_of(&resp).await;
     let message = serde_json::from_str::<Value>(&text)
         .ok()
         .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
@@ -162,19 +158,24 @@ async fn fetch_body(
 
 /// A JSON call: `body` is sent as JSON; the answer is parsed (an empty answer is `{}`).
 pub async fn call(method: &str, path: &str, body: Option<Value>) -> Result<Value, ApiError> {
-    let resp = fetch(method, path, body.map(|b| b.to_string())).await?;
-    let text = match resp.text() {
-        Ok(p) => JsFuture::from(p).await.ok().and_then(|v| v.as_string()).unwrap_or_default(),
-        Err(_) => String::new(),
-    };
+    call_with(None, method, path, body).await
+}
+
+/// [`call`], to `service`'s API when given (see [`call_service`]).
+async fn call_with(
+    service: Option<&str>,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Result<Value, ApiError> {
+    let json = body.is_some();
+    let resp =
+        fetch_body(method, path, body.map(|b| JsValue::from_str(&b.to_string())), json, service).await?;
+    let text = text_of(&resp).await;
     if text.trim().is_empty() {
         return Ok(Value::Object(Default::default()));
     }
-    serde_json::from_str(&text).map_err(|e| ApiError {
-        kind: "BadResponse".into(),
-        message: e.to_string(),
-        status: resp.status(),
-    })
+    parse(&text, resp.status())
 }
 
 /// GET shorthand.
@@ -185,15 +186,7 @@ pub async fn get(path: &str) -> Result<Value, ApiError> {
 /// GET, parsed straight into `T` (no intermediate JSON value: for large answers).
 pub async fn get_as<T: serde::de::DeserializeOwned>(path: &str) -> Result<T, ApiError> {
     let resp = fetch("GET", path, None).await?;
-    let text = match resp.text() {
-        Ok(p) => JsFuture::from(p).await.ok().and_then(|v| v.as_string()).unwrap_or_default(),
-        Err(_) => String::new(),
-    };
-    serde_json::from_str(&text).map_err(|e| ApiError {
-        kind: "BadResponse".into(),
-        message: e.to_string(),
-        status: resp.status(),
-    })
+    parse(&text_of(&resp).await, resp.status())
 }
 
 /// A call whose answer is a file: saved by the browser (or the desktop app) as `fallback_name`

@@ -88,22 +88,36 @@ pub async fn read_packet(s: &mut Box<dyn Io>) -> anyhow::Result<u8> {
     Ok(first)
 }
 
+/// Runs `open(i)` for every `i` below `n`, at most 64 at a time (a broker's accept queue is not
+/// what these scenarios measure), and returns the streams in the order they came up.
+pub async fn open_all<F, Fut>(n: usize, open: F) -> anyhow::Result<Vec<Box<dyn Io>>>
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = anyhow::Result<Box<dyn Io>>> + Send + 'static,
+{
+    let mut out = Vec::with_capacity(n);
+    let mut pending = tokio::task::JoinSet::new();
+    for i in 0..n {
+        pending.spawn(open(i));
+        if pending.len() >= 64 {
+            out.push(pending.join_next().await.expect("task")??);
+        }
+    }
+    while let Some(r) = pending.join_next().await {
+        out.push(r??);
+    }
+    Ok(out)
+}
+
 /// Opens `connections` connections, 64 at a time, prints when all are up, and holds them until
 /// stdin closes.
 pub async fn idle(target: Target, connections: usize) -> anyhow::Result<serde_json::Value> {
     let start = Instant::now();
-    let mut held = Vec::with_capacity(connections);
-    let mut pending = tokio::task::JoinSet::new();
-    for i in 0..connections {
+    let held = open_all(connections, |i| {
         let target = target.clone();
-        pending.spawn(async move { target.connect(&format!("idle-{i}")).await });
-        if pending.len() >= 64 {
-            held.push(pending.join_next().await.expect("task")??);
-        }
-    }
-    while let Some(r) = pending.join_next().await {
-        held.push(r??);
-    }
+        async move { target.connect(&format!("idle-{i}")).await }
+    })
+    .await?;
     let seconds = start.elapsed().as_secs_f64();
     println!(
         "{}",

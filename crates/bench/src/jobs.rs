@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rumqttc::{Event, Packet, QoS};
 use serde_json::json;
 
-use crate::idle::{Target, read_packet, subscribe};
+use crate::idle::{Target, open_all, read_packet, subscribe};
 use crate::{Cli, connected};
 
 /// `devices` connections send every thing's UpdateJobExecution (SUCCEEDED, QoS 1, pipelined) and
@@ -85,22 +85,15 @@ pub async fn notified(
     timeout: u64,
 ) -> anyhow::Result<serde_json::Value> {
     let start = Instant::now();
-    let mut ready = Vec::with_capacity(things);
-    let mut pending = tokio::task::JoinSet::new();
-    for n in 0..things {
+    let ready = open_all(things, |n| {
         let (target, thing) = (target.clone(), format!("{prefix}{n}"));
-        pending.spawn(async move {
+        async move {
             let mut s = target.connect(&thing).await?;
             subscribe(&mut s, &format!("$aws/things/{thing}/jobs/notify-next")).await?;
             anyhow::Ok(s)
-        });
-        if pending.len() >= 64 {
-            ready.push(pending.join_next().await.expect("task")??);
         }
-    }
-    while let Some(r) = pending.join_next().await {
-        ready.push(r??);
-    }
+    })
+    .await?;
     let seconds_to_connect = start.elapsed().as_secs_f64();
     println!(
         "{}",

@@ -99,8 +99,10 @@ impl ShadowService {
 }
 
 impl ShadowService {
-    /// Keeps a refused update or delete for the console, and the event that tells it.
+    /// Keeps a refused update or delete for the console, and the event that tells it — unless
+    /// its names are invalid: not a shadow anyone can look at, so answered and not kept.
     fn refused(&self, r: Refused<'_>, e: &ShadowError, now: i64) -> Option<ConsoleEvent> {
+        check_names(r.thing, r.name).ok()?;
         let event = self.broker.console.has_listeners().then(|| ConsoleEvent::ShadowRejected {
             thing: r.thing.to_owned(),
             shadow: r.name.to_owned(),
@@ -167,13 +169,7 @@ impl ShadowService {
             Decided { reply: Err(e), publish, pending: Pending::done(), event, hops: 0 }
         };
         if let Err(e) = check_names(thing, name) {
-            // Not a shadow anyone can look at: answered, not kept.
-            let publish = if mqtt {
-                vec![(format!("{prefix}/update/rejected"), e.document(token.as_deref(), now))]
-            } else {
-                vec![]
-            };
-            return Decided { reply: Err(e), publish, pending: Pending::done(), event: None, hops: 0 };
+            return rejected(e);
         }
         let req = match shadow::parse_update(payload) {
             Ok(r) => r,
@@ -245,9 +241,7 @@ impl ShadowService {
             (Err(e), true) => vec![(format!("{prefix}/delete/rejected"), e.document(token.as_deref(), now))],
             _ => vec![],
         };
-        if let Err(e) = &reply
-            && check_names(thing, name).is_ok()
-        {
+        if let Err(e) = &reply {
             let r =
                 Refused { thing, name, operation: "delete", writer, payload, client_token: token.clone() };
             event = self.refused(r, e, now);
@@ -403,7 +397,7 @@ impl ShadowService {
                 let token = shadow::client_token_of(&msg.payload);
                 let topic = format!("{}/{op}/rejected", topic_prefix(thing, name));
                 let now = now_secs();
-                let event = (op != "get" && check_names(thing, name).is_ok())
+                let event = (op != "get")
                     .then(|| {
                         let r = Refused {
                             thing,

@@ -167,6 +167,8 @@ impl Jobs {
             let comment =
                 || Some("Canceled at the end of the job's schedule (schedulingConfig.endTime)".to_owned());
             match s.end_behavior {
+                // Acted on once: nothing waits any more (every later tick finds it so).
+                EndBehavior::StopRollout if self.jobs[&id].rollout.waiting.is_empty() => continue,
                 EndBehavior::StopRollout => {
                     if let Some(job) = self.jobs.get_mut(&id) {
                         job.rollout.waiting.clear();

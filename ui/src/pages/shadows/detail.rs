@@ -15,9 +15,8 @@ use thingbox_model::shadow::diff::{self, ChangeKind, LeafChange};
 
 use super::editor::Editor;
 use super::traffic::Traffic;
-use super::{ago, now_secs};
+use super::{ago, now_secs, shadow_changes};
 use crate::api::{self, ApiError, act, enc, load};
-use crate::live::Live;
 use crate::widgets::{ErrorBox, loaded, ticker};
 
 /// How many versions the page reads (the service keeps at most this many by default).
@@ -156,16 +155,8 @@ fn Diff(changes: Vec<LeafChange>) -> impl IntoView {
 /// The page.
 #[component]
 pub fn ShadowDetail(thing: String, name: String) -> impl IntoView {
-    let live = expect_context::<Live>();
     let tick = ticker(std::time::Duration::from_secs(1));
-    let changed = RwSignal::new(live.shadows.get_untracked());
-    Effect::new(move |_| {
-        tick.get();
-        let now = live.shadows.get_untracked();
-        if now != changed.get_untracked() {
-            changed.set(now);
-        }
-    });
+    let changed = shadow_changes(tick);
     let thing = StoredValue::new(thing);
     let name = StoredValue::new(name);
     let history = load(move || {

@@ -11,8 +11,7 @@ use leptos::prelude::*;
 use thingbox_api::shadows::ShadowSummary;
 
 pub use self::detail::ShadowDetail;
-use crate::api::enc;
-use crate::api::{self, load};
+use crate::api::{self, enc, load};
 use crate::live::Live;
 use crate::widgets::{loaded, ticker};
 
@@ -32,12 +31,10 @@ pub fn now_secs() -> i64 {
     (js_sys::Date::now() / 1000.0) as i64
 }
 
-/// The page.
-#[component]
-pub fn Shadows() -> impl IntoView {
+/// A counter that follows the console's shadow changes on the next `tick` after one, so the pages
+/// that refetch on it cost one request a second however busy the fleet is.
+fn shadow_changes(tick: RwSignal<u64>) -> RwSignal<u64> {
     let live = expect_context::<Live>();
-    let tick = ticker(std::time::Duration::from_secs(1));
-    // Refetch on the next tick after a change, so a busy fleet costs one request a second.
     let changed = RwSignal::new(live.shadows.get_untracked());
     Effect::new(move |_| {
         tick.get();
@@ -46,6 +43,14 @@ pub fn Shadows() -> impl IntoView {
             changed.set(now);
         }
     });
+    changed
+}
+
+/// The page.
+#[component]
+pub fn Shadows() -> impl IntoView {
+    let tick = ticker(std::time::Duration::from_secs(1));
+    let changed = shadow_changes(tick);
     let list = load(move || {
         changed.get();
         async move {

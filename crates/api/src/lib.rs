@@ -36,6 +36,14 @@ pub struct Endpoints {
     pub mqtt_tls: Option<String>,
     /// `host:port` of the plain MQTT listener (`null` while this build has no MQTT gateway).
     pub mqtt: Option<String>,
+    /// `host:port` of the multiplexed TLS port (AWS's 443): MQTT with ALPN `x-amzn-mqtt-ca`, HTTPS
+    /// for the AWS APIs and `wss://host:port/mqtt`; `null` when it is not served.
+    #[serde(default)]
+    pub https: Option<String>,
+    /// Why the multiplexed TLS port is not served, and how to change that (e.g. port 443 needs a
+    /// privilege: `sudo thingbox trust` grants it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub https_unavailable: Option<String>,
     /// Absolute path of the root CA certificate (PEM).
     pub root_ca: String,
     /// The emulated AWS account id.

@@ -68,6 +68,9 @@ pub struct EngineConfig {
     pub rules: rules::RulesConfig,
     /// Jobs settings.
     pub jobs: jobs::JobsConfig,
+    /// Why the multiplexed TLS port is not served (the caller could not bind it), for
+    /// `endpoints.json` and the console.
+    pub https_unavailable: Option<String>,
 }
 
 impl EngineConfig {
@@ -86,6 +89,7 @@ impl EngineConfig {
             history: viewer::history::HistoryConfig::default(),
             rules: rules::RulesConfig::default(),
             jobs: jobs::JobsConfig::default(),
+            https_unavailable: None,
         }
     }
 
@@ -111,6 +115,8 @@ pub struct Listeners {
     pub mqtt_tls: Option<TcpListener>,
     /// The plain MQTT port.
     pub mqtt: Option<TcpListener>,
+    /// The multiplexed TLS port (443 on AWS): MQTT by ALPN, HTTPS and `wss://` otherwise.
+    pub https: Option<TcpListener>,
 }
 
 /// Why an engine could not start or stop cleanly.
@@ -229,6 +235,7 @@ impl Engine {
         let viewer =
             viewer::ViewerService::new(broker.clone(), history.clone(), &dir, events.console.clone());
         let tls = gateway::tls::server_config(&ca, registry.clone())?;
+        let https_tls = gateway::tls::https_config(&ca)?;
         let ca = Arc::new(ca);
 
         let host: IpAddr =
@@ -239,6 +246,12 @@ impl Engine {
             api: format!("http://{}", SocketAddr::new(host, api_addr.port())),
             mqtt_tls: listeners.mqtt_tls.as_ref().map(addr_of).transpose()?.map(|a| a.to_string()),
             mqtt: listeners.mqtt.as_ref().map(addr_of).transpose()?.map(|a| a.to_string()),
+            https: listeners.https.as_ref().map(addr_of).transpose()?.map(|a| a.to_string()),
+            https_unavailable: if listeners.https.is_some() {
+                None
+            } else {
+                config.https_unavailable.clone()
+            },
             root_ca: ca.root_path().display().to_string(),
             account: config.account.clone(),
             region: config.region.clone(),
@@ -296,6 +309,22 @@ impl Engine {
         let app = http::app(state);
 
         let mut tasks = tokio::task::JoinSet::new();
+        if let Some(l) = listeners.https {
+            let local = l.local_addr()?;
+            let (to_http, handed) = tokio::sync::mpsc::channel(64);
+            let mux = gateway::alpn::Multiplexed { mqtt: tls.clone(), https: https_tls, to_http };
+            tasks.spawn(gw.clone().serve_multiplexed(l, mux));
+            let mut stop = stop_rx.clone();
+            let stopped = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            let app = app.clone();
+            tasks.spawn(async move {
+                if let Err(e) = http::serve_https(handed, local, app, stopped).await {
+                    tracing::warn!(error = %e, "HTTPS on the multiplexed port stopped");
+                }
+            });
+        }
         if let Some(l) = listeners.mqtt_tls {
             tasks.spawn(gw.clone().serve_tls(l, tls));
         }

@@ -23,6 +23,7 @@ async fn start() -> Running {
         api: TcpListener::bind("127.0.0.1:0").await.unwrap(),
         mqtt_tls: Some(TcpListener::bind("127.0.0.1:0").await.unwrap()),
         mqtt: Some(TcpListener::bind("127.0.0.1:0").await.unwrap()),
+        https: Some(TcpListener::bind("127.0.0.1:0").await.unwrap()),
     };
     let (stop, rx) = oneshot::channel::<()>();
     let handle = Engine::start(EngineConfig::new(dir.path()), listeners, async {

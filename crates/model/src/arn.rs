@@ -26,6 +26,8 @@ pub enum ResourceType {
     Job,
     /// `jobtemplate/<jobTemplateId>`
     JobTemplate,
+    /// `provisioningtemplate/<templateName>`
+    ProvisioningTemplate,
     /// `client/<clientId>`
     Client,
     /// `topic/<topicName>`
@@ -48,6 +50,7 @@ impl ResourceType {
             Self::Rule => "rule",
             Self::Job => "job",
             Self::JobTemplate => "jobtemplate",
+            Self::ProvisioningTemplate => "provisioningtemplate",
             Self::Client => "client",
             Self::Topic => "topic",
             Self::TopicFilter => "topicfilter",
@@ -66,6 +69,7 @@ impl ResourceType {
             "rule" => Self::Rule,
             "job" => Self::Job,
             "jobtemplate" => Self::JobTemplate,
+            "provisioningtemplate" => Self::ProvisioningTemplate,
             "client" => Self::Client,
             "topic" => Self::Topic,
             "topicfilter" => Self::TopicFilter,

@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod names;
 pub mod paging;
 pub mod policy;
+pub mod provisioning;
 pub mod registry;
 pub mod rules;
 pub mod shadow;

@@ -33,6 +33,12 @@ pub struct ServeArgs {
     /// port, `off` = no plain listener [default: 1883]
     #[arg(long, value_name = "PORT|off")]
     pub mqtt_port: Option<PortOrOff>,
+    /// Port of the multiplexed TLS endpoint, as AWS's 443: MQTT with ALPN x-amzn-mqtt-ca (the
+    /// Device SDK's default), HTTPS for the AWS APIs and wss://HOST:PORT/mqtt; 0 = any free port,
+    /// `off` = not served. Below 1024 it needs a privilege `sudo thingbox trust` grants
+    /// [default: 443]
+    #[arg(long, value_name = "PORT|off")]
+    pub https_port: Option<PortOrOff>,
     /// Changes kept per shadow for the console's history [default: 1000]
     #[arg(long, value_name = "N")]
     pub shadow_history: Option<u32>,
@@ -114,6 +120,7 @@ struct FileConfig {
     api_port: Option<u16>,
     mqtt_tls_port: Option<u16>,
     mqtt_port: Option<PortOrOff>,
+    https_port: Option<PortOrOff>,
     #[serde(default)]
     plain_policies: Vec<String>,
     shadow_history: Option<u32>,
@@ -155,6 +162,8 @@ pub struct Settings {
     pub mqtt_tls_port: u16,
     /// `None`: no plain listener.
     pub mqtt_port: Option<u16>,
+    /// `None` = off.
+    pub https_port: Option<u16>,
     pub plain_policies: Vec<String>,
     pub shadow_history: u32,
     pub history_messages: u64,
@@ -261,6 +270,11 @@ impl Settings {
             mqtt_tls_port: args.mqtt_tls_port.or(file.mqtt_tls_port).unwrap_or(8883),
             mqtt_port: match args.mqtt_port.or(file.mqtt_port) {
                 None => Some(1883),
+                Some(PortOrOff::Port(p)) => Some(p),
+                Some(PortOrOff::Off(_)) => None,
+            },
+            https_port: match args.https_port.or(file.https_port) {
+                None => Some(443),
                 Some(PortOrOff::Port(p)) => Some(p),
                 Some(PortOrOff::Off(_)) => None,
             },
@@ -380,6 +394,7 @@ mod tests {
             api_port: None,
             mqtt_tls_port: None,
             mqtt_port: None,
+            https_port: None,
             plain_policies: Vec::new(),
             shadow_history: None,
             history_messages: None,
@@ -424,15 +439,22 @@ mod tests {
     fn flags_win_over_file_over_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let s = Settings::resolve(args(dir.path())).unwrap();
-        assert_eq!((s.api_port, s.mqtt_tls_port, s.mqtt_port), (4580, 8883, Some(1883)));
+        assert_eq!(
+            (s.api_port, s.mqtt_tls_port, s.mqtt_port, s.https_port),
+            (4580, 8883, Some(1883), Some(443))
+        );
         let off =
             Settings::resolve(ServeArgs { mqtt_port: Some("off".parse().unwrap()), ..args(dir.path()) })
                 .unwrap();
         assert_eq!(off.mqtt_port, None);
         assert_eq!(s.bind, IpAddr::from([127, 0, 0, 1]));
-        std::fs::write(dir.path().join(CONFIG_FILE), "api_port = 5000\nregion = \"eu-west-1\"\n").unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "api_port = 5000\nregion = \"eu-west-1\"\nhttps_port = \"off\"\n",
+        )
+        .unwrap();
         let s = Settings::resolve(args(dir.path())).unwrap();
-        assert_eq!((s.api_port, s.region.as_str()), (5000, "eu-west-1"));
+        assert_eq!((s.api_port, s.region.as_str(), s.https_port), (5000, "eu-west-1", None));
         let s = Settings::resolve(ServeArgs { api_port: Some(0), ..args(dir.path()) }).unwrap();
         assert_eq!(s.api_port, 0);
     }

@@ -29,6 +29,28 @@ async fn bind(addr: SocketAddr, flag: &str, or_any: bool) -> anyhow::Result<TcpL
     }
 }
 
+/// Binds the multiplexed TLS port. Unlike the other ports, failing to is not fatal (443 is
+/// privileged, and often taken by a web server): Thingbox runs without it and says why and how to
+/// change that.
+async fn bind_https(addr: SocketAddr) -> (Option<TcpListener>, Option<String>) {
+    let why = match TcpListener::bind(addr).await {
+        Ok(l) => return (Some(l), None),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => format!(
+            "port {} needs a privilege this process lacks: run `sudo thingbox trust` once (it lets this \
+             binary bind ports below 1024), or pass --https-port with a port above 1023",
+            addr.port()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => format!(
+            "port {} on {} is in use by another program; stop it, or pass --https-port with another port",
+            addr.port(),
+            addr.ip()
+        ),
+        Err(e) => format!("cannot listen on {addr} ({e}); pass another --https-port"),
+    };
+    tracing::warn!("the multiplexed TLS port (MQTT with ALPN, HTTPS, wss) is not served: {why}");
+    (None, Some(why))
+}
+
 /// Binds the listeners `settings` name and starts an engine on them. With `ports_or_any`, a port
 /// in use is replaced by any free one (the desktop app, which must start whatever else runs);
 /// otherwise it is an error naming the flag. Dropping (or sending on) the returned sender stops
@@ -44,13 +66,19 @@ pub async fn start(
         Some(port) => Some(bind(SocketAddr::new(settings.bind, port), "--mqtt-port", ports_or_any).await?),
         None => None,
     };
+    let (https, https_unavailable) = match settings.https_port {
+        Some(port) => bind_https(SocketAddr::new(settings.bind, port)).await,
+        None => (None, None),
+    };
+    let mut config = settings.engine_config();
+    config.https_unavailable = https_unavailable;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let engine =
-        Engine::start(settings.engine_config(), Listeners { api, mqtt_tls: Some(mqtt_tls), mqtt }, async {
-            let _ = stop_rx.await;
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let listeners = Listeners { api, mqtt_tls: Some(mqtt_tls), mqtt, https };
+    let engine = Engine::start(config, listeners, async {
+        let _ = stop_rx.await;
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok((engine, stop_tx))
 }
 

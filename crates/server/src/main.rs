@@ -71,6 +71,16 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             "  MQTT+TLS   {tls}    (device certificates: aws iot create-keys-and-certificate + a policy)"
         );
     }
+    match (&ep.https, &ep.https_unavailable) {
+        (Some(https), _) => {
+            let port = https.rsplit(':').next().unwrap_or("443");
+            println!(
+                "  TLS {port:<6} {https}    (as AWS's 443: MQTT with ALPN x-amzn-mqtt-ca, https:// API, wss://…/mqtt)"
+            );
+        }
+        (None, Some(why)) => println!("  TLS 443    not served: {why}"),
+        (None, None) => println!("  TLS 443    off (--https-port off)"),
+    }
     match &ep.mqtt {
         Some(plain) => {
             let policy = if settings.plain_policies.is_empty() {

@@ -6,6 +6,11 @@
 //! `update-ca-certificates`; Fedora/RHEL use `/etc/pki/ca-trust/source/anchors/` and
 //! `update-ca-trust extract`; macOS runs `security add-trusted-cert` on the System keychain;
 //! Windows runs `certutil -addstore ROOT`.
+//!
+//! On Linux it also lets this binary bind ports below 1024, so the Device SDK's default port 443
+//! can be served without running as root: `setcap cap_net_bind_service=+ep` on the binary file
+//! (one file capability, nothing else on the system; a rebuilt binary loses it). `--uninstall`
+//! removes it again (`setcap -r`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -48,6 +53,42 @@ fn require_root(uninstall: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Grants (or with `uninstall`, takes back) this binary the right to bind ports below 1024. Not
+/// fatal: the trust store is what `trust` is for; port 443 is a convenience that `--https-port`
+/// can replace.
+fn low_ports(uninstall: bool) {
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            eprintln!("note: cannot find this binary ({e}); port 443 stays root-only");
+            return;
+        }
+    };
+    let mut cmd = Command::new("setcap");
+    if uninstall {
+        cmd.arg("-r");
+    } else {
+        cmd.arg("cap_net_bind_service=+ep");
+    }
+    let status = cmd.arg(&exe).stderr(std::process::Stdio::null()).status();
+    match status {
+        Ok(s) if s.success() => println!(
+            "{} {} (cap_net_bind_service: it may serve port 443 without root)",
+            if uninstall { "Took back from" } else { "Granted to" },
+            exe.display()
+        ),
+        // `setcap -r` on a file without capabilities fails: nothing to take back.
+        Ok(_) if uninstall => {}
+        Ok(s) => eprintln!(
+            "note: `setcap cap_net_bind_service=+ep {}` failed ({s}); port 443 stays root-only",
+            exe.display()
+        ),
+        Err(e) => eprintln!(
+            "note: cannot run setcap ({e}; on Debian it is in the libcap2-bin package); port 443 stays root-only"
+        ),
+    }
+}
+
 /// Installs (or with `uninstall`, removes) the root CA of `data_dir` in the system trust store.
 pub fn trust(data_dir: &Path, uninstall: bool) -> anyhow::Result<()> {
     let root = root_ca(data_dir)?;
@@ -77,6 +118,7 @@ pub fn trust(data_dir: &Path, uninstall: bool) -> anyhow::Result<()> {
                         "The Thingbox root CA of {} was not installed; nothing to do.",
                         data_dir.display()
                     );
+                    low_ports(uninstall);
                     return Ok(());
                 }
                 Err(e) => return Err(e).with_context(|| format!("cannot remove {}", target.display())),
@@ -91,6 +133,7 @@ pub fn trust(data_dir: &Path, uninstall: bool) -> anyhow::Result<()> {
             target.display(),
             root.display()
         );
+        low_ports(uninstall);
         return Ok(());
     }
     if cfg!(target_os = "macos") {

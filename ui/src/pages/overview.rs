@@ -106,6 +106,14 @@ pub fn Overview() -> impl IntoView {
                     <div>"MQTT over mutual TLS"</div><div><Copy text=ep.mqtt_tls.clone().unwrap_or_else(|| "off".into())/></div>
                     <div>"MQTT (plain)"</div><div><Copy text=ep.mqtt.clone().unwrap_or_else(|| "off".into())/></div>
                     <div>"MQTT over WebSocket"</div><div><Copy text=format!("{}/mqtt", ep.api.replacen("http", "ws", 1))/></div>
+                    <div>"TLS port (as AWS's 443)"</div><div id="https-endpoint">{match (ep.https.clone(), ep.https_unavailable.clone()) {
+                        (Some(hp), _) => view! {
+                            <Copy text=hp.clone()/>
+                            <div class="muted">"MQTT with ALPN x-amzn-mqtt-ca (the Device SDK's default), https:// API, "<code>{format!("wss://{hp}/mqtt")}</code></div>
+                        }.into_any(),
+                        (None, Some(why)) => view! { <span class="warn">"not served: "{why}</span> }.into_any(),
+                        (None, None) => view! { <span class="muted">"off"</span> }.into_any(),
+                    }}</div>
                     <div>"Root CA"</div><div><Copy text=ep.root_ca.clone()/></div>
                     <div>"Account / region"</div><div><code>{ep.account.clone()}" / "{ep.region.clone()}</code></div>
                     <div>"Data dir"</div><div><Copy text=o.data_dir.clone()/></div>

@@ -1,9 +1,11 @@
-//! The device edge: the mutual-TLS MQTT listener, the plain MQTT listener, identity, and the
-//! authorization hook every CONNECT, PUBLISH, SUBSCRIBE and delivery goes through.
+//! The device edge: the mutual-TLS MQTT listener, the plain MQTT listener, the multiplexed TLS port
+//! ([`alpn`]: MQTT and HTTPS on one port, as AWS's 443), identity, and the authorization hook every
+//! CONNECT, PUBLISH, SUBSCRIBE and delivery goes through.
 //!
 //! Each listener has an accept loop that owns its connection tasks; a TLS handshake and a CONNECT
 //! each have a deadline, so a silent socket only ever holds its own task.
 
+pub mod alpn;
 pub mod codec;
 pub mod conn;
 pub mod tls;

@@ -1,6 +1,10 @@
 //! TLS for device connections: rustls with our own client-certificate verifier. A client
 //! certificate is accepted only if it is registered and ACTIVE, and (unless it was registered
 //! without a CA) chains to Thingbox's root or to a registered ACTIVE CA.
+//!
+//! Two configurations share the server certificate: [`server_config`] (mutual TLS, MQTT) and
+//! [`https_config`] (no client certificate, `http/1.1`: the AWS APIs and `wss://…/mqtt` on the
+//! multiplexed port, see [`super::alpn`]).
 
 use std::sync::Arc;
 
@@ -20,8 +24,10 @@ use crate::ca::{CaError, LocalCa};
 use crate::certs;
 use crate::registry::RegistryService;
 
-/// ALPN protocols accepted on the MQTT TLS port (the AWS Device SDK sends `x-amzn-mqtt-ca` on 443).
-const ALPN: [&[u8]; 2] = [b"x-amzn-mqtt-ca", b"mqtt"];
+/// ALPN protocols accepted for MQTT (the AWS Device SDK sends `x-amzn-mqtt-ca` on 443).
+pub const MQTT_ALPN: [&[u8]; 2] = [b"x-amzn-mqtt-ca", b"mqtt"];
+/// ALPN protocols accepted for HTTPS (axum serves HTTP/1.1).
+const HTTPS_ALPN: [&[u8]; 1] = [b"http/1.1"];
 
 fn pem_der(path: &std::path::Path, what: &str) -> Result<Vec<u8>, CaError> {
     let text =
@@ -31,30 +37,65 @@ fn pem_der(path: &std::path::Path, what: &str) -> Result<Vec<u8>, CaError> {
     Ok(pem.contents)
 }
 
-/// The rustls server configuration for the device gateway.
+/// The server certificate chain (server certificate, then root) and its key.
+struct ServerIdentity {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    root: CertificateDer<'static>,
+    path: std::path::PathBuf,
+}
+
+impl ServerIdentity {
+    fn load(ca: &LocalCa) -> Result<Self, CaError> {
+        let (cert_path, key_path) = ca.server_paths();
+        let cert = CertificateDer::from(pem_der(&cert_path, "server certificate")?);
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pem_der(&key_path, "server key")?));
+        let root = CertificateDer::from(pem_der(&ca.root_path(), "root certificate")?);
+        Ok(Self { chain: vec![cert, root.clone()], key, root, path: cert_path })
+    }
+
+    fn invalid(&self) -> impl Fn(TlsError) -> CaError + '_ {
+        |e| CaError::Invalid { path: self.path.clone(), detail: e.to_string() }
+    }
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The rustls server configuration for device connections (mutual TLS, MQTT).
 pub fn server_config(
     ca: &LocalCa,
     registry: Arc<RegistryService>,
 ) -> Result<Arc<rustls::ServerConfig>, CaError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let (cert_path, key_path) = ca.server_paths();
-    let cert = CertificateDer::from(pem_der(&cert_path, "server certificate")?);
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pem_der(&key_path, "server key")?));
-    let root = CertificateDer::from(pem_der(&ca.root_path(), "root certificate")?);
+    let provider = provider();
+    let id = ServerIdentity::load(ca)?;
     let verifier = Arc::new(DeviceVerifier {
         registry,
-        root: root.clone(),
+        root: id.root.clone(),
         provider: provider.clone(),
         cache: Mutex::new(None),
     });
-    let invalid = |e: TlsError| CaError::Invalid { path: cert_path.clone(), detail: e.to_string() };
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(invalid)?
+        .map_err(id.invalid())?
         .with_client_cert_verifier(verifier)
-        .with_single_cert(vec![cert, root], key)
-        .map_err(invalid)?;
-    config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+        .with_single_cert(id.chain.clone(), id.key.clone_key())
+        .map_err(id.invalid())?;
+    config.alpn_protocols = MQTT_ALPN.iter().map(|p| p.to_vec()).collect();
+    Ok(Arc::new(config))
+}
+
+/// The rustls server configuration for HTTPS (no client certificate).
+pub fn https_config(ca: &LocalCa) -> Result<Arc<rustls::ServerConfig>, CaError> {
+    let id = ServerIdentity::load(ca)?;
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(id.invalid())?
+        .with_no_client_auth()
+        .with_single_cert(id.chain.clone(), id.key.clone_key())
+        .map_err(id.invalid())?;
+    config.alpn_protocols = HTTPS_ALPN.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
 }
 

@@ -60,6 +60,8 @@ pub enum AwsErrorType {
     UnsupportedDocumentEncoding,
     /// 401
     Unauthorized,
+    /// 403 (an unsigned `wss://…/mqtt`)
+    Forbidden,
     /// 429
     Throttling,
     /// 409 (jobs)
@@ -91,6 +93,7 @@ impl AwsErrorType {
             Self::Conflict => "ConflictException",
             Self::UnsupportedDocumentEncoding => "UnsupportedDocumentEncodingException",
             Self::Unauthorized => "UnauthorizedException",
+            Self::Forbidden => "ForbiddenException",
             Self::Throttling => "ThrottlingException",
             Self::InvalidStateTransition => "InvalidStateTransitionException",
             Self::TerminalState => "TerminalStateException",
@@ -117,6 +120,7 @@ impl AwsErrorType {
             Self::Conflict => StatusCode::CONFLICT,
             Self::UnsupportedDocumentEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
             Self::Throttling => StatusCode::TOO_MANY_REQUESTS,
             Self::RequestEntityTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::InternalFailure => StatusCode::INTERNAL_SERVER_ERROR,

@@ -205,3 +205,42 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await
 }
+
+/// HTTPS connections the multiplexed port has accepted ([`crate::gateway::alpn`]), as an axum
+/// listener.
+#[derive(Debug)]
+struct Handed(tokio::sync::mpsc::Receiver<crate::gateway::alpn::HttpsConn>, std::net::SocketAddr);
+
+impl axum::serve::Listener for Handed {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.0.recv().await {
+            Some(conn) => conn,
+            // The port has stopped: wait for the graceful shutdown that follows.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.1)
+    }
+}
+
+/// Serves `app` over the HTTPS connections handed over by the multiplexed port (`local` is that
+/// port's address) until `shutdown` completes.
+pub async fn serve_https(
+    handed: tokio::sync::mpsc::Receiver<crate::gateway::alpn::HttpsConn>,
+    local: std::net::SocketAddr,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt as _;
+    // `tap_io` is a no-op here; axum provides `ConnectInfo<SocketAddr>` only for its own listener
+    // types, and a tapped listener is one.
+    let listener = Handed(handed, local).tap_io(|_| {});
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,7 +1,9 @@
-//! MQTT over WebSocket at `/mqtt` on the API port (`wss://<endpoint>/mqtt` on AWS). The SigV4 query
-//! parameters are read for the access key id, which becomes the connection's identity; they are not
-//! verified. Binary WebSocket frames carry the MQTT byte stream, which the gateway serves like any
-//! other connection.
+//! MQTT over WebSocket at `/mqtt`: `wss://<endpoint>:443/mqtt` on the multiplexed TLS port, as on
+//! AWS, and `ws://` on the API port. As on AWS the URL must be SigV4-signed for
+//! `iotdevicegateway` (else HTTP 403); the signature is read, not verified, and its access key id
+//! becomes the connection's identity (an IAM principal: allowed everything, as an admin's
+//! credentials would be). Binary WebSocket frames carry the MQTT byte stream, which the gateway
+//! serves like any other connection.
 
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
@@ -19,20 +21,19 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/mqtt", get(upgrade))
 }
 
-fn access_key(uri: &Uri) -> Option<String> {
-    let q = uri.query()?;
-    let cred = q.split('&').find_map(|kv| kv.strip_prefix("X-Amz-Credential="))?;
-    let cred = cred.replace("%2F", "/").replace("%2f", "/");
-    cred.split('/').next().filter(|k| !k.is_empty()).map(str::to_owned)
-}
-
 async fn upgrade(
     State(s): State<AppState>,
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     uri: Uri,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let principal = Principal::Iam(access_key(&uri).unwrap_or_else(|| "anonymous".into()));
+    let principal = match super::sigv4::presigned_access_key(uri.query()) {
+        Ok(key) => Principal::Iam(key),
+        Err(why) => {
+            tracing::debug!(%peer, why, "WebSocket refused");
+            return super::error::aws_message(super::error::AwsErrorType::Forbidden, why);
+        }
+    };
     let gateway = s.gateway.clone();
     ws.protocols(["mqtt"]).on_upgrade(move |socket| bridge(socket, gateway, principal, peer))
 }

@@ -77,6 +77,44 @@ pub fn scope(headers: &HeaderMap, query: Option<&str>) -> Option<CredentialScope
     parse_credential(&percent_decode(value))
 }
 
+/// The access key of a presigned (query-signed) URL, as `wss://…/mqtt` carries it; or what is
+/// missing from it, for the 403 that refuses the WebSocket. The signature is not verified
+/// (Thingbox has no secret keys to check it against).
+pub fn presigned_access_key(query: Option<&str>) -> Result<String, String> {
+    const NEEDED: [&str; 4] = ["X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Signature"];
+    let params: Vec<(&str, String)> = query
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k, percent_decode(v)))
+        .collect();
+    let get = |name: &str| params.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str());
+    let missing: Vec<&str> = NEEDED.into_iter().filter(|n| get(n).is_none_or(str::is_empty)).collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "MQTT over WebSocket needs a SigV4-signed URL; missing {} (the Device SDK's \
+             websockets_with_default_aws_signing signs it)",
+            missing.join(", ")
+        ));
+    }
+    if get("X-Amz-Algorithm") != Some("AWS4-HMAC-SHA256") {
+        return Err("X-Amz-Algorithm must be AWS4-HMAC-SHA256".into());
+    }
+    let credential = get("X-Amz-Credential").unwrap_or_default();
+    let Some(scope) = parse_credential(credential) else {
+        return Err(format!(
+            "X-Amz-Credential '{credential}' is not ACCESS_KEY/DATE/REGION/iotdevicegateway/aws4_request"
+        ));
+    };
+    if scope.service != "iotdevicegateway" {
+        return Err(format!(
+            "the URL is signed for service '{}'; sign it for iotdevicegateway",
+            scope.service
+        ));
+    }
+    Ok(credential.split('/').next().unwrap_or_default().to_owned())
+}
+
 fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -122,6 +160,39 @@ mod tests {
         let s = scope(&HeaderMap::new(), Some(q)).unwrap();
         assert_eq!(s.region, "us-west-2");
         assert_eq!(s.known_service(), Some(Service::IotJobsData));
+    }
+
+    #[test]
+    fn presigned_websocket_urls() {
+        let good = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDWS%2F20261205%2Fus-east-1%2Fiotdevicegateway%2Faws4_request&X-Amz-Date=20261205T120000Z&X-Amz-SignedHeaders=host&X-Amz-Signature=ab12";
+        assert_eq!(presigned_access_key(Some(good)).unwrap(), "AKIDWS");
+        let cases: [(Option<&str>, &str); 5] = [
+            (None, "missing X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date, X-Amz-Signature"),
+            (
+                Some(
+                    "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=A%2Fd%2Fr%2Fiotdevicegateway%2Faws4_request&X-Amz-Date=d",
+                ),
+                "missing X-Amz-Signature",
+            ),
+            (
+                Some("X-Amz-Algorithm=HMAC&X-Amz-Credential=c&X-Amz-Date=d&X-Amz-Signature=s"),
+                "must be AWS4-HMAC-SHA256",
+            ),
+            (
+                Some("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=nope&X-Amz-Date=d&X-Amz-Signature=s"),
+                "is not ACCESS_KEY/",
+            ),
+            (
+                Some(
+                    "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=A%2Fd%2Fr%2Fiot%2Faws4_request&X-Amz-Date=d&X-Amz-Signature=s",
+                ),
+                "signed for service 'iot'",
+            ),
+        ];
+        for (query, why) in cases {
+            let err = presigned_access_key(query).unwrap_err();
+            assert!(err.contains(why), "{query:?}: {err}");
+        }
     }
 
     #[test]

@@ -285,6 +285,31 @@ impl Registry {
                 status.as_str()
             )));
         }
+        self.insert_certificate(scope, facts, status, ca_id, mode, now)
+    }
+
+    /// Adds a certificate issued to a device that is provisioning itself (fleet provisioning's
+    /// CreateKeysAndCertificate / CreateCertificateFromCsr) or auto-registered by its CA (JITR):
+    /// `PENDING_ACTIVATION` until a template or a person activates it.
+    pub fn add_pending_certificate(
+        &mut self,
+        scope: &Scope,
+        facts: CertFacts,
+        ca_id: Option<String>,
+        now: Timestamp,
+    ) -> Result<(Certificate, Vec<Change>)> {
+        self.insert_certificate(scope, facts, CertStatus::PendingActivation, ca_id, CertMode::Default, now)
+    }
+
+    fn insert_certificate(
+        &mut self,
+        scope: &Scope,
+        facts: CertFacts,
+        status: CertStatus,
+        ca_id: Option<String>,
+        mode: CertMode,
+        now: Timestamp,
+    ) -> Result<(Certificate, Vec<Change>)> {
         if let Some(existing) = self.certs.certs.get(&facts.id) {
             return Err(RegistryError::AlreadyExists {
                 message: format!(

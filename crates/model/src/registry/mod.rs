@@ -888,6 +888,11 @@ impl Registry {
         Ok(self.commit(vec![Change::RemoveMember { group: group.to_owned(), thing: thing.to_owned() }]))
     }
 
+    /// The groups `thing` is a direct member of, by name.
+    pub fn direct_groups(&self, thing: &str) -> impl Iterator<Item = &str> {
+        self.memberships.get(thing).into_iter().flatten().map(String::as_str)
+    }
+
     /// UpdateThingGroupsForThing: all additions and removals, or none.
     pub fn update_groups_for_thing(
         &mut self,

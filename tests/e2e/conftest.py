@@ -38,8 +38,9 @@ class Server:
 
     def __init__(self, data_dir: Path, *extra: str):
         self.data_dir = Path(data_dir)
-        self.args = [str(BIN), "serve", "--data-dir", str(self.data_dir), "--api-port", "0",
-                     "--mqtt-tls-port", "0", "--mqtt-port", "0", *extra]
+        ports = {"--api-port": "0", "--mqtt-tls-port": "0", "--mqtt-port": "0", "--https-port": "0"}
+        ports = [a for flag, port in ports.items() if flag not in extra for a in (flag, port)]
+        self.args = [str(BIN), "serve", "--data-dir", str(self.data_dir), *ports, *extra]
         self.proc = None
         self.endpoints = None
 

@@ -411,11 +411,21 @@ def test_http_publish_and_retained_api(server, device):
 
 def test_mqtt_over_websocket(server, device):
     import paho.mqtt.client as mqtt
+    import urllib.error
+    import urllib.request
 
     host, port = host_port(server.endpoints["api"].removeprefix("http://"))
+    # As on AWS, an unsigned WebSocket URL is refused before the upgrade.
+    upgrade = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Protocol": "mqtt"}
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(urllib.request.Request(f"http://{host}:{port}/mqtt", headers=upgrade), timeout=5)
+    assert refused.value.code == 403
+    assert refused.value.headers["x-amzn-ErrorType"] == "ForbiddenException"
+    assert "SigV4-signed URL" in json.loads(refused.value.read())["message"]
     got = queue.Queue()
     ws = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"ws-{uuid.uuid4().hex[:6]}", transport="websockets")
-    ws.ws_set_options(path="/mqtt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDWS%2F20261123%2Fus-east-1%2Fiotdevicegateway%2Faws4_request&X-Amz-Signature=x")
+    ws.ws_set_options(path="/mqtt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDWS%2F20261123%2Fus-east-1%2Fiotdevicegateway%2Faws4_request&X-Amz-Date=20261123T000000Z&X-Amz-Signature=x")
     connected = queue.Queue()
     ws.on_connect = lambda c, u, f, rc, p=None: connected.put(rc)
     ws.on_message = lambda c, u, m: got.put(m)

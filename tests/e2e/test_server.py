@@ -10,6 +10,7 @@ import stat
 import subprocess
 from pathlib import Path
 
+import boto3
 import pytest
 from conftest import BIN, Server, free_port
 
@@ -18,7 +19,7 @@ def run_to_exit(*args, timeout=30):
     """Runs thingbox to completion (for start-up failures); returns (code, stderr). MQTT ports
     default to 0 so that only the failure under test can stop it."""
     args = list(args)
-    for flag in ("--mqtt-tls-port", "--mqtt-port"):
+    for flag in ("--mqtt-tls-port", "--mqtt-port", "--https-port"):
         if args and args[0] == "serve" and flag not in args:
             args += [flag, "0"]
     res = subprocess.run([str(BIN), *args], capture_output=True, text=True, timeout=timeout,
@@ -29,7 +30,7 @@ def run_to_exit(*args, timeout=30):
 def test_endpoints_json_and_clean_shutdown(fresh_server):
     s = fresh_server().start()
     ep = s.endpoints
-    assert set(ep) == {"api", "mqtt_tls", "mqtt", "root_ca", "account", "region", "console"}
+    assert set(ep) == {"api", "mqtt_tls", "mqtt", "https", "root_ca", "account", "region", "console"}
     assert ep["mqtt_tls"].startswith("127.0.0.1:") and ep["mqtt"].startswith("127.0.0.1:")
     assert ep["api"].startswith("http://127.0.0.1:") and not ep["api"].endswith(":0")
     assert os.path.isabs(ep["root_ca"]) and open(ep["root_ca"]).read().startswith("-----BEGIN CERTIFICATE-----")
@@ -135,7 +136,8 @@ def test_config_file_and_flags(tmp_path):
     port = free_port()
     (tmp_path / "thingbox.toml").write_text(f'api_port = {port}\nregion = "eu-west-3"\naccount = "111122223333"\n')
     s = Server(tmp_path)
-    s.args = [str(BIN), "serve", "--data-dir", str(tmp_path), "--mqtt-tls-port", "0", "--mqtt-port", "0"]
+    s.args = [str(BIN), "serve", "--data-dir", str(tmp_path), "--mqtt-tls-port", "0", "--mqtt-port", "0",
+              "--https-port", "0"]
     s.start()
     try:
         assert s.endpoints["api"] == f"http://127.0.0.1:{port}"
@@ -209,6 +211,39 @@ def test_bad_config_is_named(tmp_path):
 def test_help_lists_every_flag():
     res = subprocess.run([str(BIN), "serve", "--help"], capture_output=True, text=True)
     assert res.returncode == 0
-    for flag in ["--data-dir", "--bind", "--api-port", "--mqtt-tls-port", "--mqtt-port", "--account", "--region", "--endpoint-host",
+    for flag in ["--data-dir", "--bind", "--api-port", "--mqtt-tls-port", "--mqtt-port", "--https-port", "--account", "--region", "--endpoint-host",
                  "--worker-threads"]:
         assert flag in res.stdout, flag
+
+
+def test_the_multiplexed_tls_port_serves_https_and_says_why_when_it_cannot(fresh_server):
+    import ssl
+    import urllib.request
+
+    s = fresh_server().start()
+    host, port = s.endpoints["https"].rsplit(":", 1)
+    assert "https_unavailable" not in s.endpoints
+    ctx = ssl.create_default_context(cafile=s.endpoints["root_ca"])
+    # No ALPN (or http/1.1): HTTPS without a client certificate, the same AWS API as the API port.
+    s.client().create_thing(thingName="over-http")
+    with urllib.request.urlopen(f"https://localhost:{port}/things", context=ctx, timeout=5) as res:
+        assert [t["thingName"] for t in json.loads(res.read())["things"]] == ["over-http"]
+    iot = boto3.client("iot", endpoint_url=f"https://localhost:{port}", region_name="us-east-1", verify=s.endpoints["root_ca"],
+                       aws_access_key_id="AKID", aws_secret_access_key="x")
+    assert iot.describe_thing(thingName="over-http")["thingName"] == "over-http"
+    # ALPN x-amzn-mqtt-ca: mutual TLS, so a client without a certificate is refused in the handshake.
+    mqtt_ctx = ssl.create_default_context(cafile=s.endpoints["root_ca"])
+    mqtt_ctx.set_alpn_protocols(["x-amzn-mqtt-ca"])
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        with socket.create_connection((host, int(port)), timeout=5) as raw:
+            with mqtt_ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+                tls.recv(1)
+
+    # A port that cannot be bound does not stop the server: it runs without it and says why.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = fresh_server("--https-port", str(taken.getsockname()[1])).start()
+        assert busy.endpoints["https"] is None
+        assert "in use by another program" in busy.endpoints["https_unavailable"]
+        assert "--https-port" in busy.endpoints["https_unavailable"]

@@ -7,6 +7,7 @@
 pub mod console;
 pub mod iot;
 pub mod jobs;
+pub mod provisioning;
 pub mod rules;
 pub mod shadows;
 pub mod viewer;

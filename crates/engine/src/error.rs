@@ -32,6 +32,9 @@ pub enum Error {
     /// A jobs control-plane operation (service `iot`) was refused.
     #[error(transparent)]
     Jobs(#[from] thingbox_model::jobs::JobsError),
+    /// A provisioning template operation was refused.
+    #[error(transparent)]
+    Provisioning(#[from] thingbox_model::provisioning::ProvisioningError),
     /// A jobs data-plane operation (service `iot-jobs-data`) was refused: the same decisions,
     /// answered with that service's error types.
     #[error("{0}")]

@@ -18,6 +18,7 @@ pub mod gateway;
 pub mod http;
 pub mod jobs;
 pub mod policy;
+pub mod provisioning;
 pub mod registry;
 pub mod rules;
 pub mod shadow;
@@ -68,6 +69,8 @@ pub struct EngineConfig {
     pub rules: rules::RulesConfig,
     /// Jobs settings.
     pub jobs: jobs::JobsConfig,
+    /// Provisioning settings (token and claim lifetimes).
+    pub provisioning: provisioning::ProvisioningConfig,
     /// Why the multiplexed TLS port is not served (the caller could not bind it), for
     /// `endpoints.json` and the console.
     pub https_unavailable: Option<String>,
@@ -89,6 +92,7 @@ impl EngineConfig {
             history: viewer::history::HistoryConfig::default(),
             rules: rules::RulesConfig::default(),
             jobs: jobs::JobsConfig::default(),
+            provisioning: provisioning::ProvisioningConfig::default(),
             https_unavailable: None,
         }
     }
@@ -234,9 +238,19 @@ impl Engine {
         let (history, history_writer) = viewer::history::History::open(&dir, config.history).await?;
         let viewer =
             viewer::ViewerService::new(broker.clone(), history.clone(), &dir, events.console.clone());
-        let tls = gateway::tls::server_config(&ca, registry.clone())?;
-        let https_tls = gateway::tls::https_config(&ca)?;
         let ca = Arc::new(ca);
+        let provisioning = provisioning::ProvisioningService::load(
+            db.clone(),
+            registry.clone(),
+            broker.clone(),
+            ca.clone(),
+            thingbox_model::arn::Scope::new(config.region.clone(), config.account.clone()),
+            config.rules.lambdas.clone(),
+            config.provisioning.clone(),
+        )
+        .await?;
+        let tls = gateway::tls::server_config(&ca, registry.clone(), provisioning.claims.clone())?;
+        let https_tls = gateway::tls::https_config(&ca)?;
 
         let host: IpAddr =
             if config.bind.is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { config.bind };
@@ -279,6 +293,7 @@ impl Engine {
             config.account.clone(),
             config.gateway.plain_policies.clone(),
             events.clone(),
+            provisioning.claims.clone(),
         ));
         let gw = gateway::Gateway {
             broker: broker.clone(),
@@ -304,6 +319,7 @@ impl Engine {
             viewer: viewer.clone(),
             rules: rules.clone(),
             jobs: jobs.clone(),
+            provisioning: provisioning.clone(),
             switches,
         });
         let app = http::app(state);
@@ -336,6 +352,8 @@ impl Engine {
         tasks.spawn(rules.clone().run(stop_rx.clone()));
         tasks.spawn(jobs.clone().serve_mqtt(broker.internal_client("jobs"), stop_rx.clone()));
         tasks.spawn(jobs.run(stop_rx.clone()));
+        tasks.spawn(provisioning.clone().serve_mqtt(broker.internal_client("provisioning"), stop_rx.clone()));
+        tasks.spawn(provisioning.run(stop_rx.clone()));
         let (history_tx, history_rx) = tokio::sync::mpsc::channel(viewer::HISTORY_QUEUE);
         tasks.spawn(history_writer.run_in_background(history_rx));
         tasks.spawn(viewer.run(history_tx, stop_rx.clone()));

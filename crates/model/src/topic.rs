@@ -134,6 +134,9 @@ pub enum Reserved<'a> {
         /// The path after `jobs/`.
         op: &'a str,
     },
+    /// `$aws/certificates/create…` and `$aws/provisioning-templates/…` (fleet provisioning; the
+    /// path after `$aws/`).
+    Provisioning(&'a str),
     /// `$aws/events/...` (published by the broker, not by clients).
     Event(&'a str),
     /// `$aws/rules/{rule}/...` (basic ingest).
@@ -150,11 +153,16 @@ pub enum Reserved<'a> {
 }
 
 /// Whether a client (over MQTT or HTTP) may publish to `topic`: ordinary topics, and the shadow,
-/// jobs and basic-ingest reserved topics (never retained); no other `$` topic.
+/// jobs, fleet-provisioning and basic-ingest reserved topics (never retained); no other `$` topic.
 pub fn client_may_publish(topic: &str, retain: bool) -> bool {
     match reserved(topic) {
         None => true,
-        Some(Reserved::Shadow { .. } | Reserved::Jobs { .. } | Reserved::Rule { .. }) => !retain,
+        Some(
+            Reserved::Shadow { .. }
+            | Reserved::Jobs { .. }
+            | Reserved::Rule { .. }
+            | Reserved::Provisioning(_),
+        ) => !retain,
         Some(_) => false,
     }
 }
@@ -179,6 +187,9 @@ pub fn reserved(topic: &str) -> Option<Reserved<'_>> {
         if let Some(op) = after.strip_prefix("jobs/") {
             return Some(Reserved::Jobs { thing, op });
         }
+    }
+    if rest.starts_with("certificates/create") || rest.starts_with("provisioning-templates/") {
+        return Some(Reserved::Provisioning(rest));
     }
     if let Some(e) = rest.strip_prefix("events/") {
         return Some(Reserved::Event(e));
@@ -239,6 +250,9 @@ mod tests {
         assert!(client_may_publish("$aws/things/t/shadow/update", false));
         assert!(!client_may_publish("$aws/things/t/shadow/update", true));
         assert!(client_may_publish("$aws/rules/r/x", false));
+        assert!(client_may_publish("$aws/certificates/create/json", false));
+        assert!(client_may_publish("$aws/provisioning-templates/t/provision/json", false));
+        assert!(!client_may_publish("$aws/certificates/create/json", true));
         assert!(!client_may_publish("$aws/events/presence/connected/c", false));
         assert!(!client_may_publish("$SYS/x", false));
     }

@@ -45,6 +45,24 @@ impl Broker {
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         queued
     }
+
+    /// Delivers `msg` to the session of `client_id` alone, and only if one of its subscriptions
+    /// matches the topic (at that subscription's QoS): fleet provisioning's replies, which hold
+    /// private keys. `false` when it was not delivered.
+    pub fn reply_to_subscriber(&self, client_id: &str, mut msg: Message) -> bool {
+        let Some(session) = self.sessions.lock().get(client_id).cloned() else { return false };
+        let granted = session
+            .state
+            .lock()
+            .subscriptions
+            .iter()
+            .filter(|(f, _)| thingbox_model::topic::matches(f, &msg.topic))
+            .map(|(_, o)| o.qos)
+            .max();
+        let Some(qos) = granted else { return false };
+        msg.qos = msg.qos.min(qos);
+        self.reply_to(client_id, msg)
+    }
 }
 
 /// A service's connection to the router, without a socket.

@@ -127,6 +127,16 @@ pub struct IssuedWithKeys {
 
 /// Issues a certificate for a fresh RSA-2048 key pair, subject `CN=AWS IoT Certificate`.
 pub fn issue_with_new_key(ca: &LocalCa, now: time::OffsetDateTime) -> Result<IssuedWithKeys, RegistryError> {
+    issue_with_new_key_until(ca, now, None)
+}
+
+/// Like [`issue_with_new_key`], valid until `not_after` when given (a provisioning claim lives
+/// five minutes).
+pub fn issue_with_new_key_until(
+    ca: &LocalCa,
+    now: time::OffsetDateTime,
+    not_after: Option<time::OffsetDateTime>,
+) -> Result<IssuedWithKeys, RegistryError> {
     let internal = |e: &dyn std::fmt::Display| invalid(format!("issuing the certificate failed: {e}"));
     let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).map_err(|e| internal(&e))?;
     let public_der = key.to_public_key().to_public_key_der().map_err(|e| internal(&e))?;
@@ -136,7 +146,11 @@ pub fn issue_with_new_key(ca: &LocalCa, now: time::OffsetDateTime) -> Result<Iss
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, "AWS IoT Certificate");
     let issuer = ca.issuer().map_err(|e| internal(&e))?;
-    let cert = device_params(dn, now).signed_by(&spki, &issuer).map_err(|e| internal(&e))?;
+    let mut params = device_params(dn, now);
+    if let Some(end) = not_after {
+        params.not_after = end;
+    }
+    let cert = params.signed_by(&spki, &issuer).map_err(|e| internal(&e))?;
     Ok(IssuedWithKeys { cert_pem: cert.pem(), public_key_pem, private_key_pem })
 }
 

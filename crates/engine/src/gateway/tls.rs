@@ -22,6 +22,7 @@ use thingbox_model::registry::{CaStatus, CertMode, CertStatus};
 
 use crate::ca::{CaError, LocalCa};
 use crate::certs;
+use crate::provisioning::claims::Claims;
 use crate::registry::RegistryService;
 
 /// ALPN protocols accepted for MQTT (the AWS Device SDK sends `x-amzn-mqtt-ca` on 443).
@@ -67,11 +68,13 @@ fn provider() -> Arc<CryptoProvider> {
 pub fn server_config(
     ca: &LocalCa,
     registry: Arc<RegistryService>,
+    claims: Arc<Claims>,
 ) -> Result<Arc<rustls::ServerConfig>, CaError> {
     let provider = provider();
     let id = ServerIdentity::load(ca)?;
     let verifier = Arc::new(DeviceVerifier {
         registry,
+        claims,
         root: id.root.clone(),
         provider: provider.clone(),
         cache: Mutex::new(None),
@@ -104,6 +107,8 @@ type Cached = (Vec<String>, Arc<dyn ClientCertVerifier>);
 #[derive(Debug)]
 struct DeviceVerifier {
     registry: Arc<RegistryService>,
+    /// Provisioning claims: not registered, signed by the root, valid minutes.
+    claims: Arc<Claims>,
     root: CertificateDer<'static>,
     provider: Arc<CryptoProvider>,
     /// The chain verifier for the current set of ACTIVE CAs, rebuilt when the set changes.
@@ -162,6 +167,9 @@ impl ClientCertVerifier for DeviceVerifier {
         });
         let Ok((cert, cas)) = found else { return Err(rejected("registry unavailable")) };
         match cert {
+            None if self.claims.template_of(&id, crate::provisioning::now()).is_some() => {
+                self.chain_verifier(Vec::new())?.verify_client_cert(end_entity, intermediates, now)
+            }
             None => Err(rejected("certificate not registered")),
             Some((status, _)) if status != CertStatus::Active => Err(rejected("certificate not ACTIVE")),
             Some((_, CertMode::SniOnly)) => Ok(ClientCertVerified::assertion()),

@@ -7,6 +7,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use thingbox_api::ErrorBody;
 use thingbox_model::jobs::JobsError;
+use thingbox_model::provisioning::ProvisioningError;
 use thingbox_model::registry::RegistryError;
 use thingbox_model::rules::RuleError;
 
@@ -191,6 +192,7 @@ impl IntoResponse for ApiError {
                 ErrorBody { message, resource_id: None, resource_arn: Some(arn) },
             ),
             Error::Jobs(e) => jobs_error(e, false),
+            Error::Provisioning(e) => provisioning_error(e),
             Error::JobsData(e) => jobs_error(e, true),
             Error::Storage(e) => {
                 tracing::error!(error = %e, "storage failure while serving a request");
@@ -229,6 +231,20 @@ fn jobs_error(e: JobsError, data_plane: bool) -> (AwsErrorType, ErrorBody) {
         JobsError::LimitExceeded(_) => AwsErrorType::LimitExceeded,
     };
     (kind, message(text))
+}
+
+/// A provisioning template refusal.
+fn provisioning_error(e: ProvisioningError) -> (AwsErrorType, ErrorBody) {
+    match e {
+        ProvisioningError::InvalidRequest(m) => (AwsErrorType::InvalidRequest, message(m)),
+        ProvisioningError::NotFound(m) => (AwsErrorType::ResourceNotFound, message(m)),
+        ProvisioningError::AlreadyExists { message, arn, id } => (
+            AwsErrorType::ResourceAlreadyExists,
+            ErrorBody { message, resource_id: Some(id), resource_arn: Some(arn) },
+        ),
+        ProvisioningError::VersionsLimitExceeded(m) => (AwsErrorType::VersionsLimitExceeded, message(m)),
+        ProvisioningError::DeleteConflict(m) => (AwsErrorType::DeleteConflict, message(m)),
+    }
 }
 
 fn message(m: String) -> ErrorBody {

@@ -19,6 +19,7 @@ mod iot_data;
 mod iot_events;
 mod iot_jobs;
 mod iot_policies;
+mod iot_provisioning;
 mod iot_rules;
 mod jobs_data;
 mod mqtt_ws;
@@ -84,6 +85,8 @@ pub struct Shared {
     pub rules: Arc<crate::rules::RulesService>,
     /// Jobs.
     pub jobs: Arc<crate::jobs::JobsService>,
+    /// Provisioning templates, claims and fleet provisioning.
+    pub provisioning: Arc<crate::provisioning::ProvisioningService>,
 }
 
 impl std::ops::Deref for AppState {
@@ -122,6 +125,7 @@ pub fn app(state: AppState) -> Router {
         iot: iot::routes()
             .merge(iot_certs::routes())
             .merge(iot_policies::routes())
+            .merge(iot_provisioning::routes())
             .merge(iot_rules::routes())
             .merge(iot_jobs::routes())
             .merge(iot_events::routes())

@@ -25,7 +25,7 @@ async fn upgrade(
     State(s): State<AppState>,
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     uri: Uri,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
     let principal = match super::sigv4::presigned_access_key(uri.query()) {
         Ok(key) => Principal::Iam(key),
@@ -33,6 +33,10 @@ async fn upgrade(
             tracing::debug!(%peer, why, "WebSocket refused");
             return super::error::aws_message(super::error::AwsErrorType::Forbidden, why);
         }
+    };
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => return axum::response::IntoResponse::into_response(rejection),
     };
     let gateway = s.gateway.clone();
     ws.protocols(["mqtt"]).on_upgrade(move |socket| bridge(socket, gateway, principal, peer))

@@ -156,6 +156,9 @@ pub struct PolicyAuthorizer {
     plain_policies: Vec<String>,
     /// Where decisions are published when someone listens.
     events: crate::events::Events,
+    /// Provisioning claims: certificates outside the registry, allowed only their template's
+    /// fleet-provisioning topics.
+    claims: Arc<crate::provisioning::claims::Claims>,
 }
 
 impl PolicyAuthorizer {
@@ -166,8 +169,29 @@ impl PolicyAuthorizer {
         account: String,
         plain_policies: Vec<String>,
         events: crate::events::Events,
+        claims: Arc<crate::provisioning::claims::Claims>,
     ) -> Self {
-        Self { registry, arn_prefix: format!("arn:aws:iot:{region}:{account}:"), plain_policies, events }
+        Self {
+            registry,
+            arn_prefix: format!("arn:aws:iot:{region}:{account}:"),
+            plain_policies,
+            events,
+            claims,
+        }
+    }
+
+    /// The decision for a provisioning claim certificate, if `who` holds one: connect as any
+    /// client id, and only its template's fleet-provisioning topics.
+    fn claim_decision(&self, who: &Caller, action: Action, name: &str) -> Option<bool> {
+        let Principal::Certificate(cert) = &who.principal else { return None };
+        if self.claims.is_empty() {
+            return None;
+        }
+        let template = self.claims.template_of(cert, crate::provisioning::now())?;
+        Some(match action {
+            Action::Connect => true,
+            _ => thingbox_model::provisioning::claim_allows(&template, name),
+        })
     }
 
     /// The policies of a caller: a certificate's effective policies, or the plain listener's
@@ -275,6 +299,9 @@ impl PolicyAuthorizer {
     }
 
     fn check(&self, who: &Caller, action: Action, kind: &str, name: &str) -> bool {
+        if let Some(allowed) = self.claim_decision(who, action, name) {
+            return allowed;
+        }
         let cert = match &who.principal {
             Principal::Certificate(cert) => Some(cert.as_str()),
             Principal::Plain(_) if !self.plain_policies.is_empty() => None,

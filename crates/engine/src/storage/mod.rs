@@ -12,6 +12,7 @@
 //! on storage, never the other way.
 
 pub mod jobs;
+pub mod provisioning;
 pub mod registry;
 pub mod retained;
 pub mod rules;
@@ -107,6 +108,8 @@ pub enum Write {
     Table(rules::TableWrite),
     /// A jobs change.
     Job(thingbox_model::jobs::JobChange),
+    /// A provisioning template change.
+    Template(thingbox_model::provisioning::TemplateChange),
     /// Set a key in the settings table.
     Setting {
         /// Key.
@@ -126,6 +129,7 @@ impl Write {
             Write::Rule(change) => rules::apply(conn, change).await,
             Write::Table(w) => rules::apply_table(conn, w).await,
             Write::Job(change) => jobs::apply(conn, change).await,
+            Write::Template(change) => provisioning::apply(conn, change).await,
             Write::Setting { key, value } => sqlx::query(
                 "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
             )

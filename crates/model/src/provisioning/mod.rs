@@ -253,6 +253,22 @@ fn check_description(d: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whether a provisioning claim for `template` may publish to, receive on or subscribe to
+/// `topic_or_filter`: the fleet-provisioning topics of that template and the certificate
+/// requests, with their `accepted` / `rejected` replies; nothing else.
+pub fn claim_allows(template: &str, topic_or_filter: &str) -> bool {
+    let provision = format!("$aws/provisioning-templates/{template}/provision/");
+    let Some(rest) = topic_or_filter
+        .strip_prefix("$aws/certificates/create/")
+        .or_else(|| topic_or_filter.strip_prefix("$aws/certificates/create-from-csr/"))
+        .or_else(|| topic_or_filter.strip_prefix(provision.as_str()))
+    else {
+        return false;
+    };
+    let (format, reply) = rest.split_once('/').unwrap_or((rest, ""));
+    matches!(format, "json" | "cbor" | "+") && matches!(reply, "" | "accepted" | "rejected" | "+")
+}
+
 impl Templates {
     /// Rebuilds the set from stored templates.
     pub fn from_stored(all: impl IntoIterator<Item = ProvisioningTemplate>) -> Self {

@@ -269,3 +269,23 @@ fn templates_have_versions() {
         t.create(&s, jitp, Timestamp(1)).unwrap_err().to_string().contains("only for FLEET_PROVISIONING")
     );
 }
+
+#[test]
+fn what_a_claim_may_touch() {
+    let cases = [
+        ("$aws/certificates/create/json", true),
+        ("$aws/certificates/create/json/accepted", true),
+        ("$aws/certificates/create-from-csr/cbor/rejected", true),
+        ("$aws/certificates/create/+", true),
+        ("$aws/provisioning-templates/fleet/provision/json", true),
+        ("$aws/provisioning-templates/fleet/provision/json/accepted", true),
+        ("$aws/provisioning-templates/other/provision/json", false),
+        ("$aws/certificates/create/xml", false),
+        ("$aws/certificates/create/json/accepted/more", false),
+        ("$aws/things/t/shadow/update", false),
+        ("#", false),
+    ];
+    for (topic, allowed) in cases {
+        assert_eq!(claim_allows("fleet", topic), allowed, "{topic}");
+    }
+}

@@ -96,10 +96,7 @@ pub(super) async fn http(ctx: &ActionCtx, body: &Value, payload: &Payload) -> Do
 }
 
 /// The local target of a function ARN: by the whole ARN, else by the function name.
-pub(super) fn lambda_target<'a>(
-    map: &'a BTreeMap<String, LambdaTarget>,
-    arn: &str,
-) -> Option<&'a LambdaTarget> {
+pub fn lambda_target<'a>(map: &'a BTreeMap<String, LambdaTarget>, arn: &str) -> Option<&'a LambdaTarget> {
     if let Some(t) = map.get(arn) {
         return Some(t);
     }

@@ -19,6 +19,7 @@ use serde_json::Value;
 use thingbox_api::rules::{ActionResult, Outcome};
 use thingbox_model::rules::Served;
 
+pub use self::http::lambda_target;
 pub use self::local::forward_target;
 pub use self::republish::{headers, republish_message, republish_topic};
 use super::tables::Tables;

@@ -138,7 +138,7 @@ async fn create(State(s): State<AppState>, ctx: Ctx, AwsJson(req): AwsJson<Creat
         tags: req.tags.into_iter().map(|t| (t.key, t.value)).collect(),
     };
     let now = s.now();
-    let t = s.provisioning.write(|all| all.create(&ctx.scope, new, now).map(|(t, c)| (t, c))).await?;
+    let t = s.provisioning.write(|all| all.create(&ctx.scope, new, now)).await?;
     Ok(Json(json!({
         "templateArn": ctx.scope.arn(ResourceType::ProvisioningTemplate, &t.name),
         "templateName": t.name,

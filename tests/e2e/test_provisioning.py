@@ -261,3 +261,122 @@ def test_disabled_template_and_register_thing(iot, tmp_path):
     with pytest.raises(ClientError) as e:
         iot.register_thing(templateBody=json.dumps(body), parameters={"Name": "x"})
     assert error(e)[0] == "InvalidRequestException" and "parameter Cert has no value" in error(e)[1]
+
+
+def auto_registering_ca(iot, config=None):
+    """A CA of our own, registered ACTIVE with auto-registration ENABLE (and a registrationConfig)."""
+    from test_certificates import issue, make_ca, pem
+
+    code = iot.get_registration_code()["registrationCode"]
+    ca_key, ca = make_ca(f"JIT CA {uuid.uuid4().hex[:6]}")
+    _, verification = issue(ca_key, ca, code)
+    extra = {"registrationConfig": config} if config else {}
+    reg = iot.register_ca_certificate(caCertificate=pem(ca), verificationCertificate=pem(verification),
+                                      setAsActive=True, allowAutoRegistration=True, **extra)
+    return ca_key, ca, reg["certificateId"]
+
+
+def device_of_ca(tmp_path, ca_key, ca, cn):
+    import hashlib
+    from cryptography.hazmat.primitives import serialization
+    from test_certificates import issue, pem
+
+    key, cert = issue(ca_key, ca, cn)
+    d = types.SimpleNamespace(cert=tmp_path / f"{cn}.pem", key=tmp_path / f"{cn}.key",
+                              id=hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest())
+    d.cert.write_text(pem(cert))
+    d.key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption()))
+    return d
+
+
+def refused(server, device, client_id):
+    """One TLS connection attempt (no client library: paho would retry by itself) that the server
+    refuses in the handshake."""
+    import socket
+    import ssl
+    from mqtt_helpers import host_port
+
+    ctx = ssl.create_default_context(cafile=server.endpoints["root_ca"])
+    ctx.load_cert_chain(device.cert, device.key)
+    data = b"unset"
+    try:
+        with socket.create_connection(host_port(server.endpoints["mqtt_tls"]), timeout=5) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+                data = tls.recv(1)  # TLS 1.3: the refusal arrives as an alert after the client's Finished
+    except (ssl.SSLError, ConnectionError):
+        return
+    assert data == b"", f"{client_id}: the connection was not refused"
+
+
+def test_just_in_time_registration(server, iot, tmp_path):
+    ca_key, ca, ca_id = auto_registering_ca(iot)
+    watcher = Client(server, device=Device(iot, tmp_path), v5=True)
+    watcher.connect()
+    watcher.subscribe("$aws/events/certificates/registered/+")
+    dev = device_of_ca(tmp_path, ca_key, ca, f"jitr-{uuid.uuid4().hex[:6]}")
+
+    refused(server, dev, "jitr-device")  # the first connection registers the certificate and fails, as on AWS
+    event = watcher.recv(timeout=10)
+    assert event.topic == f"$aws/events/certificates/registered/{ca_id}"
+    body = json.loads(event.payload)
+    assert body == {"certificateId": dev.id, "caCertificateId": ca_id, "timestamp": body["timestamp"],
+                    "certificateStatus": "PENDING_ACTIVATION", "awsAccountId": "000000000000",
+                    "certificateRegistrationTimestamp": None}
+    desc = iot.describe_certificate(certificateId=dev.id)["certificateDescription"]
+    assert (desc["status"], desc["caCertificateId"]) == ("PENDING_ACTIVATION", ca_id)
+
+    refused(server, dev, "jitr-device")  # still pending: refused, and announced again
+    assert json.loads(watcher.recv(timeout=10).payload)["certificateId"] == dev.id
+
+    # What a JITR handler (a rule's Lambda, or a person) does: activate it and give it a policy.
+    iot.update_certificate(certificateId=dev.id, newStatus="ACTIVE")
+    iot.attach_policy(policyName="test-allow-all", target=desc["certificateArn"])
+    c = Client(server, device=dev, client_id="jitr-device")
+    c.connect()
+    c.close()
+    watcher.close()
+
+    # A CA without auto-registration registers nothing.
+    from test_certificates import issue, make_ca, pem
+    code = iot.get_registration_code()["registrationCode"]
+    key2, ca2 = make_ca("plain CA")
+    _, verification = issue(key2, ca2, code)
+    iot.register_ca_certificate(caCertificate=pem(ca2), verificationCertificate=pem(verification), setAsActive=True)
+    stranger = device_of_ca(tmp_path, key2, ca2, "stranger")
+    refused(server, stranger, "stranger")
+    with pytest.raises(ClientError):
+        iot.describe_certificate(certificateId=stranger.id)
+
+
+def test_just_in_time_provisioning(server, iot, tmp_path):
+    from conftest import wait_for
+
+    body = {
+        "Parameters": {"AWS::IoT::Certificate::CommonName": {"Type": "String"},
+                       "AWS::IoT::Certificate::Id": {"Type": "String"}},
+        "Resources": {
+            "thing": {"Type": "AWS::IoT::Thing", "Properties": {
+                "ThingName": {"Ref": "AWS::IoT::Certificate::CommonName"},
+                "AttributePayload": {"provisionedBy": "jitp"}}},
+            "certificate": {"Type": "AWS::IoT::Certificate", "Properties": {
+                "CertificateId": {"Ref": "AWS::IoT::Certificate::Id"}, "Status": "ACTIVE"}},
+            "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyDocument": json.loads(ALLOW_ALL_DOC)}},
+        },
+    }
+    template = f"jitp-{uuid.uuid4().hex[:6]}"
+    iot.create_provisioning_template(templateName=template, templateBody=json.dumps(body), provisioningRoleArn=ROLE,
+                                     enabled=True, type="JITP")
+    ca_key, ca, _ = auto_registering_ca(iot, {"templateName": template})
+    cn = f"jitp-{uuid.uuid4().hex[:6]}"
+    dev = device_of_ca(tmp_path, ca_key, ca, cn)
+
+    refused(server, dev, cn)
+    wait_for(lambda: iot.describe_certificate(certificateId=dev.id)["certificateDescription"]["status"] == "ACTIVE",
+             what="the certificate provisioned ACTIVE")
+    assert iot.describe_thing(thingName=cn)["attributes"] == {"provisionedBy": "jitp"}
+    arn = iot.describe_certificate(certificateId=dev.id)["certificateDescription"]["certificateArn"]
+    assert iot.list_thing_principals(thingName=cn)["principals"] == [arn]
+    c = Client(server, device=dev, client_id=cn)  # the retry connects
+    c.connect()
+    c.close()

@@ -249,7 +249,9 @@ impl Engine {
             config.provisioning.clone(),
         )
         .await?;
-        let tls = gateway::tls::server_config(&ca, registry.clone(), provisioning.claims.clone())?;
+        let (auto_register, auto_registrations) = tokio::sync::mpsc::channel(provisioning::jitr::QUEUE);
+        let tls =
+            gateway::tls::server_config(&ca, registry.clone(), provisioning.claims.clone(), auto_register)?;
         let https_tls = gateway::tls::https_config(&ca)?;
 
         let host: IpAddr =
@@ -353,6 +355,7 @@ impl Engine {
         tasks.spawn(jobs.clone().serve_mqtt(broker.internal_client("jobs"), stop_rx.clone()));
         tasks.spawn(jobs.run(stop_rx.clone()));
         tasks.spawn(provisioning.clone().serve_mqtt(broker.internal_client("provisioning"), stop_rx.clone()));
+        tasks.spawn(provisioning.clone().serve_auto_registrations(auto_registrations, stop_rx.clone()));
         tasks.spawn(provisioning.run(stop_rx.clone()));
         let (history_tx, history_rx) = tokio::sync::mpsc::channel(viewer::HISTORY_QUEUE);
         tasks.spawn(history_writer.run_in_background(history_rx));

@@ -23,6 +23,7 @@ use thingbox_model::registry::{CaStatus, CertMode, CertStatus};
 use crate::ca::{CaError, LocalCa};
 use crate::certs;
 use crate::provisioning::claims::Claims;
+use crate::provisioning::jitr::AutoRegistration;
 use crate::registry::RegistryService;
 
 /// ALPN protocols accepted for MQTT (the AWS Device SDK sends `x-amzn-mqtt-ca` on 443).
@@ -69,12 +70,14 @@ pub fn server_config(
     ca: &LocalCa,
     registry: Arc<RegistryService>,
     claims: Arc<Claims>,
+    auto_register: tokio::sync::mpsc::Sender<AutoRegistration>,
 ) -> Result<Arc<rustls::ServerConfig>, CaError> {
     let provider = provider();
     let id = ServerIdentity::load(ca)?;
     let verifier = Arc::new(DeviceVerifier {
         registry,
         claims,
+        auto_register,
         root: id.root.clone(),
         provider: provider.clone(),
         cache: Mutex::new(None),
@@ -109,6 +112,8 @@ struct DeviceVerifier {
     registry: Arc<RegistryService>,
     /// Provisioning claims: not registered, signed by the root, valid minutes.
     claims: Arc<Claims>,
+    /// Where certificates from auto-registering CAs go (JITR/JITP, `provisioning::jitr`).
+    auto_register: tokio::sync::mpsc::Sender<AutoRegistration>,
     root: CertificateDer<'static>,
     provider: Arc<CryptoProvider>,
     /// The chain verifier for the current set of ACTIVE CAs, rebuilt when the set changes.
@@ -121,6 +126,15 @@ fn rejected(why: &str) -> TlsError {
 }
 
 impl DeviceVerifier {
+    fn hand_over(&self, cert: &CertificateDer<'_>, ca_id: &str) {
+        let reg = AutoRegistration { der: cert.as_ref().to_vec(), ca_id: ca_id.to_owned() };
+        if self.auto_register.try_send(reg).is_err() {
+            tracing::warn!(
+                "too many certificates waiting for just-in-time registration; this one retries later"
+            );
+        }
+    }
+
     fn chain_verifier(&self, cas: Vec<(String, String)>) -> Result<Arc<dyn ClientCertVerifier>, TlsError> {
         let ids: Vec<String> = cas.iter().map(|(id, _)| id.clone()).collect();
         let mut cache = self.cache.lock();
@@ -157,24 +171,50 @@ impl ClientCertVerifier for DeviceVerifier {
     ) -> Result<ClientCertVerified, TlsError> {
         let id = certs::cert_id(end_entity.as_ref());
         let found = self.registry.read(|r| {
-            let cert = r.certificate(&id).ok().map(|c| (c.status, c.mode));
-            let cas: Vec<(String, String)> = r
+            let cert = r.certificate(&id).ok().map(|c| (c.status, c.mode, c.ca_id.clone()));
+            let cas: Vec<(String, String, bool)> = r
                 .ca_certificates()
                 .filter(|c| c.status == CaStatus::Active)
-                .map(|c| (c.facts.id.clone(), c.facts.pem.clone()))
+                .map(|c| (c.facts.id.clone(), c.facts.pem.clone(), c.auto_registration))
                 .collect();
             Ok((cert, cas))
         });
         let Ok((cert, cas)) = found else { return Err(rejected("registry unavailable")) };
+        let pairs = || cas.iter().map(|(id, pem, _)| (id.clone(), pem.clone())).collect::<Vec<_>>();
         match cert {
             None if self.claims.template_of(&id, crate::provisioning::now()).is_some() => {
                 self.chain_verifier(Vec::new())?.verify_client_cert(end_entity, intermediates, now)
             }
-            None => Err(rejected("certificate not registered")),
-            Some((status, _)) if status != CertStatus::Active => Err(rejected("certificate not ACTIVE")),
-            Some((_, CertMode::SniOnly)) => Ok(ClientCertVerified::assertion()),
-            Some((_, CertMode::Default)) => {
-                self.chain_verifier(cas)?.verify_client_cert(end_entity, intermediates, now)
+            None => {
+                // JITR/JITP: a valid certificate from a CA that registers its certificates is
+                // registered now and refused this time, as on AWS.
+                if !cas.iter().any(|(_, _, auto)| *auto) {
+                    return Err(rejected("certificate not registered"));
+                }
+                self.chain_verifier(pairs())?.verify_client_cert(end_entity, intermediates, now)?;
+                let issuer = cas.iter().filter(|(_, _, auto)| *auto).find(|(_, pem, _)| {
+                    certs::parse_cert_pem("ca", pem)
+                        .is_ok_and(|ca| certs::signed_by(end_entity.as_ref(), &ca.der))
+                });
+                match issuer {
+                    Some((ca_id, _, _)) => {
+                        self.hand_over(end_entity, ca_id);
+                        Err(rejected("certificate registered just in time; it connects once it is ACTIVE"))
+                    }
+                    None => Err(rejected("certificate not registered")),
+                }
+            }
+            Some((CertStatus::PendingActivation, _, Some(ca_id)))
+                if cas.iter().any(|(id, _, auto)| *id == ca_id && *auto) =>
+            {
+                // Each attempt of a still-pending certificate announces it again.
+                self.hand_over(end_entity, &ca_id);
+                Err(rejected("certificate PENDING_ACTIVATION"))
+            }
+            Some((status, _, _)) if status != CertStatus::Active => Err(rejected("certificate not ACTIVE")),
+            Some((_, CertMode::SniOnly, _)) => Ok(ClientCertVerified::assertion()),
+            Some((_, CertMode::Default, _)) => {
+                self.chain_verifier(pairs())?.verify_client_cert(end_entity, intermediates, now)
             }
         }
     }

@@ -8,11 +8,14 @@
 //! evaluated and carried out on the registry all or nothing, and the token is spent. A sweeper
 //! deletes certificates whose token expired unused, if nothing was attached to them meanwhile.
 //!
+//! Just-in-time registration and provisioning of certificates from auto-registering CAs: [`jitr`].
+//!
 //! Architecture Invariant: the service owns its rows (`storage::provisioning`) and changes the
 //! registry only through `RegistryService::write`, one write per RegisterThing.
 
 pub mod claims;
 mod hook;
+pub mod jitr;
 pub mod mqtt;
 
 use std::collections::{BTreeMap, HashMap};

@@ -492,3 +492,41 @@ def test_numeric_fields_chart_across_topics(server, page):
     expect(page.locator("#chart-legend")).to_contain_text("ui/chart/b · env.temp")
     shot(page, "messages-chart")
     dev.close()
+
+
+def test_provisioning_templates_and_a_claim_bundle_that_provisions(server, iot, page, tmp_path):
+    from test_provisioning import make_template
+
+    go(page, server, "")
+    expect(page.locator("#https-endpoint")).to_contain_text(server.endpoints["https"])
+    template = make_template(iot)
+    go(page, server, "certificates")
+    row = page.locator(f'#templates [data-template="{template}"]')
+    expect(row).to_contain_text("FLEET_PROVISIONING")
+    with page.expect_download() as dl:
+        row.locator("button.claim").click()
+    zpath = tmp_path / "claim.zip"
+    dl.value.save_as(zpath)
+    expect(page.locator("#claim-done")).to_contain_text(template)
+    with zipfile.ZipFile(zpath) as z:
+        assert sorted(z.namelist()) == sorted(f"{template}-claim/{n}" for n in
+                                              ["README.md", "claim.pem.crt", "claim.private.key", "root-CA.crt"])
+        z.extractall(tmp_path)
+    d = tmp_path / f"{template}-claim"
+    readme = (d / "README.md").read_text()
+    assert f"--template_name {template}" in readme
+    assert '"DeviceLocation":"…"' in readme and '"SerialNumber":"…"' in readme
+
+    # The claim provisions a device, as the fleet-provisioning sample would.
+    claim = type("Claim", (), {"cert": d / "claim.pem.crt", "key": d / "claim.private.key"})
+    dev = Client(server, device=claim, v5=True)
+    dev.connect()
+    dev.subscribe("$aws/certificates/create/json/accepted")
+    dev.subscribe(f"$aws/provisioning-templates/{template}/provision/json/accepted")
+    dev.publish("$aws/certificates/create/json", b"{}")
+    token = json.loads(dev.recv(timeout=20).payload)["certificateOwnershipToken"]
+    serial = uuid.uuid4().hex[:6]
+    dev.publish(f"$aws/provisioning-templates/{template}/provision/json", json.dumps(
+        {"certificateOwnershipToken": token, "parameters": {"SerialNumber": serial, "DeviceLocation": "Seattle"}}).encode())
+    assert json.loads(dev.recv(timeout=20).payload)["thingName"] == f"ThingPrefix_{serial}"
+    dev.close()

@@ -1,6 +1,6 @@
 //! Certificates: device bundles in one click, the list with status changes (a revoked device is
-//! disconnected within a second, and the overview shows it), a certificate's details, and CA
-//! registration.
+//! disconnected within a second, and the overview shows it), a certificate's details, CA
+//! registration, and provisioning templates with claim bundles for fleet provisioning.
 
 use leptos::prelude::*;
 use serde_json::{Value, json};
@@ -167,6 +167,55 @@ pub fn Certificates() -> impl IntoView {
                     let status = s(&c, "status");
                     view! { <tr><td class="mono">{s(&c, "certificateId")}</td><td><span class=format!("badge {status}")>{status.clone()}</span></td>
                         <td>{date(c.get("creationDate").unwrap_or(&Value::Null))}</td></tr> }
+                }).collect_view()}
+            </tbody></table> }.into_any()
+        })}
+        <Templates/>
+    }
+}
+
+/// Provisioning templates, and a claim bundle for the fleet-provisioning samples in one click.
+#[component]
+fn Templates() -> impl IntoView {
+    let templates = load(|| async { api::get("/provisioning-templates?maxResults=250").await });
+    let err = RwSignal::new(None::<ApiError>);
+    let made = RwSignal::new(None::<String>);
+    view! {
+        <h2>"Provisioning templates"</h2>
+        <ErrorBox err=err/>
+        {move || made.get().map(|t| view! {
+            <div class="notice" id="claim-done">"Downloaded a provisioning claim for "{t}". It works for five minutes; its README has the fleet-provisioning sample's command line."</div>
+        })}
+        {loaded(templates, move |v: Value| {
+            let list = arr(&v, "templates");
+            if list.is_empty() {
+                return view! { <div class="empty">"No provisioning templates. Create one with aws iot create-provisioning-template: devices then provision themselves with a claim certificate (fleet provisioning) or at their first connection (JITP, with a CA registered for auto-registration)."</div> }.into_any();
+            }
+            view! { <table id="templates"><thead><tr><th>"Template"</th><th>"Type"</th><th>"Enabled"</th><th>"Last changed"</th><th></th></tr></thead><tbody>
+                {list.into_iter().map(|t| {
+                    let name = s(&t, "templateName");
+                    let kind = s(&t, "type");
+                    let enabled = t.get("enabled").and_then(Value::as_bool).unwrap_or(false);
+                    let for_claim = name.clone();
+                    let claim = move |_| {
+                        let n = for_claim.clone();
+                        leptos::task::spawn_local(async move {
+                            let path = format!("/console/api/provisioning-templates/{}/claim-bundle", enc(&n));
+                            match api::download("POST", &path, None, &format!("{n}-claim.zip")).await {
+                                Ok(_) => {
+                                    err.try_set(None);
+                                    made.try_set(Some(n));
+                                }
+                                Err(e) => drop(err.try_set(Some(e))),
+                            }
+                        });
+                    };
+                    let fleet = kind == "FLEET_PROVISIONING";
+                    view! { <tr data-template=name.clone()>
+                        <td class="mono">{name.clone()}</td><td>{kind.clone()}</td><td>{if enabled { "yes" } else { "no" }}</td>
+                        <td>{date(t.get("lastModifiedDate").unwrap_or(&Value::Null))}</td>
+                        <td>{fleet.then(move || view! { <button class="claim" on:click=claim>"Make a claim certificate"</button> })}</td>
+                    </tr> }
                 }).collect_view()}
             </tbody></table> }.into_any()
         })}

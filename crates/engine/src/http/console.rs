@@ -1,7 +1,8 @@
 //! The console's own API under `/console/api/` (JSON, not an AWS API; wire types in
 //! `thingbox_api::console`): overview, live connections, device bundles, explained authorization,
 //! certificate details, and the live event stream (WebSocket); the rules engine's view is in
-//! `console_rules`, jobs' in `console_jobs`, shadows' in `console_shadows`.
+//! `console_rules`, jobs' in `console_jobs`, shadows' in `console_shadows`, provisioning claims in
+//! `console_provisioning`.
 //!
 //! Everything here requires the data dir's console token (header `x-thingbox-token`,
 //! `Authorization: Bearer …`, or `?token=` for the WebSocket and downloads). The console reads and
@@ -52,6 +53,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .merge(super::console_rules::routes())
         .merge(super::console_jobs::routes())
         .merge(super::console_shadows::routes())
+        .merge(super::console_provisioning::routes())
         .route_layer(middleware::from_fn_with_state(state, require_token))
 }
 

@@ -8,6 +8,7 @@
 pub mod assets;
 mod console;
 mod console_jobs;
+mod console_provisioning;
 mod console_rules;
 mod console_shadows;
 mod console_viewer;

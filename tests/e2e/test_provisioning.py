@@ -380,3 +380,41 @@ def test_just_in_time_provisioning(server, iot, tmp_path):
     c = Client(server, device=dev, client_id=cn)  # the retry connects
     c.connect()
     c.close()
+
+
+def test_pre_provisioning_hook(fresh_server, tmp_path):
+    import sys
+
+    calls = tmp_path / "hook-calls.jsonl"
+    hook = tmp_path / "hook.py"
+    hook.write_text(
+        "import json, sys\n"
+        "d = json.load(sys.stdin)\n"
+        "open(sys.argv[1], 'a').write(json.dumps(d) + '\\n')\n"
+        "ok = d['parameters'].get('SerialNumber') != 'deny'\n"
+        "print(json.dumps({'allowProvisioning': ok, 'parameterOverrides': {'DeviceLocation': 'Seattle'}}))\n")
+    s = fresh_server("--lambda", f"hookfn={sys.executable} {hook} {calls}").start()
+    iot = s.client("iot")
+    template = make_template(iot, preProvisioningHook={
+        "targetArn": "arn:aws:lambda:us-east-1:000000000000:function:hookfn", "payloadVersion": "2020-04-01"})
+    c, claim_dev = claim(iot, template, tmp_path)
+    dev = Client(s, device=claim_dev, v5=True)
+    dev.connect()
+    dev.subscribe("$aws/certificates/create/json/accepted")
+    dev.subscribe(f"$aws/provisioning-templates/{template}/provision/json/+")
+    token = json.loads(request(dev, "$aws/certificates/create/json").payload)["certificateOwnershipToken"]
+    provision = f"$aws/provisioning-templates/{template}/provision/json"
+    denied = request(dev, provision, json.dumps({"certificateOwnershipToken": token,
+                                                 "parameters": {"SerialNumber": "deny"}}).encode())
+    assert denied.topic.endswith("/rejected")
+    assert (json.loads(denied.payload)["statusCode"], json.loads(denied.payload)["errorCode"]) == (403, "AccessDenied")
+    serial = uuid.uuid4().hex[:6]
+    # The token survives the refusal; the hook's override fills DeviceLocation.
+    ok = request(dev, provision, json.dumps({"certificateOwnershipToken": token,
+                                             "parameters": {"SerialNumber": serial}}).encode())
+    assert json.loads(ok.payload)["deviceConfiguration"]["LocationUrl"] == "https://example.aws"
+    seen = [json.loads(line) for line in calls.read_text().splitlines()]
+    assert [x["parameters"]["SerialNumber"] for x in seen] == ["deny", serial]
+    assert seen[0]["claimCertificateId"] == c["certificateId"] and seen[0]["clientId"] == dev.client_id
+    assert seen[0]["templateArn"].endswith(f":provisioningtemplate/{template}")
+    dev.close()

@@ -1,7 +1,8 @@
 """The AWS IoT Device SDK v2 samples' flows, with the samples' own builder calls, ports and topics,
 after `thingbox trust` (they take no CA): MQTT 5 over mutual TLS on port 443 with ALPN
-(mqtt5_x509.py), MQTT 5 over wss://…:443/mqtt signed with SigV4 (mqtt5_aws_websocket.py), and
-fleet provisioning by claim on 8883, basic and CSR (fleet_provisioning_*.py). Root only: it changes
+(mqtt5_x509.py), MQTT 5 over wss://…:443/mqtt signed with SigV4 (mqtt5_aws_websocket.py),
+fleet provisioning by claim on 8883, basic and CSR (fleet_provisioning_*.py), and the shadow and
+jobs service clients on 8883 (shadow.py, jobs.py). Root only: it changes
 the system trust store and binds ports 443 and 8883."""
 
 import json
@@ -152,5 +153,91 @@ def test_fleet_provisioning_basic_and_csr(sample_server, tmp_path):
     desc = iot.describe_certificate(certificateId=from_csr.certificate_id)["certificateDescription"]
     assert desc["status"] == "ACTIVE"
     assert json.loads(json.dumps(iot.list_thing_principals(thingName=done.thing_name)["principals"])) == [desc["certificateArn"]]
+    client.stop()
+    stopped.result(10)
+
+
+def service_client(device, make, streams=2):
+    """The samples' MQTT 5 client on 8883 and a request-response service client over it."""
+    from awscrt import mqtt_request_response
+    from awsiot import mqtt5_client_builder
+
+    connected, stopped, _, callbacks, mqtt5 = lifecycle()
+    callbacks.pop("on_publish_received")
+    client = mqtt5_client_builder.mtls_from_path(
+        endpoint="localhost", port=8883, cert_filepath=str(device.cert), pri_key_filepath=str(device.key),
+        clean_session=True, keep_alive_secs=1200, **callbacks)
+    client.start()
+    options = mqtt_request_response.ClientOptions(max_request_response_subscriptions=2,
+                                                  max_streaming_subscriptions=streams, operation_timeout_in_seconds=30)
+    service = make(client, options)
+    connected.result(15)
+    return client, stopped, service
+
+
+def test_shadow_sample_flow(sample_server, tmp_path):
+    import awsiot
+    from awsiot import iotshadow
+    from conftest import wait_for
+
+    iot = sample_server.client("iot")
+    thing = f"lamp-{uuid.uuid4().hex[:6]}"
+    iot.create_thing(thingName=thing)
+    client, stopped, shadow = service_client(Device(iot, tmp_path), iotshadow.IotShadowClientV2)
+    deltas, ready = [], Future()
+
+    def status(event):
+        from awscrt.mqtt_request_response import SubscriptionStatusEventType
+
+        if event.type == SubscriptionStatusEventType.SUBSCRIPTION_ESTABLISHED and not ready.done():
+            ready.set_result(True)
+
+    stream = shadow.create_shadow_delta_updated_stream(
+        iotshadow.ShadowDeltaUpdatedSubscriptionRequest(thing_name=thing),
+        awsiot.ServiceStreamOptions(deltas.append, subscription_status_listener=status))
+    stream.open()
+    ready.result(15)
+    with pytest.raises(awsiot.V2ServiceException) as missing:
+        shadow.get_shadow(iotshadow.GetShadowRequest(thing_name=thing)).result(30)
+    assert missing.value.modeled_error.code == 404
+    r = shadow.update_shadow(iotshadow.UpdateShadowRequest(
+        thing_name=thing, state=iotshadow.ShadowState(desired={"on": True}))).result(30)
+    assert r.state.desired == {"on": True}
+    wait_for(lambda: deltas, what="the delta event")
+    assert deltas[0].state == {"on": True}
+    shadow.update_shadow(iotshadow.UpdateShadowRequest(
+        thing_name=thing, state=iotshadow.ShadowState(reported={"on": True}))).result(30)
+    got = shadow.get_shadow(iotshadow.GetShadowRequest(thing_name=thing)).result(30)
+    assert got.state.reported == {"on": True} and got.state.delta is None
+    shadow.delete_shadow(iotshadow.DeleteShadowRequest(thing_name=thing)).result(30)
+    client.stop()
+    stopped.result(10)
+
+
+def test_jobs_sample_flow(sample_server, tmp_path):
+    import awsiot
+    from awsiot import iotjobs
+    from conftest import wait_for
+
+    iot = sample_server.client("iot")
+    thing = f"lamp-{uuid.uuid4().hex[:6]}"
+    arn = iot.create_thing(thingName=thing)["thingArn"]
+    job = f"reboot-{uuid.uuid4().hex[:6]}"
+    iot.create_job(jobId=job, targets=[arn], document='{"operation":"reboot"}')
+    client, stopped, jobs = service_client(Device(iot, tmp_path), iotjobs.IotJobsClientV2)
+    pending = jobs.get_pending_job_executions(iotjobs.GetPendingJobExecutionsRequest(thing_name=thing)).result(30)
+    assert [j.job_id for j in pending.queued_jobs] == [job]
+    started = jobs.start_next_pending_job_execution(
+        iotjobs.StartNextPendingJobExecutionRequest(thing_name=thing)).result(30)
+    assert (started.execution.job_id, started.execution.status) == (job, "IN_PROGRESS")
+    assert started.execution.job_document == {"operation": "reboot"}
+    described = jobs.describe_job_execution(iotjobs.DescribeJobExecutionRequest(job_id=job, thing_name=thing)).result(30)
+    assert described.execution.status == "IN_PROGRESS"
+    jobs.update_job_execution(iotjobs.UpdateJobExecutionRequest(thing_name=thing, job_id=job, status="SUCCEEDED")).result(30)
+    # As on AWS, a finished execution is no longer described over MQTT.
+    with pytest.raises(awsiot.V2ServiceException) as terminal:
+        jobs.describe_job_execution(iotjobs.DescribeJobExecutionRequest(job_id=job, thing_name=thing)).result(30)
+    assert terminal.value.modeled_error.code == "TerminalStateReached"
+    wait_for(lambda: iot.describe_job(jobId=job)["job"]["status"] == "COMPLETED", what="the job COMPLETED")
     client.stop()
     stopped.result(10)

@@ -418,3 +418,46 @@ def test_pre_provisioning_hook(fresh_server, tmp_path):
     assert seen[0]["claimCertificateId"] == c["certificateId"] and seen[0]["clientId"] == dev.client_id
     assert seen[0]["templateArn"].endswith(f":provisioningtemplate/{template}")
     dev.close()
+
+
+def test_register_thing_with_a_csr_or_a_pem(iot):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    from test_certificates import issue, make_ca, pem
+
+    def body(prop):
+        return json.dumps({"Parameters": {"Name": {"Type": "String"}, "Cert": {"Type": "String"}},
+                           "Resources": {"thing": {"Type": "AWS::IoT::Thing", "Properties": {"ThingName": {"Ref": "Name"}}},
+                                         "certificate": {"Type": "AWS::IoT::Certificate",
+                                                         "Properties": {prop: {"Ref": "Cert"}, "Status": "ACTIVE"}}}})
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (x509.CertificateSigningRequestBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "single")])).sign(key, hashes.SHA256()))
+    name = f"csr-{uuid.uuid4().hex[:6]}"
+    out = iot.register_thing(templateBody=body("CertificateSigningRequest"),
+                             parameters={"Name": name, "Cert": csr.public_bytes(serialization.Encoding.PEM).decode()})
+    cert = x509.load_pem_x509_certificate(out["certificatePem"].encode())
+    assert cert.public_key().public_numbers() == key.public_key().public_numbers()
+    cert_id = out["resourceArns"]["certificate"].rsplit("/", 1)[1]
+    assert iot.describe_certificate(certificateId=cert_id)["certificateDescription"]["status"] == "ACTIVE"
+    assert iot.list_thing_principals(thingName=name)["principals"] == [out["resourceArns"]["certificate"]]
+
+    # A PEM from a CA nobody registered is refused, and nothing is made.
+    ca_key, ca = make_ca("unregistered")
+    _, leaf = issue(ca_key, ca, "leaf")
+    stray = f"pem-{uuid.uuid4().hex[:6]}"
+    with pytest.raises(ClientError) as e:
+        iot.register_thing(templateBody=body("CertificatePem"), parameters={"Name": stray, "Cert": pem(leaf)})
+    assert error(e)[0] == "CertificateValidationException"
+    with pytest.raises(ClientError):
+        iot.describe_thing(thingName=stray)
+    # Once its CA is registered, the same PEM is registered with the thing.
+    code = iot.get_registration_code()["registrationCode"]
+    _, verification = issue(ca_key, ca, code)
+    iot.register_ca_certificate(caCertificate=pem(ca), verificationCertificate=pem(verification), setAsActive=True)
+    out = iot.register_thing(templateBody=body("CertificatePem"), parameters={"Name": stray, "Cert": pem(leaf)})
+    assert out["certificatePem"] == pem(leaf)
+    assert iot.list_thing_principals(thingName=stray)["principals"] == [out["resourceArns"]["certificate"]]

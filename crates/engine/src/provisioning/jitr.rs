@@ -87,7 +87,8 @@ impl ProvisioningService {
         match self.jitp_body(config.as_ref()) {
             Ok(Some(body)) => {
                 let plan = thingbox_model::provisioning::Template::parse(&body)
-                    .and_then(|t| t.evaluate(&BTreeMap::new(), &pseudo_parameters(&id, &pem)));
+                    .and_then(|t| t.evaluate(&BTreeMap::new(), &pseudo_parameters(&id, &pem)))
+                    .and_then(|plan| plan.require_certificate_id().map(|()| plan));
                 let outcome = match plan {
                     Ok(plan) => self.apply(&plan, &id, now).await.map(drop).map_err(|r| r.message),
                     Err(why) => Err(why),

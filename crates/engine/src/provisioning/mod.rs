@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use thingbox_model::Timestamp;
 use thingbox_model::arn::{ResourceType, Scope};
 use thingbox_model::provisioning::apply::{ApplyError, Provisioned, Provisioning, provision};
-use thingbox_model::provisioning::template::{CERTIFICATE_ID, Plan};
+use thingbox_model::provisioning::template::{CERTIFICATE_ID, CertificateSource, Plan};
 use thingbox_model::provisioning::{ProvisioningError, TemplateChange, TemplateType, Templates};
 use thingbox_model::registry::{CertStatus, Registry};
 
@@ -352,6 +352,7 @@ impl ProvisioningService {
         }
         let plan = thingbox_model::provisioning::Template::parse(template.body())
             .and_then(|t| t.evaluate(&parameters, &pseudo_parameters(&cert_id, &pem)))
+            .and_then(|plan| plan.require_certificate_id().map(|()| plan))
             .map_err(|why| Rejection::new(400, "InvalidParameters", why))?;
         let provisioned = self.apply(&plan, &cert_id, now).await?;
         self.tokens.lock().remove(token);
@@ -360,6 +361,18 @@ impl ProvisioningService {
 
     /// Carries out `plan` for `cert_id` on the registry, in one write.
     async fn apply(&self, plan: &Plan, cert_id: &str, now: Timestamp) -> Result<Provisioned, Rejection> {
+        self.apply_with(plan, cert_id, None, now).await
+    }
+
+    /// Like [`apply`](Self::apply), first registering `new_cert` (its facts and CA) in the same
+    /// write, so that a refused plan leaves no certificate behind either.
+    async fn apply_with(
+        &self,
+        plan: &Plan,
+        cert_id: &str,
+        new_cert: Option<(thingbox_model::registry::CertFacts, Option<String>)>,
+        now: Timestamp,
+    ) -> Result<Provisioned, Rejection> {
         let p = Provisioning {
             scope: &self.scope,
             certificate_id: cert_id,
@@ -369,9 +382,35 @@ impl ProvisioningService {
         };
         let result = self
             .registry
-            .write(|r: &mut Registry| match provision(r, plan, &p) {
-                Ok((out, changes)) => Ok((Ok(out), changes)),
-                Err(e) => Ok((Err(e), Vec::new())),
+            .write(|r: &mut Registry| {
+                let before = new_cert.is_some().then(|| r.clone());
+                let mut changes = Vec::new();
+                if let Some((facts, ca)) = new_cert {
+                    let status = CertStatus::Inactive;
+                    match r.add_certificate(
+                        &self.scope,
+                        facts,
+                        status,
+                        ca,
+                        thingbox_model::registry::CertMode::Default,
+                        now,
+                    ) {
+                        Ok((_, c)) => changes = c,
+                        Err(e) => return Ok((Err(ApplyError::Registry(e)), Vec::new())),
+                    }
+                }
+                match provision(r, plan, &p) {
+                    Ok((out, more)) => {
+                        changes.extend(more);
+                        Ok((Ok(out), changes))
+                    }
+                    Err(e) => {
+                        if let Some(before) = before {
+                            *r = before;
+                        }
+                        Ok((Err(e), Vec::new()))
+                    }
+                }
             })
             .await
             .map_err(internal)?;
@@ -382,30 +421,77 @@ impl ProvisioningService {
     }
 
     /// RegisterThing over HTTP (single-thing provisioning with an inline template): the
-    /// certificate resource names an existing certificate by `CertificateId`.
+    /// certificate resource names a registered certificate (`CertificateId`), brings one
+    /// (`CertificatePem`, signed by Thingbox's root or a registered CA), or asks for one
+    /// (`CertificateSigningRequest`, issued by the local CA); a new one is registered in the same
+    /// write as the rest.
     pub async fn register_thing_inline(
         &self,
         body: &str,
         parameters: BTreeMap<String, String>,
         now: Timestamp,
     ) -> Result<(String, BTreeMap<String, String>), Error> {
-        let template = thingbox_model::provisioning::Template::parse(body)
-            .map_err(|e| Error::InvalidRequest(format!("templateBody: {e}")))?;
-        // The certificate id comes from the template itself; evaluate once to find it.
-        let probe = template
-            .evaluate(&parameters, &BTreeMap::new())
-            .map_err(|e| Error::InvalidRequest(format!("templateBody: {e}")))?;
-        let Some((_, cert_id, _)) = probe.certificate.clone() else {
+        let invalid = |e: String| Error::InvalidRequest(format!("templateBody: {e}"));
+        let template = thingbox_model::provisioning::Template::parse(body).map_err(invalid)?;
+        // Which certificate: evaluate once without pseudo-parameters to find out.
+        let probe = template.evaluate(&parameters, &BTreeMap::new()).map_err(invalid)?;
+        let Some((_, given_id, _)) = probe.certificate.clone() else {
             return Err(Error::InvalidRequest(
-                "templateBody needs an AWS::IoT::Certificate resource naming the certificate by CertificateId".into(),
+                "templateBody needs an AWS::IoT::Certificate resource (CertificateId, CertificatePem or \
+                 CertificateSigningRequest)"
+                    .into(),
             ));
         };
-        let pem = self.registry.read(|r| Ok(r.certificate(&cert_id)?.facts.pem.clone()))?;
-        let plan = template
-            .evaluate(&parameters, &pseudo_parameters(&cert_id, &pem))
-            .map_err(|e| Error::InvalidRequest(format!("templateBody: {e}")))?;
-        let out = self.apply(&plan, &cert_id, now).await.map_err(|r| Error::InvalidRequest(r.message))?;
+        let (cert_id, pem, new_cert) = match probe.certificate_source {
+            None => {
+                let pem = self.registry.read(|r| Ok(r.certificate(&given_id)?.facts.pem.clone()))?;
+                (given_id, pem, None)
+            }
+            Some(CertificateSource::Csr(csr)) => {
+                let pem = certs::issue_from_csr(&self.ca, &csr, time::OffsetDateTime::now_utc())?;
+                let parsed = certs::parse_cert_pem("CertificateSigningRequest", &pem)?;
+                (parsed.facts.id.clone(), pem, Some((parsed.facts, None)))
+            }
+            Some(CertificateSource::Pem { pem, ca_pem }) => {
+                let parsed = certs::parse_cert_pem("CertificatePem", &pem)?;
+                let id = parsed.facts.id.clone();
+                if self.registry.read(|r| Ok(r.certificate(&id).is_ok()))? {
+                    (id, pem, None)
+                } else {
+                    let ca = self.issuer_of(&parsed.der, ca_pem.as_deref())?;
+                    (id, pem, Some((parsed.facts, ca)))
+                }
+            }
+        };
+        let mut plan = template.evaluate(&parameters, &pseudo_parameters(&cert_id, &pem)).map_err(invalid)?;
+        plan.certificate = plan.certificate.map(|(logical, _, active)| (logical, cert_id.clone(), active));
+        let out = self
+            .apply_with(&plan, &cert_id, new_cert, now)
+            .await
+            .map_err(|r| Error::InvalidRequest(r.message))?;
         Ok((pem, out.resource_arns))
+    }
+
+    /// The registered CA that signed `der` (`None`: Thingbox's root), or why there is none.
+    fn issuer_of(&self, der: &[u8], ca_pem: Option<&str>) -> Result<Option<String>, Error> {
+        let root = certs::parse_cert_pem("root", self.ca.root_pem())?;
+        if ca_pem.is_none() && certs::signed_by(der, &root.der) {
+            return Ok(None);
+        }
+        let wanted =
+            ca_pem.map(|p| certs::parse_cert_pem("CACertificatePem", p)).transpose()?.map(|c| c.facts.id);
+        let cas: Vec<(String, String)> = self
+            .registry
+            .read(|r| Ok(r.ca_certificates().map(|c| (c.facts.id.clone(), c.facts.pem.clone())).collect()))?;
+        for (id, pem) in cas.iter().filter(|(id, _)| wanted.as_ref().is_none_or(|w| w == id)) {
+            if certs::parse_cert_pem("ca", pem).is_ok_and(|ca| certs::signed_by(der, &ca.der)) {
+                return Ok(Some(id.clone()));
+            }
+        }
+        Err(thingbox_model::registry::RegistryError::CertificateValidation(
+            "CertificatePem is not signed by Thingbox's root or a registered CA certificate; register its CA first".into(),
+        )
+        .into())
     }
 
     /// CreateProvisioningClaim: a claim certificate for `template`, valid five minutes.

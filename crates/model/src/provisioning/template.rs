@@ -101,13 +101,43 @@ pub enum PolicyPlan {
     Document(String),
 }
 
+/// A certificate a RegisterThing template registers itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertificateSource {
+    /// `CertificatePem` (and `CACertificatePem`, naming its CA when several share a subject).
+    Pem {
+        /// The certificate.
+        pem: String,
+        /// Its CA.
+        ca_pem: Option<String>,
+    },
+    /// `CertificateSigningRequest`: Thingbox's CA issues the certificate.
+    Csr(String),
+}
+
+impl Plan {
+    /// Refuses a certificate brought by the template (fleet provisioning and JITP).
+    pub fn require_certificate_id(&self) -> Result<(), String> {
+        match &self.certificate_source {
+            None => Ok(()),
+            Some(_) => {
+                Err("fleet provisioning and JITP templates name the certificate by CertificateId only".into())
+            }
+        }
+    }
+}
+
 /// What a template asks for, evaluated.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Plan {
     /// The thing resource's logical name and what it asks for.
     pub thing: Option<(String, ThingPlan)>,
-    /// The certificate resource: logical name, certificate id and status (`true` = ACTIVE).
+    /// The certificate resource: logical name, certificate id and status (`true` = ACTIVE). The id
+    /// is empty when the resource gives a PEM or a CSR instead ([`Plan::certificate_source`]).
     pub certificate: Option<(String, String, bool)>,
+    /// A certificate the template brings itself (single-thing RegisterThing only; fleet
+    /// provisioning and JITP name theirs by `CertificateId`).
+    pub certificate_source: Option<CertificateSource>,
     /// The policy resources: logical name and policy.
     pub policies: Vec<(String, PolicyPlan)>,
     /// `DeviceConfiguration`, evaluated (values as strings).
@@ -206,13 +236,21 @@ impl Template {
             };
             let required = match kind {
                 Kind::Thing => &["ThingName"][..],
-                Kind::Certificate => &["CertificateId"][..],
+                Kind::Certificate => &[][..],
                 Kind::Policy => &[][..],
             };
             for field in required {
                 if !properties.contains_key(*field) {
                     return Err(format!("Resources.{logical}.Properties needs {field}"));
                 }
+            }
+            let sources = ["CertificateId", "CertificatePem", "CertificateSigningRequest"];
+            if kind == Kind::Certificate
+                && sources.iter().filter(|k| properties.contains_key(**k)).count() != 1
+            {
+                return Err(format!(
+                    "Resources.{logical}.Properties needs one of CertificateId, CertificatePem and CertificateSigningRequest"
+                ));
             }
             if kind == Kind::Policy
                 && properties.contains_key("PolicyName") == properties.contains_key("PolicyDocument")
@@ -269,15 +307,23 @@ impl Template {
             match r.kind {
                 Kind::Thing => plan.thing = Some((logical.clone(), env.thing(logical, r, &props)?)),
                 Kind::Certificate => {
-                    for unsupported in ["CertificatePem", "CertificateSigningRequest", "CACertificatePem"] {
-                        if r.properties.contains_key(unsupported) {
-                            return Err(format!(
-                                "Resources.{logical}.Properties.{unsupported}: fleet provisioning and JITP templates \
-                                 name the certificate by CertificateId only"
-                            ));
-                        }
-                    }
-                    let id = text(props("CertificateId")?, &format!("Resources.{logical}.CertificateId"))?;
+                    let at = |f: &str| format!("Resources.{logical}.Properties.{f}");
+                    let id = if let Some(pem) = props("CertificatePem")? {
+                        let ca_pem = props("CACertificatePem")?
+                            .map(|v| text(Some(v), &at("CACertificatePem")))
+                            .transpose()?;
+                        plan.certificate_source = Some(CertificateSource::Pem {
+                            pem: text(Some(pem), &at("CertificatePem"))?,
+                            ca_pem,
+                        });
+                        String::new()
+                    } else if let Some(csr) = props("CertificateSigningRequest")? {
+                        plan.certificate_source =
+                            Some(CertificateSource::Csr(text(Some(csr), &at("CertificateSigningRequest"))?));
+                        String::new()
+                    } else {
+                        text(props("CertificateId")?, &at("CertificateId"))?
+                    };
                     let active = match props("Status")? {
                         None => true,
                         Some(v) => match v.as_str().map(str::to_ascii_uppercase).as_deref() {

@@ -289,3 +289,13 @@ fn what_a_claim_may_touch() {
         assert_eq!(claim_allows("fleet", topic), allowed, "{topic}");
     }
 }
+
+#[test]
+fn a_register_thing_template_may_bring_its_certificate() {
+    let body = r#"{"Parameters":{"Csr":{"Type":"String"}},"Resources":{"certificate":{"Type":"AWS::IoT::Certificate",
+        "Properties":{"CertificateSigningRequest":{"Ref":"Csr"},"Status":"INACTIVE"}}}}"#;
+    let plan = Template::parse(body).unwrap().evaluate(&params(&[("Csr", "PEM")]), &BTreeMap::new()).unwrap();
+    assert_eq!(plan.certificate_source, Some(template::CertificateSource::Csr("PEM".into())));
+    assert_eq!(plan.certificate, Some(("certificate".into(), String::new(), false)));
+    assert!(plan.require_certificate_id().unwrap_err().contains("CertificateId only"));
+}

@@ -39,11 +39,7 @@ impl Broker {
         let msg = Arc::new(msg);
         self.tap.capture(&msg);
         let Some(session) = self.sessions.lock().get(client_id).cloned() else { return false };
-        let qos = msg.qos;
-        let queued = session.enqueue(Delivery { message: msg, qos, retain: false, dup: false });
-        let counter = if queued { &self.stats.delivered } else { &self.stats.dropped };
-        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        queued
+        self.enqueue_reply(&session, msg)
     }
 
     /// Delivers `msg` to the session of `client_id` alone, and only if one of its subscriptions
@@ -61,7 +57,18 @@ impl Broker {
             .max();
         let Some(qos) = granted else { return false };
         msg.qos = msg.qos.min(qos);
-        self.reply_to(client_id, msg)
+        let msg = Arc::new(msg);
+        self.tap.capture(&msg);
+        self.enqueue_reply(&session, msg)
+    }
+
+    /// Queues a reply on `session`, counted as delivered or dropped.
+    fn enqueue_reply(&self, session: &Session, msg: Arc<Message>) -> bool {
+        let qos = msg.qos;
+        let queued = session.enqueue(Delivery { message: msg, qos, retain: false, dup: false });
+        let counter = if queued { &self.stats.delivered } else { &self.stats.dropped };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        queued
     }
 }
 

@@ -16,7 +16,6 @@ use tokio_rustls::server::TlsStream;
 
 use super::Gateway;
 use super::tls::MQTT_ALPN;
-use crate::broker::Principal;
 
 /// An HTTPS connection accepted on the multiplexed port, for the HTTP edge to serve.
 pub type HttpsConn = (TlsStream<TcpStream>, SocketAddr);
@@ -49,27 +48,14 @@ impl Gateway {
                     let config = if mqtt { mux.mqtt.clone() } else { mux.https.clone() };
                     start.into_stream(config).await.map(|s| (mqtt, s))
                 };
-                let (mqtt, stream) = match tokio::time::timeout(gw.config.handshake_timeout, handshake).await
-                {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(e)) => {
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed (multiplexed port)");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(%peer, "TLS handshake timed out (multiplexed port)");
-                        return;
-                    }
+                let Some((mqtt, stream)) = gw.handshake(peer, "multiplexed", handshake).await else {
+                    return;
                 };
-                if !mqtt {
+                if mqtt {
+                    gw.serve_device(stream, peer).await;
+                } else {
                     let _ = mux.to_http.send((stream, peer)).await;
-                    return;
                 }
-                let Some(cert) = stream.get_ref().1.peer_certificates().and_then(|c| c.first()) else {
-                    return;
-                };
-                let principal = Principal::Certificate(crate::certs::cert_id(cert.as_ref()));
-                super::conn::serve(stream, gw.ctx(principal, peer)).await;
             }
         })
         .await;

@@ -145,26 +145,48 @@ impl Gateway {
         self.accept_loop(listener, move |gw, socket, peer| {
             let acceptor = acceptor.clone();
             async move {
-                let stream =
-                    match tokio::time::timeout(gw.config.handshake_timeout, acceptor.accept(socket)).await {
-                        Ok(Ok(s)) => s,
-                        Ok(Err(e)) => {
-                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!(%peer, "TLS handshake timed out");
-                            return;
-                        }
-                    };
-                let Some(cert) = stream.get_ref().1.peer_certificates().and_then(|c| c.first()) else {
-                    return;
-                };
-                let principal = Principal::Certificate(crate::certs::cert_id(cert.as_ref()));
-                conn::serve(stream, gw.ctx(principal, peer)).await;
+                if let Some(stream) = gw.handshake(peer, "mqtt-tls", acceptor.accept(socket)).await {
+                    gw.serve_device(stream, peer).await;
+                }
             }
         })
         .await;
+    }
+
+    /// Runs a TLS handshake under the configured deadline; a failure or timeout is logged (at
+    /// debug: scanners and misconfigured clients are common) and gives `None`; `listener` names the
+    /// port in that log line.
+    async fn handshake<T>(
+        &self,
+        peer: std::net::SocketAddr,
+        listener: &'static str,
+        handshake: impl std::future::Future<Output = std::io::Result<T>>,
+    ) -> Option<T> {
+        match tokio::time::timeout(self.config.handshake_timeout, handshake).await {
+            Ok(Ok(s)) => Some(s),
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, listener, error = %e, "TLS handshake failed");
+                None
+            }
+            Err(_) => {
+                tracing::debug!(%peer, listener, "TLS handshake timed out");
+                None
+            }
+        }
+    }
+
+    /// Serves a mutual-TLS stream whose handshake is done as the certificate the device presented
+    /// (the verifier made sure there is one; without one the connection is just closed).
+    async fn serve_device(
+        &self,
+        stream: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+        peer: std::net::SocketAddr,
+    ) {
+        let Some(cert) = stream.get_ref().1.peer_certificates().and_then(|c| c.first()) else {
+            return;
+        };
+        let principal = Principal::Certificate(crate::certs::cert_id(cert.as_ref()));
+        conn::serve(stream, self.ctx(principal, peer)).await;
     }
 
     /// Serves one already-established byte stream (e.g. MQTT over WebSocket) as `principal`.

@@ -125,13 +125,8 @@ pub struct IssuedWithKeys {
     pub private_key_pem: String,
 }
 
-/// Issues a certificate for a fresh RSA-2048 key pair, subject `CN=AWS IoT Certificate`.
-pub fn issue_with_new_key(ca: &LocalCa, now: time::OffsetDateTime) -> Result<IssuedWithKeys, RegistryError> {
-    issue_with_new_key_until(ca, now, None)
-}
-
-/// Like [`issue_with_new_key`], valid until `not_after` when given (a provisioning claim lives
-/// five minutes).
+/// Issues a certificate for a fresh RSA-2048 key pair, subject `CN=AWS IoT Certificate`, valid
+/// until `not_after` when given (a provisioning claim lives five minutes).
 pub fn issue_with_new_key_until(
     ca: &LocalCa,
     now: time::OffsetDateTime,
@@ -152,6 +147,19 @@ pub fn issue_with_new_key_until(
     }
     let cert = params.signed_by(&spki, &issuer).map_err(|e| internal(&e))?;
     Ok(IssuedWithKeys { cert_pem: cert.pem(), public_key_pem, private_key_pem })
+}
+
+/// [`issue_with_new_key_until`] off the async runtime (an RSA key takes tens of milliseconds):
+/// CreateKeysAndCertificate, the console's device bundles, fleet provisioning and claims.
+pub async fn issue_with_new_key_off_runtime(
+    ca: std::sync::Arc<LocalCa>,
+    not_after: Option<time::OffsetDateTime>,
+) -> Result<IssuedWithKeys, RegistryError> {
+    tokio::task::spawn_blocking(move || {
+        issue_with_new_key_until(&ca, time::OffsetDateTime::now_utc(), not_after)
+    })
+    .await
+    .map_err(|e| invalid(format!("issuing the certificate failed: {e}")))?
 }
 
 /// Issues a certificate for a CSR: the signature must verify, the key must be RSA ≥ 2048 bits or

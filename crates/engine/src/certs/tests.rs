@@ -15,7 +15,7 @@ fn root_der(ca: &LocalCa) -> Vec<u8> {
 #[test]
 fn new_key_certificates_chain_to_the_root() {
     let (_d, ca) = ca();
-    let issued = issue_with_new_key(&ca, time::OffsetDateTime::now_utc()).unwrap();
+    let issued = issue_with_new_key_until(&ca, time::OffsetDateTime::now_utc(), None).unwrap();
     assert!(issued.private_key_pem.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
     assert!(issued.public_key_pem.starts_with("-----BEGIN PUBLIC KEY-----"));
     let parsed = parse_cert_pem("certificatePem", &issued.cert_pem).unwrap();

@@ -84,14 +84,10 @@ fn created(ctx: &Ctx, cert: &Certificate, with_pem: bool, key_pair: Option<KeyPa
     }
 }
 
-/// Issues a certificate with a new RSA key from the local CA (slow: off the async runtime) and
-/// parses it. Shared by CreateKeysAndCertificate and the console's device bundles.
+/// Issues a certificate with a new RSA key from the local CA and parses it. Shared by
+/// CreateKeysAndCertificate and the console's device bundles.
 pub(super) async fn issue_with_new_key(s: &AppState) -> Result<(certs::IssuedWithKeys, ParsedCert), Error> {
-    let ca = s.ca.clone();
-    let issued =
-        tokio::task::spawn_blocking(move || certs::issue_with_new_key(&ca, time::OffsetDateTime::now_utc()))
-            .await
-            .map_err(|e| Error::InvalidRequest(format!("issuing the certificate failed: {e}")))??;
+    let issued = certs::issue_with_new_key_off_runtime(s.ca.clone(), None).await?;
     let parsed = certs::parse_cert_pem("certificatePem", &issued.cert_pem)?;
     Ok((issued, parsed))
 }

@@ -256,13 +256,7 @@ impl ProvisioningService {
     /// Fleet provisioning's CreateKeysAndCertificate: a new key pair and certificate,
     /// `PENDING_ACTIVATION`, and its ownership token.
     pub async fn create_keys_and_certificate(&self, now: Timestamp) -> Result<Issued, Rejection> {
-        let ca = self.ca.clone();
-        let issued = tokio::task::spawn_blocking(move || {
-            certs::issue_with_new_key(&ca, time::OffsetDateTime::now_utc())
-        })
-        .await
-        .map_err(internal)?
-        .map_err(internal)?;
+        let issued = certs::issue_with_new_key_off_runtime(self.ca.clone(), None).await.map_err(internal)?;
         let id = self.register_pending(&issued.cert_pem, now).await?;
         let token = self.new_token(&id, now);
         Ok(Issued {
@@ -500,12 +494,7 @@ impl ProvisioningService {
         let expiration = Timestamp(now.0 + self.config.claim_ttl_ms);
         let end = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(expiration.0) * 1_000_000)
             .map_err(|e| Error::InvalidRequest(e.to_string()))?;
-        let ca = self.ca.clone();
-        let issued = tokio::task::spawn_blocking(move || {
-            certs::issue_with_new_key_until(&ca, time::OffsetDateTime::now_utc(), Some(end))
-        })
-        .await
-        .map_err(|e| Error::InvalidRequest(format!("issuing the claim failed: {e}")))??;
+        let issued = certs::issue_with_new_key_off_runtime(self.ca.clone(), Some(end)).await?;
         let parsed = certs::parse_cert_pem("certificatePem", &issued.cert_pem)?;
         let id = parsed.facts.id;
         self.claims.add(id.clone(), Claim { template: template.to_owned(), expires: expiration });

@@ -99,6 +99,40 @@ pub fn signed_by(cert_der: &[u8], issuer_der: &[u8]) -> bool {
     cert.issuer() == issuer.subject() && cert.verify_signature(Some(issuer.public_key())).is_ok()
 }
 
+/// Who signed the certificate `der`: Thingbox's root (`None`) or one of the registered CA
+/// certificates `cas` (id, PEM), only the one whose PEM is `ca_pem` when given (`ca_field` names
+/// that field in errors). RegisterCertificate and RegisterThing with a PEM.
+pub fn find_issuer(
+    root_pem: &str,
+    cas: &[(String, String)],
+    der: &[u8],
+    ca_pem: Option<&str>,
+    ca_field: &str,
+) -> Result<Option<String>, RegistryError> {
+    let root = parse_cert_pem("root", root_pem)?;
+    if signed_by(der, &root.der) {
+        return Ok(None);
+    }
+    let wanted = ca_pem.map(|p| parse_cert_pem(ca_field, p)).transpose()?.map(|c| c.facts.id);
+    if let Some(w) = &wanted
+        && !cas.iter().any(|(id, _)| id == w)
+    {
+        return Err(RegistryError::CertificateValidation(format!(
+            "{ca_field} is not a registered CA certificate (id {w}); register it with RegisterCACertificate"
+        )));
+    }
+    for (id, pem) in cas.iter().filter(|(id, _)| wanted.as_ref().is_none_or(|w| w == id)) {
+        if parse_cert_pem("ca", pem).is_ok_and(|ca| signed_by(der, &ca.der)) {
+            return Ok(Some(id.clone()));
+        }
+    }
+    Err(RegistryError::CertificateValidation(
+        "The certificate is not signed by Thingbox's root or a registered CA certificate; register its CA \
+         with RegisterCACertificate first, or register the certificate with RegisterCertificateWithoutCA"
+            .into(),
+    ))
+}
+
 fn device_params(subject: DistinguishedName, now: time::OffsetDateTime) -> CertificateParams {
     let mut params = CertificateParams::default();
     params.distinguished_name = subject;

@@ -118,41 +118,6 @@ async fn create_certificate_from_csr(
     Ok(Json(created(&ctx, &cert, true, None)))
 }
 
-/// Finds the issuer of `parsed` among Thingbox's root and the registered CAs (`None` = the root).
-fn find_issuer(s: &AppState, parsed: &ParsedCert, hint: Option<&str>) -> Result<Option<String>, Error> {
-    let root = certs::parse_cert_pem("root", s.ca.root_pem())?;
-    if certs::signed_by(&parsed.der, &root.der) {
-        return Ok(None);
-    }
-    let hint_id = match hint {
-        Some(pem) => Some(certs::parse_cert_pem("caCertificatePem", pem)?.facts.id),
-        None => None,
-    };
-    let cas: Vec<(String, String)> = s
-        .registry
-        .read(|r| Ok(r.ca_certificates().map(|c| (c.facts.id.clone(), c.facts.pem.clone())).collect()))?;
-    if let Some(h) = &hint_id
-        && !cas.iter().any(|(id, _)| id == h)
-    {
-        return Err(RegistryError::CertificateValidation(format!(
-            "caCertificatePem is not a registered CA certificate (id {h}); register it with RegisterCACertificate"
-        ))
-        .into());
-    }
-    for (id, pem) in cas.iter().filter(|(id, _)| hint_id.as_ref().is_none_or(|h| h == id)) {
-        let ca = certs::parse_cert_pem("ca", pem)?;
-        if certs::signed_by(&parsed.der, &ca.der) {
-            return Ok(Some(id.clone()));
-        }
-    }
-    Err(RegistryError::CertificateValidation(
-        "The certificate is not signed by a registered CA certificate; register its CA with \
-         RegisterCACertificate first, or use RegisterCertificateWithoutCA"
-            .into(),
-    )
-    .into())
-}
-
 fn check_validity(s: &AppState, parsed: &ParsedCert) -> Result<(), Error> {
     let now = s.now();
     if parsed.facts.not_after < now {
@@ -173,7 +138,13 @@ async fn register_certificate(
     let status = initial_status(&q, req.status.as_deref())?;
     let parsed = certs::parse_cert_pem("certificatePem", &required(req.certificate_pem, "certificatePem")?)?;
     check_validity(&s, &parsed)?;
-    let ca_id = find_issuer(&s, &parsed, req.ca_certificate_pem.as_deref())?;
+    let ca_id = certs::find_issuer(
+        s.ca.root_pem(),
+        &s.registry.ca_certificate_pems(),
+        &parsed.der,
+        req.ca_certificate_pem.as_deref(),
+        "caCertificatePem",
+    )?;
     let cert = add(&s, &ctx, parsed, status, ca_id, CertMode::Default).await?;
     Ok(Json(created(&ctx, &cert, false, None)))
 }

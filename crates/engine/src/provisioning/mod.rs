@@ -452,7 +452,13 @@ impl ProvisioningService {
                 if self.registry.read(|r| Ok(r.certificate(&id).is_ok()))? {
                     (id, pem, None)
                 } else {
-                    let ca = self.issuer_of(&parsed.der, ca_pem.as_deref())?;
+                    let ca = certs::find_issuer(
+                        self.ca.root_pem(),
+                        &self.registry.ca_certificate_pems(),
+                        &parsed.der,
+                        ca_pem.as_deref(),
+                        "CACertificatePem",
+                    )?;
                     (id, pem, Some((parsed.facts, ca)))
                 }
             }
@@ -464,28 +470,6 @@ impl ProvisioningService {
             .await
             .map_err(|r| Error::InvalidRequest(r.message))?;
         Ok((pem, out.resource_arns))
-    }
-
-    /// The registered CA that signed `der` (`None`: Thingbox's root), or why there is none.
-    fn issuer_of(&self, der: &[u8], ca_pem: Option<&str>) -> Result<Option<String>, Error> {
-        let root = certs::parse_cert_pem("root", self.ca.root_pem())?;
-        if ca_pem.is_none() && certs::signed_by(der, &root.der) {
-            return Ok(None);
-        }
-        let wanted =
-            ca_pem.map(|p| certs::parse_cert_pem("CACertificatePem", p)).transpose()?.map(|c| c.facts.id);
-        let cas: Vec<(String, String)> = self
-            .registry
-            .read(|r| Ok(r.ca_certificates().map(|c| (c.facts.id.clone(), c.facts.pem.clone())).collect()))?;
-        for (id, pem) in cas.iter().filter(|(id, _)| wanted.as_ref().is_none_or(|w| w == id)) {
-            if certs::parse_cert_pem("ca", pem).is_ok_and(|ca| certs::signed_by(der, &ca.der)) {
-                return Ok(Some(id.clone()));
-            }
-        }
-        Err(thingbox_model::registry::RegistryError::CertificateValidation(
-            "CertificatePem is not signed by Thingbox's root or a registered CA certificate; register its CA first".into(),
-        )
-        .into())
     }
 
     /// CreateProvisioningClaim: a claim certificate for `template`, valid five minutes.

@@ -88,6 +88,11 @@ impl RegistryService {
         self.membership.subscribe()
     }
 
+    /// The registered CA certificates, (id, PEM).
+    pub fn ca_certificate_pems(&self) -> Vec<(String, String)> {
+        self.state.read().ca_certificates().map(|c| (c.facts.id.clone(), c.facts.pem.clone())).collect()
+    }
+
     /// Runs a read against the current state.
     pub fn read<R>(&self, f: impl FnOnce(&Registry) -> Result<R, RegistryError>) -> Result<R, Error> {
         Ok(f(&self.state.read())?)

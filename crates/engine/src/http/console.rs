@@ -381,15 +381,38 @@ async fn bundle(
         .await?;
     let cert = outcome.map_err(Error::from)?;
     let endpoints = s.endpoints.clone();
-    let zip = device_zip(&thing, &cert.facts.pem, &issued.private_key_pem, s.ca.root_pem(), &endpoints)
-        .map_err(|e| Error::InvalidRequest(format!("building the bundle failed: {e}")))?;
-    let mut res = Response::new(Body::from(zip));
+    let files = device_files(&thing, &cert.facts.pem, &issued.private_key_pem, s.ca.root_pem(), &endpoints);
+    zip_download(&format!("{thing}-device-bundle"), &thing, &files, &cert.facts.id)
+}
+
+/// A zip download named `<name>.zip` holding `files` (name, text, unix mode) in the folder `dir`,
+/// with the id of the certificate it carries in `x-thingbox-certificate-id`: the console's device
+/// and claim bundles.
+pub(super) fn zip_download(
+    name: &str,
+    dir: &str,
+    files: &[(&str, impl AsRef<str>, u32)],
+    certificate_id: &str,
+) -> Result<Response, ApiError> {
+    let zipped = (|| -> zip::result::ZipResult<Vec<u8>> {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for (file, text, mode) in files {
+            let opts = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored)
+                .unix_permissions(*mode);
+            w.start_file(format!("{dir}/{file}"), opts)?;
+            w.write_all(text.as_ref().as_bytes())?;
+        }
+        Ok(w.finish()?.into_inner())
+    })()
+    .map_err(|e| Error::InvalidRequest(format!("building the bundle failed: {e}")))?;
+    let mut res = Response::new(Body::from(zipped));
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{thing}-device-bundle.zip\"")) {
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.zip\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&cert.facts.id) {
+    if let Ok(v) = HeaderValue::from_str(certificate_id) {
         h.insert("x-thingbox-certificate-id", v);
     }
     Ok(res)
@@ -399,40 +422,30 @@ fn host_port(addr: &str) -> (&str, &str) {
     addr.rsplit_once(':').unwrap_or((addr, "8883"))
 }
 
-/// The zip: certificate, key, root CA, endpoints and runnable connect snippets.
-fn device_zip(
+/// What a device bundle holds: certificate, key, root CA, endpoints and runnable connect snippets.
+fn device_files(
     thing: &str,
     cert_pem: &str,
     key_pem: &str,
     root_pem: &str,
     endpoints: &thingbox_api::Endpoints,
-) -> zip::result::ZipResult<Vec<u8>> {
+) -> Vec<(&'static str, String, u32)> {
     let tls = endpoints.mqtt_tls.clone().unwrap_or_else(|| "localhost:8883".into());
     let (_, port) = host_port(&tls);
     // The server certificate names localhost; devices connect by that name.
     let host = "localhost";
     let mut public = endpoints.clone();
     public.console = None;
-    let dir = format!("{thing}/");
-    let files: Vec<(String, String, u32)> = vec![
-        ("device.pem.crt".into(), cert_pem.to_owned(), 0o644),
-        ("private.pem.key".into(), key_pem.to_owned(), 0o600),
-        ("root-CA.crt".into(), root_pem.to_owned(), 0o644),
-        ("endpoints.json".into(), serde_json::to_string_pretty(&public).unwrap_or_default(), 0o644),
-        ("README.md".into(), readme(thing, host, port), 0o644),
-        ("mosquitto.sh".into(), mosquitto(thing, host, port), 0o755),
-        ("connect.py".into(), python(thing, host, port), 0o755),
-        ("connect.js".into(), javascript(thing, host, port), 0o644),
-    ];
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (name, body, mode) in files {
-        let opts = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Stored)
-            .unix_permissions(mode);
-        w.start_file(format!("{dir}{name}"), opts)?;
-        w.write_all(body.as_bytes())?;
-    }
-    Ok(w.finish()?.into_inner())
+    vec![
+        ("device.pem.crt", cert_pem.to_owned(), 0o644),
+        ("private.pem.key", key_pem.to_owned(), 0o600),
+        ("root-CA.crt", root_pem.to_owned(), 0o644),
+        ("endpoints.json", serde_json::to_string_pretty(&public).unwrap_or_default(), 0o644),
+        ("README.md", readme(thing, host, port), 0o644),
+        ("mosquitto.sh", mosquitto(thing, host, port), 0o755),
+        ("connect.py", python(thing, host, port), 0o755),
+        ("connect.js", javascript(thing, host, port), 0o644),
+    ]
 }
 
 fn readme(thing: &str, host: &str, port: &str) -> String {

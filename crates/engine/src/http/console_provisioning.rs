@@ -4,19 +4,14 @@
 //! a README with the command line, the template's parameters filled in as placeholders. The
 //! templates themselves the console reads through the AWS API.
 
-use std::io::Write as _;
-
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::post;
 use thingbox_model::provisioning::Template;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::Error;
 
 /// The routes (behind the console token).
 pub fn routes() -> Router<AppState> {
@@ -65,28 +60,12 @@ async fn claim_bundle(State(s): State<AppState>, Path(name): Path<String>) -> Re
         ("root-CA.crt", s.ca.root_pem(), 0o644),
         ("README.md", &readme(&name, &names, &port, &expires), 0o644),
     ];
-    let zipped = (|| -> zip::result::ZipResult<Vec<u8>> {
-        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        for (file, text, mode) in files {
-            let opts = zip::write::SimpleFileOptions::default()
-                .compression_method(zip::CompressionMethod::Stored)
-                .unix_permissions(mode);
-            w.start_file(format!("{name}-claim/{file}"), opts)?;
-            w.write_all(text.as_bytes())?;
-        }
-        Ok(w.finish()?.into_inner())
-    })()
-    .map_err(|e| Error::InvalidRequest(format!("building the bundle failed: {e}")))?;
-    let mut res = Response::new(Body::from(zipped));
-    let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}-claim.zip\"")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&claim.certificate_id) {
-        h.insert("x-thingbox-certificate-id", v);
-    }
-    Ok(res)
+    super::console::zip_download(
+        &format!("{name}-claim"),
+        &format!("{name}-claim"),
+        &files,
+        &claim.certificate_id,
+    )
 }
 
 #[cfg(test)]

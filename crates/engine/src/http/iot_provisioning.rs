@@ -97,8 +97,8 @@ fn wire_hook(h: &Hook) -> PreProvisioningHook {
     PreProvisioningHook { target_arn: h.target_arn.clone(), payload_version: Some(h.payload_version.clone()) }
 }
 
-/// DescribeProvisioningTemplate's shape (also the console's).
-pub fn describe_wire(scope: &Scope, t: &ProvisioningTemplate) -> ProvisioningTemplateDescription {
+/// DescribeProvisioningTemplate's shape.
+fn describe_wire(scope: &Scope, t: &ProvisioningTemplate) -> ProvisioningTemplateDescription {
     ProvisioningTemplateDescription {
         template_arn: scope.arn(ResourceType::ProvisioningTemplate, &t.name),
         template_name: t.name.clone(),

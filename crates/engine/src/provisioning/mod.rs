@@ -230,11 +230,6 @@ impl ProvisioningService {
         Ok(out)
     }
 
-    /// The scope ARNs are rendered in.
-    pub fn scope(&self) -> &Scope {
-        &self.scope
-    }
-
     fn new_token(&self, cert_id: &str, now: Timestamp) -> String {
         let token = random_token();
         let t = Token { cert_id: cert_id.to_owned(), expires: Timestamp(now.0 + self.config.token_ttl_ms) };

@@ -138,40 +138,198 @@ def test_actions_reach_aws_services_through_the_sdk(fresh_server, moto):
     watcher.close()
 
 
-def test_iot_events_messages_reach_the_endpoint(fresh_server):
+class Recorder:
+    """A local endpoint standing in for the AWS services moto does not serve (and for a search
+    domain and a Salesforce input stream): records each request, answers what `answer` says."""
+
+    def __init__(self):
+        import http.server
+        import queue
+        import threading
+
+        self.got = queue.Queue()
+        self.answer = lambda method, path: (200, {})
+        rec = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def handle_one(self, method):
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                rec.got.put((method, self.path, {k.lower(): v for k, v in self.headers.items()},
+                             json.loads(body) if body else None))
+                status, doc = rec.answer(method, self.path)
+                out = json.dumps(doc).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def do_POST(self):
+                self.handle_one("POST")
+
+            def do_PUT(self):
+                self.handle_one("PUT")
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def requests(self, n):
+        """The next `n` requests, by path."""
+        out = {}
+        for _ in range(n):
+            method, path, headers, body = self.got.get(timeout=10)
+            out[path.split("?")[0]] = (method, headers, body)
+        return out
+
+
+@pytest.fixture
+def recorder():
+    r = Recorder()
+    yield r
+    r.server.shutdown()
+
+
+def test_iot_events_messages_reach_the_endpoint(fresh_server, recorder):
     """moto serves no iotevents-data: a local endpoint records the SDK's BatchPutMessage."""
-    import http.server
-    import queue
-    import threading
-
-    got = queue.Queue()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("content-length", 0)))
-            got.put((self.path, self.headers.get("authorization", ""), json.loads(body)))
-            out = b'{"BatchPutMessageErrorEntries": []}'
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(out)))
-            self.end_headers()
-            self.wfile.write(out)
-
-        def log_message(self, *a):
-            pass
-
-    endpoint = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=endpoint.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{endpoint.server_address[1]}"
-    s = fresh_server("--forward", url).start()
+    recorder.answer = lambda method, path: (200, {"BatchPutMessageErrorEntries": []})
+    s = fresh_server("--forward", recorder.url).start()
     s.client().create_topic_rule(ruleName="events", topicRulePayload={
         "sql": "SELECT * FROM 'events/+'", "awsIotSqlVersion": "2016-03-23",
         "actions": [{"iotEvents": {"roleArn": ROLE, "inputName": "doorInput", "messageId": "${topic(2)}-1"}}]})
     s.client("iot-data").publish(topic="events/door7", payload=b'{"open": true}')
-    path, auth, body = got.get(timeout=10)
-    assert path == "/inputs/messages" and auth.startswith("AWS4-HMAC-SHA256")
+    method, headers, body = recorder.requests(1)["/inputs/messages"]
+    assert method == "POST" and headers["authorization"].startswith("AWS4-HMAC-SHA256")
     message = body["messages"][0]
     assert (message["inputName"], message["messageId"]) == ("doorInput", "door7-1")
     import base64
     assert json.loads(base64.b64decode(message["payload"])) == {"open": True}
-    endpoint.shutdown()
+
+
+def test_analytics_sitewise_location_search_and_salesforce_actions_are_sent(fresh_server, recorder):
+    """The rest of AWS's forwarded actions, each observed at the endpoint as the service sees it:
+    IoT Analytics (batchMode: one message per array element), SiteWise (string fields typed),
+    Location (longitude first), OpenSearch and Elasticsearch (a SigV4-signed PUT of the document at
+    the action's endpoint), Salesforce (a POST with the stream's token)."""
+    import base64
+
+    s = fresh_server("--forward", recorder.url).start()
+    token = "T" * 40
+    s.client().create_topic_rule(ruleName="iotfamily", topicRulePayload={
+        "sql": "SELECT temp, lat, lon, topic(2) AS device FROM 'family/+'", "awsIotSqlVersion": "2016-03-23",
+        "actions": [
+            {"iotSiteWise": {"roleArn": ROLE, "putAssetPropertyValueEntries": [{
+                "propertyAlias": "/plant/${topic(2)}/temp",
+                "propertyValues": [{"value": {"doubleValue": "${temp}"},
+                                    "timestamp": {"timeInSeconds": "1700000000", "offsetInNanos": "7"}}]}]}},
+            {"location": {"roleArn": ROLE, "trackerName": "fleet", "deviceId": "${topic(2)}",
+                          "latitude": "${lat}", "longitude": "${lon}",
+                          "timestamp": {"value": "1700000000", "unit": "SECONDS"}}},
+            {"openSearch": {"roleArn": ROLE, "endpoint": recorder.url + "/search", "index": "readings",
+                            "type": "_doc", "id": "${topic(2)}-1"}},
+            {"elasticsearch": {"roleArn": ROLE, "endpoint": recorder.url + "/es", "index": "readings",
+                               "type": "reading", "id": "${topic(2)}-2"}},
+            {"salesforce": {"token": token, "url": recorder.url + "/streams/s1/c1/event"}},
+        ]})
+    s.client().create_topic_rule(ruleName="analytics", topicRulePayload={
+        "sql": "SELECT VALUE readings FROM 'batch/+'", "awsIotSqlVersion": "2016-03-23",
+        "actions": [{"iotAnalytics": {"roleArn": ROLE, "batchMode": True,
+                                      "channelArn": "arn:aws:iotanalytics:us-east-1:123456789012:channel/plant"}}]})
+    recorder.answer = lambda method, path: (
+        (201, {"result": "created"}) if method == "PUT" else (200, {}))
+    data = s.client("iot-data")
+    data.publish(topic="family/pump1", payload=b'{"temp": 21.5, "lat": 52.52, "lon": 13.40}')
+    got = recorder.requests(5)
+
+    method, headers, body = got["/properties"]
+    assert headers["authorization"].startswith("AWS4-HMAC-SHA256") and "/iotsitewise/" in headers["authorization"]
+    entry = body["entries"][0]
+    assert entry["propertyAlias"] == "/plant/pump1/temp"
+    assert entry["propertyValues"][0]["value"] == {"doubleValue": 21.5}
+    assert entry["propertyValues"][0]["timestamp"] == {"timeInSeconds": 1700000000, "offsetInNanos": 7}
+    assert entry["propertyValues"][0]["quality"] == "GOOD"
+
+    method, headers, body = got["/tracking/v0/trackers/fleet/positions"]
+    update = body["Updates"][0]
+    assert update["DeviceId"] == "pump1" and update["Position"] == [13.40, 52.52]
+    assert update["SampleTime"].startswith("2023-11-14T22:13:20")
+
+    method, headers, body = got["/search/readings/_doc/pump1-1"]
+    assert method == "PUT" and body == {"temp": 21.5, "lat": 52.52, "lon": 13.40, "device": "pump1"}
+    assert "/us-east-1/es/aws4_request" in headers["authorization"] and headers["x-amz-date"]
+    method, headers, body = got["/es/readings/reading/pump1-2"]
+    assert method == "PUT" and body["device"] == "pump1"
+
+    method, headers, body = got["/streams/s1/c1/event"]
+    assert method == "POST" and headers["authorization"] == f"Bearer {token}" and body["temp"] == 21.5
+
+    data.publish(topic="batch/plant", payload=b'{"readings": [{"t": 1}, {"t": 2}]}')
+    method, headers, body = recorder.requests(1)["/messages/batch"]
+    assert body["channelName"] == "plant"
+    assert [json.loads(base64.b64decode(m["payload"])) for m in body["messages"]] == [{"t": 1}, {"t": 2}]
+    assert len({m["messageId"] for m in body["messages"]}) == 2
+
+    _, _, d = call(s, "/console/api/rules/iotfamily")
+    outcomes = {a["kind"]: (a["outcome"], a.get("detail", "")) for a in d["firings"][0]["actions"]}
+    assert all(o == "ok" for o, _ in outcomes.values()), outcomes
+    assert "BatchPutAssetPropertyValue: 1 entry" in outcomes["iotSiteWise"][1]
+    assert "201 Created, created" in outcomes["openSearch"][1]
+
+
+def test_refused_entries_and_bad_values_fail_the_action_and_run_its_error_action(fresh_server, recorder):
+    """These APIs answer 200 with per-entry errors: Thingbox fails the action with the service's
+    code and text, as it does for a value SiteWise cannot take and for a search domain's refusal."""
+    from mqtt_helpers import Client
+
+    s = fresh_server("--forward", recorder.url).start()
+
+    def answer(method, path):
+        if path.startswith("/properties"):
+            return 200, {"errorEntries": [{"entryId": "e1", "errors": [
+                {"errorCode": "ResourceNotFoundException", "errorMessage": "no property with that alias",
+                 "timestamps": [{"timeInSeconds": 1}]}]}]}
+        if path.startswith("/search"):
+            return 403, {"message": "no permission for this index"}
+        return 200, {}
+    recorder.answer = answer
+
+    def error_action(rule):
+        return {"republish": {"roleArn": ROLE, "topic": f"family/errors/{rule}"}}
+    iot = s.client()
+    iot.create_topic_rule(ruleName="refused", topicRulePayload={
+        "sql": "SELECT * FROM 'refused/+'", "errorAction": error_action("refused"),
+        "actions": [{"iotSiteWise": {"roleArn": ROLE, "putAssetPropertyValueEntries": [{
+            "entryId": "e1", "propertyAlias": "/nope",
+            "propertyValues": [{"value": {"integerValue": "3"}, "timestamp": {"timeInSeconds": "1"}}]}]}}]})
+    iot.create_topic_rule(ruleName="badvalue", topicRulePayload={
+        "sql": "SELECT * FROM 'badvalue/+'", "errorAction": error_action("badvalue"),
+        "actions": [{"iotSiteWise": {"roleArn": ROLE, "putAssetPropertyValueEntries": [{
+            "propertyAlias": "/p", "propertyValues": [
+                {"value": {"doubleValue": "${temp}"}, "timestamp": {"timeInSeconds": "1"}}]}]}}]})
+    iot.create_topic_rule(ruleName="forbidden", topicRulePayload={
+        "sql": "SELECT * FROM 'forbidden/+'", "errorAction": error_action("forbidden"),
+        "actions": [{"openSearch": {"roleArn": ROLE, "endpoint": recorder.url + "/search", "index": "i",
+                                    "type": "_doc", "id": "1"}}]})
+    watcher = Client(s)
+    watcher.connect()
+    watcher.subscribe("family/errors/#")
+    data = s.client("iot-data")
+    failures = {}
+    for topic, payload in [("refused/x", b'{}'), ("badvalue/x", b'{"temp": "warm"}'), ("forbidden/x", b'{"a": 1}')]:
+        data.publish(topic=topic, payload=payload)
+        m = watcher.recv()
+        failures[m.topic.rsplit("/", 1)[1]] = json.loads(m.payload)["failures"][0]
+    watcher.close()
+    assert failures["refused"]["failedAction"] == "IotSiteWiseAction"
+    assert "entry e1: ResourceNotFoundException: no property with that alias" in failures["refused"]["errorMessage"]
+    assert "doubleValue 'warm' is not a number" in failures["badvalue"]["errorMessage"]
+    assert "HTTP 403 Forbidden" in failures["forbidden"]["errorMessage"]
+    assert "no permission for this index" in failures["forbidden"]["errorMessage"]
+    # The value SiteWise cannot take never left Thingbox.
+    paths = []
+    while not recorder.got.empty():
+        paths.append(recorder.got.get()[1])
+    assert paths.count("/properties") == 1, paths

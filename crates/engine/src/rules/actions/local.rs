@@ -148,7 +148,7 @@ pub fn forward_target(kind: &str, body: &Value) -> String {
         "cloudwatchLogs" => &["logGroupName"],
         "elasticsearch" | "openSearch" => &["endpoint", "index"],
         "salesforce" => &["url"],
-        "iotAnalytics" => &["channelName"],
+        "iotAnalytics" => &["channelName", "channelArn"],
         "iotEvents" => &["inputName"],
         "stepFunctions" => &["stateMachineName"],
         "timestream" => &["databaseName", "tableName"],

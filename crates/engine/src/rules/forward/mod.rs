@@ -6,7 +6,13 @@
 //! (PutRecord), `cloudwatchMetric` (PutMetricData), `cloudwatchAlarm` (SetAlarmState),
 //! `cloudwatchLogs` (PutLogEvents into the stream `thingbox-rules`, made when missing),
 //! `stepFunctions` (StartExecution), `timestream` (WriteRecords: each attribute of the output a
-//! measure) and `iotEvents` (BatchPutMessage). The SDK's clients are made on first use and kept.
+//! measure); the IoT family in [`iot`]: `iotEvents`, `iotAnalytics`, `iotSiteWise`, `location`;
+//! and the actions whose endpoint is in the action itself, in [`web`]: `elasticsearch` and
+//! `openSearch` (a signed PUT of the document) and `salesforce` (a POST to the input stream). The
+//! SDK's clients are made on first use and kept.
+
+mod iot;
+mod web;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use base64::Engine as _;
@@ -36,7 +42,7 @@ impl ForwardTarget {
 }
 
 /// The action types forwarded when a target is set.
-pub const FORWARDED: [&str; 10] = [
+pub const FORWARDED: [&str; 16] = [
     "sqs",
     "sns",
     "kinesis",
@@ -47,6 +53,12 @@ pub const FORWARDED: [&str; 10] = [
     "stepFunctions",
     "timestream",
     "iotEvents",
+    "iotAnalytics",
+    "iotSiteWise",
+    "location",
+    "elasticsearch",
+    "openSearch",
+    "salesforce",
 ];
 
 /// The log stream cloudwatchLogs actions write to.
@@ -68,6 +80,11 @@ pub struct Forwarder {
     sfn: OnceCell<aws_sdk_sfn::Client>,
     timestream: OnceCell<aws_sdk_timestreamwrite::Client>,
     iotevents: OnceCell<aws_sdk_ioteventsdata::Client>,
+    iotanalytics: OnceCell<aws_sdk_iotanalytics::Client>,
+    sitewise: OnceCell<aws_sdk_iotsitewise::Client>,
+    location: OnceCell<aws_sdk_location::Client>,
+    /// For the actions that name their own URL (search domains, Salesforce).
+    http: reqwest::Client,
 }
 
 fn s<'a>(body: &'a Value, key: &str) -> &'a str {
@@ -123,6 +140,10 @@ impl Forwarder {
             sfn: OnceCell::new(),
             timestream: OnceCell::new(),
             iotevents: OnceCell::new(),
+            iotanalytics: OnceCell::new(),
+            sitewise: OnceCell::new(),
+            location: OnceCell::new(),
+            http: super::actions::http_client(),
         }
     }
 
@@ -334,31 +355,12 @@ impl Forwarder {
                 Ok(format!("StartExecution: {}", out.execution_arn()))
             }
             "timestream" => self.timestream_records(body, payload).await,
-            "iotEvents" => {
-                let c = self
-                    .iotevents
-                    .get_or_init(|| async { aws_sdk_ioteventsdata::Client::new(self.config().await) })
-                    .await;
-                let id = match s(body, "messageId") {
-                    "" => uuid::Uuid::new_v4().to_string(),
-                    m => m.to_owned(),
-                };
-                let message = aws_sdk_ioteventsdata::types::Message::builder()
-                    .message_id(&id)
-                    .input_name(s(body, "inputName"))
-                    .payload(aws_sdk_ioteventsdata::primitives::Blob::new(payload.to_vec()))
-                    .build()
-                    .map_err(build)?;
-                let out = c.batch_put_message().messages(message).send().await.map_err(err)?;
-                match out.batch_put_message_error_entries().first() {
-                    Some(e) => Err(format!(
-                        "{}: {}",
-                        e.error_code().map(|c| c.as_str()).unwrap_or("error"),
-                        e.error_message().unwrap_or("the message was refused")
-                    )),
-                    None => Ok(format!("BatchPutMessage: message id {id}")),
-                }
-            }
+            "iotEvents" => self.iot_events(body, payload).await,
+            "iotAnalytics" => self.iot_analytics(body, payload).await,
+            "iotSiteWise" => self.sitewise(body).await,
+            "location" => self.location(body).await,
+            "elasticsearch" | "openSearch" => self.search_document(kind, body, payload).await,
+            "salesforce" => self.salesforce(body, payload).await,
             other => Err(format!("{other} actions are not forwarded")),
         }
     }

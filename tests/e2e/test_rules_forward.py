@@ -333,3 +333,91 @@ def test_refused_entries_and_bad_values_fail_the_action_and_run_its_error_action
     while not recorder.got.empty():
         paths.append(recorder.got.get()[1])
     assert paths.count("/properties") == 1, paths
+
+
+def test_kafka_records_reach_the_cluster_and_failures_are_explained(fresh_server):
+    """The kafka action produces one record per firing to the cluster in `clientProperties`: the
+    output as its value, the key and headers from templates, the partition given or Kafka's own
+    (murmur2 of the key). An unknown topic or an unreachable cluster fails the action in seconds."""
+    from kafka_fake import FakeKafka
+    from mqtt_helpers import Client
+
+    kafka = FakeKafka({"readings": 3})
+    closed = free_port()  # nothing listens there
+    s = fresh_server("--forward", "http://127.0.0.1:1").start()
+    iot = s.client()
+    props = {"bootstrap.servers": kafka.bootstrap, "security.protocol": "PLAINTEXT"}
+    dest = "arn:aws:iot:us-east-1:123456789012:ruledestination/vpc/d1"
+    iot.create_topic_rule(ruleName="tokafka", topicRulePayload={
+        "sql": "SELECT temp, topic(2) AS device FROM 'kafka/+'", "awsIotSqlVersion": "2016-03-23",
+        "actions": [
+            {"kafka": {"destinationArn": dest, "topic": "readings", "key": "${topic(2)}", "clientProperties": props,
+                       "headers": [{"key": "source", "value": "thingbox-${topic(2)}"}]}},
+            {"kafka": {"destinationArn": dest, "topic": "readings", "partition": "2", "clientProperties": props}},
+        ]})
+
+    def error_action(rule):
+        return {"republish": {"roleArn": ROLE, "topic": f"kafka-errors/{rule}"}}
+    iot.create_topic_rule(ruleName="nokafkatopic", topicRulePayload={
+        "sql": "SELECT * FROM 'nokafkatopic/+'", "errorAction": error_action("nokafkatopic"),
+        "actions": [{"kafka": {"destinationArn": dest, "topic": "nope", "clientProperties": props}}]})
+    iot.create_topic_rule(ruleName="nokafka", topicRulePayload={
+        "sql": "SELECT * FROM 'nokafka/+'", "errorAction": error_action("nokafka"),
+        "actions": [{"kafka": {"destinationArn": dest, "topic": "readings", "partition": "0",
+                               "clientProperties": {"bootstrap.servers": f"127.0.0.1:{closed}"}}}]})
+    watcher = Client(s)
+    watcher.connect()
+    watcher.subscribe("kafka-errors/#")
+
+    data = s.client("iot-data")
+    data.publish(topic="kafka/pump1", payload=b'{"temp": 21.5}')
+    data.publish(topic="kafka/pump2", payload=b'{"temp": 22.5}')
+    records = wait_for(lambda: len(kafka.records) >= 4 and list(kafka.records), what="records in Kafka")
+    keyed = sorted((r for r in records if r[2] is not None), key=lambda r: r[2])
+    assert [(r[2], json.loads(r[3])) for r in keyed] == [
+        (b"pump1", {"temp": 21.5, "device": "pump1"}), (b"pump2", {"temp": 22.5, "device": "pump2"})]
+    assert keyed[0][4] == {"source": b"thingbox-pump1"}
+    # Kafka's default partitioner: toPositive(murmur2(key)) % 3 — 'pump1' and 'pump2' as the Java client puts them.
+    from_java = {b"pump1": kafka_partition(b"pump1", 3), b"pump2": kafka_partition(b"pump2", 3)}
+    assert {r[2]: r[1] for r in keyed} == from_java
+    assert sorted(r[1] for r in records if r[2] is None) == [2, 2]
+
+    failures = {}
+    for topic in ("nokafkatopic/x", "nokafka/x"):
+        started = time.monotonic()
+        data.publish(topic=topic, payload=b'{"a": 1}')
+        m = watcher.recv(timeout=15)
+        failures[m.topic.split("/")[1]] = (json.loads(m.payload)["failures"][0], time.monotonic() - started)
+    watcher.close()
+    assert "Kafka has no topic 'nope'" in failures["nokafkatopic"][0]["errorMessage"]
+    assert failures["nokafka"][0]["failedAction"] == "KafkaAction"
+    assert "could not reach Kafka at 127.0.0.1:" in failures["nokafka"][0]["errorMessage"]
+    assert failures["nokafka"][1] < 10
+
+    _, _, d = call(s, "/console/api/rules/tokafka")
+    details = [a["detail"] for f in d["firings"] for a in f["actions"]]
+    assert any("produced to readings partition 2 at offset" in x for x in details), details
+    kafka.close()
+
+
+def kafka_partition(key, n):
+    """The Java client's default partition for `key` (Utils.murmur2, written out independently)."""
+    m, h = 0x5BD1E995, (0x9747B28C ^ len(key)) & 0xFFFFFFFF
+    for i in range(0, len(key) // 4 * 4, 4):
+        k = int.from_bytes(key[i:i + 4], "little")
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> 24
+        k = (k * m) & 0xFFFFFFFF
+        h = ((h * m) & 0xFFFFFFFF) ^ k
+    rest = key[len(key) // 4 * 4:]
+    if len(rest) == 3:
+        h ^= rest[2] << 16
+    if len(rest) >= 2:
+        h ^= rest[1] << 8
+    if rest:
+        h ^= rest[0]
+        h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return (h & 0x7FFFFFFF) % n

@@ -75,9 +75,9 @@ pub struct ServeArgs {
     /// Send rule actions for AWS services Thingbox does not run (sqs, sns, kinesis, firehose,
     /// cloudwatch*, stepFunctions, timestream, iotEvents, iotAnalytics, iotSiteWise, location)
     /// to this endpoint with the AWS SDK — a URL such as LocalStack's http://localhost:4566, or
-    /// `aws` for AWS itself with this machine's AWS credentials — and elasticsearch, openSearch
-    /// and salesforce actions to the URL they name [default: none; they are recorded in
-    /// <data dir>/rules-outbox.jsonl]
+    /// `aws` for AWS itself with this machine's AWS credentials — elasticsearch, openSearch and
+    /// salesforce actions to the URL they name, kafka to the cluster they name [default: none;
+    /// they are recorded in <data dir>/rules-outbox.jsonl]
     #[arg(long, value_name = "URL|aws")]
     pub forward: Option<String>,
     /// How long a "minute" of a job's in-progress and step timeouts lasts, in milliseconds: for

@@ -8,10 +8,12 @@
 //! `stepFunctions` (StartExecution), `timestream` (WriteRecords: each attribute of the output a
 //! measure); the IoT family in [`iot`]: `iotEvents`, `iotAnalytics`, `iotSiteWise`, `location`;
 //! and the actions whose endpoint is in the action itself, in [`web`]: `elasticsearch` and
-//! `openSearch` (a signed PUT of the document) and `salesforce` (a POST to the input stream). The
-//! SDK's clients are made on first use and kept.
+//! `openSearch` (a signed PUT of the document) and `salesforce` (a POST to the input stream); and
+//! `kafka`, produced to the cluster the action names, in [`kafka`]. The SDK's clients are made on
+//! first use and kept.
 
 mod iot;
+mod kafka;
 mod web;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -42,7 +44,7 @@ impl ForwardTarget {
 }
 
 /// The action types forwarded when a target is set.
-pub const FORWARDED: [&str; 16] = [
+pub const FORWARDED: [&str; 17] = [
     "sqs",
     "sns",
     "kinesis",
@@ -59,6 +61,7 @@ pub const FORWARDED: [&str; 16] = [
     "elasticsearch",
     "openSearch",
     "salesforce",
+    "kafka",
 ];
 
 /// The log stream cloudwatchLogs actions write to.
@@ -85,6 +88,7 @@ pub struct Forwarder {
     location: OnceCell<aws_sdk_location::Client>,
     /// For the actions that name their own URL (search domains, Salesforce).
     http: reqwest::Client,
+    kafka: kafka::KafkaClients,
 }
 
 fn s<'a>(body: &'a Value, key: &str) -> &'a str {
@@ -144,6 +148,7 @@ impl Forwarder {
             sitewise: OnceCell::new(),
             location: OnceCell::new(),
             http: super::actions::http_client(),
+            kafka: kafka::KafkaClients::default(),
         }
     }
 
@@ -361,6 +366,7 @@ impl Forwarder {
             "location" => self.location(body).await,
             "elasticsearch" | "openSearch" => self.search_document(kind, body, payload).await,
             "salesforce" => self.salesforce(body, payload).await,
+            "kafka" => self.kafka(body, payload).await,
             other => Err(format!("{other} actions are not forwarded")),
         }
     }

@@ -66,22 +66,27 @@ pub struct ActionCtx {
     pub forward: Option<super::forward::Forwarder>,
 }
 
-/// An HTTP client trusting the system's roots (and, for https://localhost, whatever the system
-/// trusts, which after `thingbox trust` includes Thingbox's root).
-pub fn http_client() -> reqwest::Client {
+/// A TLS client configuration trusting the system's roots (after `thingbox trust`, Thingbox's
+/// root too): HTTP actions and the Kafka action.
+pub fn system_tls_config() -> Option<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_native_certs::load_native_certs().certs {
         let _ = roots.add(cert);
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+        .ok()
+}
+
+/// An HTTP client trusting the system's roots ([`system_tls_config`]).
+pub fn http_client() -> reqwest::Client {
     let builder =
         reqwest::Client::builder().timeout(http::HTTP_TIMEOUT).redirect(reqwest::redirect::Policy::none());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map(|b| b.with_root_certificates(roots).with_no_client_auth());
-    match tls {
-        Ok(config) => builder.use_preconfigured_tls(config),
-        Err(_) => builder,
+    match system_tls_config() {
+        Some(config) => builder.use_preconfigured_tls(config),
+        None => builder,
     }
     .build()
     .unwrap_or_default()

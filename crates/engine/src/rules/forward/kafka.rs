@@ -141,24 +141,6 @@ fn partition_for(key: Option<&[u8]>, partitions: &[i32]) -> Option<i32> {
     Some(partitions[i])
 }
 
-fn tls_config() -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Arc::new(
-        rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map(|b| b.with_root_certificates(roots).with_no_client_auth())
-            .unwrap_or_else(|_| {
-                rustls::ClientConfig::builder()
-                    .with_root_certificates(rustls::RootCertStore::empty())
-                    .with_no_client_auth()
-            }),
-    )
-}
-
 /// The record's timestamp (rskafka's chrono has no clock).
 fn now() -> rskafka::chrono::DateTime<rskafka::chrono::Utc> {
     rskafka::chrono::DateTime::from_timestamp_millis(crate::broker::now_ms()).unwrap_or_default()
@@ -191,7 +173,9 @@ impl Forwarder {
                 deadline: Some(DEADLINE),
             });
         if cluster.tls {
-            builder = builder.tls_config(tls_config());
+            let tls =
+                crate::rules::actions::system_tls_config().ok_or("TLS for Kafka could not be set up")?;
+            builder = builder.tls_config(Arc::new(tls));
         }
         if let Some((mechanism, user, password)) = &cluster.sasl {
             let creds = Credentials::new(user.clone(), password.clone());

@@ -62,6 +62,15 @@ fn batch(body: &Value, payload: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     }
 }
 
+/// A refused entry of a 200 answer as the action's error: `<code>: <message>`, `what` naming
+/// what was refused when the service gave no message.
+fn entry_error(code: Option<&str>, message: Option<&str>, what: &str) -> String {
+    match message {
+        Some(m) => format!("{}: {m}", code.unwrap_or("error")),
+        None => format!("{}: {what} was refused", code.unwrap_or("error")),
+    }
+}
+
 /// A number in a string field (substitution templates make every field a string).
 fn number<T: std::str::FromStr>(field: &str, raw: &str) -> Result<T, String> {
     raw.trim().parse().map_err(|_| format!("{field} '{raw}' is not a number of the kind it needs"))
@@ -148,11 +157,7 @@ impl Forwarder {
         }
         let out = c.batch_put_message().set_messages(Some(messages)).send().await.map_err(err)?;
         match out.batch_put_message_error_entries().first() {
-            Some(e) => Err(format!(
-                "{}: {}",
-                e.error_code().map(|c| c.as_str()).unwrap_or("error"),
-                e.error_message().unwrap_or("the message was refused")
-            )),
+            Some(e) => Err(entry_error(e.error_code().map(|c| c.as_str()), e.error_message(), "the message")),
             None => Ok(format!("BatchPutMessage: message id {}", ids.join(", "))),
         }
     }
@@ -188,11 +193,7 @@ impl Forwarder {
             .await
             .map_err(err)?;
         match out.batch_put_message_error_entries().first() {
-            Some(e) => Err(format!(
-                "{}: {}",
-                e.error_code().unwrap_or("error"),
-                e.error_message().unwrap_or("the message was refused")
-            )),
+            Some(e) => Err(entry_error(e.error_code(), e.error_message(), "the message")),
             None => {
                 Ok(format!("BatchPutMessage: {n} message{} into {channel}", if n == 1 { "" } else { "s" }))
             }
@@ -296,10 +297,10 @@ impl Forwarder {
             .await
             .map_err(err)?;
         match out.errors().first() {
-            Some(e) => Err(format!(
-                "{}: {}",
-                e.error().and_then(|x| x.code()).map(|c| c.as_str()).unwrap_or("error"),
-                e.error().and_then(|x| x.message()).unwrap_or("the position was refused")
+            Some(e) => Err(entry_error(
+                e.error().and_then(|x| x.code()).map(|c| c.as_str()),
+                e.error().and_then(|x| x.message()),
+                "the position",
             )),
             None => {
                 Ok(format!("BatchUpdateDevicePosition: {} at ({latitude}, {longitude})", s(body, "deviceId")))

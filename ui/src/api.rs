@@ -76,8 +76,8 @@ async fn fetch(method: &str, path: &str, body: Option<String>) -> Result<web_sys
 }
 
 /// A JSON call to another AWS IoT service on the same port (`iotdata`, `iot-jobs-data`): the
-/// request carries a credential scope naming the service (Thingbox routes by it and does not check
-/// signatures) and the console token, so the service knows the console made it.
+/// request carries a credential scope naming the service (Thingbox routes by it) and the console
+/// token, so the service knows the console made it (the token stands in for the signature).
 pub async fn call_service(
     service: &str,
     method: &str,
@@ -127,9 +127,9 @@ async fn fetch_body(
     if json {
         let _ = headers.set("content-type", "application/json");
     }
-    if path.starts_with("/console/") || service.is_some() {
-        let _ = headers.set(thingbox_api::console::TOKEN_HEADER, &token());
-    }
+    // Every call carries the console token: the console API needs it, and for the AWS APIs it
+    // stands in for a signature when Thingbox verifies them (--verify-signatures).
+    let _ = headers.set(thingbox_api::console::TOKEN_HEADER, &token());
     if let Some(svc) = service {
         let scope = format!(
             "AWS4-HMAC-SHA256 Credential=thingbox-console/20260101/us-east-1/{svc}/aws4_request, SignedHeaders=host, Signature=0"

@@ -74,6 +74,8 @@ pub struct EngineConfig {
     /// Why the multiplexed TLS port is not served (the caller could not bind it), for
     /// `endpoints.json` and the console.
     pub https_unavailable: Option<String>,
+    /// Who may call the HTTP APIs: allowed hosts and web origins, access keys to verify.
+    pub access: http::access::AccessConfig,
 }
 
 impl EngineConfig {
@@ -94,6 +96,7 @@ impl EngineConfig {
             jobs: jobs::JobsConfig::default(),
             provisioning: provisioning::ProvisioningConfig::default(),
             https_unavailable: None,
+            access: http::access::AccessConfig::default(),
         }
     }
 
@@ -323,6 +326,7 @@ impl Engine {
             jobs: jobs.clone(),
             provisioning: provisioning.clone(),
             switches,
+            access: config.access.clone(),
         });
         let app = http::app(state);
 

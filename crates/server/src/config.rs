@@ -84,6 +84,24 @@ pub struct ServeArgs {
     /// trying timeouts without waiting (AWS's smallest timeout is one minute) [default: 60000]
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u32).range(1..))]
     pub jobs_minute_ms: Option<u32>,
+    /// Also answer requests that address Thingbox by this host name (the Host header); IP
+    /// addresses, localhost and --endpoint-host always work. Others are refused so that a web page
+    /// cannot reach Thingbox by rebinding its DNS name to this machine; `*` turns the check off.
+    /// Repeat for several
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub allowed_hosts: Vec<String>,
+    /// Let web pages of this origin (e.g. http://localhost:3000) call the AWS APIs and open
+    /// ws://…/mqtt; pages of other origins than the console's are refused. Repeat for several
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allowed_origins: Vec<String>,
+    /// Require every AWS API request (and wss://…/mqtt URL) to be SigV4-signed with one of the
+    /// access keys in [access.credentials] of thingbox.toml, as AWS does
+    #[arg(long)]
+    pub verify_signatures: bool,
+    /// Serve the AWS APIs unsigned on a --bind address beyond loopback, where anyone on the
+    /// network can then use them (without this, such a --bind needs --verify-signatures)
+    #[arg(long)]
+    pub allow_unsigned: bool,
 }
 
 /// A port number, or `off`.
@@ -134,6 +152,25 @@ struct FileConfig {
     worker_threads: Option<usize>,
     #[serde(default)]
     rules: RulesFile,
+    #[serde(default)]
+    access: AccessFile,
+}
+
+/// `[access]` in `thingbox.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccessFile {
+    #[serde(default)]
+    allowed_hosts: Vec<String>,
+    #[serde(default)]
+    allowed_origins: Vec<String>,
+    #[serde(default)]
+    verify_signatures: bool,
+    #[serde(default)]
+    allow_unsigned: bool,
+    /// Access key id → secret access key.
+    #[serde(default)]
+    credentials: BTreeMap<String, String>,
 }
 
 /// `[rules]` in `thingbox.toml`.
@@ -180,6 +217,10 @@ pub struct Settings {
     pub forward: Option<ForwardTarget>,
     /// A job timeout "minute", in milliseconds.
     pub jobs_minute_ms: u32,
+    /// Who may call the HTTP APIs.
+    pub access: thingbox_engine::http::access::AccessConfig,
+    /// Unsigned AWS API requests accepted beyond loopback.
+    pub allow_unsigned: bool,
 }
 
 /// `FUNCTION=TARGET` from `--lambda`.
@@ -203,6 +244,55 @@ fn lambda_file(name: &str, spec: LambdaSpec) -> anyhow::Result<(String, LambdaTa
     let target =
         target.with_context(|| format!("[rules.lambda] {name} in {CONFIG_FILE}: the target is empty"))?;
     Ok((name.to_owned(), target))
+}
+
+/// Flags over `[access]`: the lists add up; keys only from the file (not the command line, where
+/// other users of the machine could read them).
+fn access_config(
+    args: &ServeArgs,
+    file: &AccessFile,
+) -> anyhow::Result<thingbox_engine::http::access::AccessConfig> {
+    let mut allowed_hosts = file.allowed_hosts.clone();
+    allowed_hosts.extend(args.allowed_hosts.iter().cloned());
+    for h in &allowed_hosts {
+        if h != "*" && (h.is_empty() || h.contains(['/', ':', ' '])) {
+            anyhow::bail!(
+                "--allow-host takes a host name such as thingbox.lan, without scheme or port (got '{h}')"
+            );
+        }
+    }
+    let mut allowed_origins = file.allowed_origins.clone();
+    allowed_origins.extend(args.allowed_origins.iter().cloned());
+    for o in &allowed_origins {
+        let ok = o == "*"
+            || o.split_once("://").is_some_and(|(scheme, rest)| {
+                matches!(scheme, "http" | "https")
+                    && !rest.trim_end_matches('/').is_empty()
+                    && !rest.trim_end_matches('/').contains('/')
+            });
+        if !ok {
+            anyhow::bail!("--allow-origin takes a web origin such as http://localhost:3000 (got '{o}')");
+        }
+    }
+    let credentials = if args.verify_signatures || file.verify_signatures {
+        if file.credentials.is_empty() {
+            anyhow::bail!(
+                "--verify-signatures needs access keys to verify with: add them to {CONFIG_FILE} in the data dir as\n\
+                 [access.credentials]\nAKIDEXAMPLE = \"its secret access key\""
+            );
+        }
+        if let Some((k, _)) =
+            file.credentials.iter().find(|(k, v)| k.is_empty() || k.contains(['/', ' ']) || v.is_empty())
+        {
+            anyhow::bail!(
+                "[access.credentials] in {CONFIG_FILE}: '{k}' needs a non-empty secret and a key id without '/' or spaces"
+            );
+        }
+        Some(file.credentials.clone())
+    } else {
+        None
+    };
+    Ok(thingbox_engine::http::access::AccessConfig { allowed_hosts, allowed_origins, credentials })
 }
 
 /// The default number of runtime worker threads: half the cores, rounded up. Thingbox shares its
@@ -263,9 +353,10 @@ fn read_file_config(dir: &Path) -> anyhow::Result<FileConfig> {
 impl Settings {
     /// Flags over the data dir's `thingbox.toml` over defaults, validated.
     pub fn resolve(args: ServeArgs) -> anyhow::Result<Self> {
-        let data_dir = data_dir_or_default(args.data_dir)?;
+        let data_dir = data_dir_or_default(args.data_dir.clone())?;
         check_data_dir(&data_dir)?;
         let file = read_file_config(&data_dir)?;
+        let access = access_config(&args, &file.access)?;
         let settings = Self {
             bind: args.bind.or(file.bind).unwrap_or(IpAddr::from([127, 0, 0, 1])),
             api_port: args.api_port.or(file.api_port).unwrap_or(4580),
@@ -302,6 +393,8 @@ impl Settings {
                 })?),
             },
             jobs_minute_ms: args.jobs_minute_ms.unwrap_or(60_000),
+            access,
+            allow_unsigned: args.allow_unsigned || file.access.allow_unsigned,
             lambdas: {
                 // The file's mappings, then the flags' (a flag wins for the same function).
                 let mut map = BTreeMap::new();
@@ -347,8 +440,16 @@ impl Settings {
                 self.worker_threads
             );
         }
-        if !self.bind.is_loopback() {
-            tracing::warn!(bind = %self.bind, "listening beyond this machine: anyone who can reach it can use the AWS API");
+        if !self.bind.is_loopback() && self.access.credentials.is_none() {
+            if !self.allow_unsigned {
+                anyhow::bail!(
+                    "--bind {} listens beyond this machine, where anyone who can reach it could use the AWS APIs \
+                     (your registry, certificates and keys): add --verify-signatures with access keys in \
+                     [access.credentials] of thingbox.toml, or --allow-unsigned to accept that",
+                    self.bind
+                );
+            }
+            tracing::warn!(bind = %self.bind, "listening beyond this machine with unsigned AWS APIs (--allow-unsigned): anyone who can reach it can use them");
         }
         Ok(())
     }
@@ -381,6 +482,7 @@ impl Settings {
         config.rules.lambdas = self.lambdas.clone();
         config.rules.forward = self.forward.clone();
         config.jobs.minute_ms = i64::from(self.jobs_minute_ms);
+        config.access = self.access.clone();
         config
     }
 }
@@ -408,6 +510,57 @@ mod tests {
             lambdas: Vec::new(),
             forward: None,
             jobs_minute_ms: None,
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            verify_signatures: false,
+            allow_unsigned: false,
+        }
+    }
+
+    #[test]
+    fn access_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Settings::resolve(args(dir.path())).unwrap();
+        assert!(s.access.credentials.is_none() && s.access.allowed_hosts.is_empty());
+        // Beyond loopback: refused unless signatures are verified or unsigned access is accepted.
+        let open = ServeArgs { bind: Some(IpAddr::from([0, 0, 0, 0])), ..args(dir.path()) };
+        let e = Settings::resolve(open.clone()).unwrap_err();
+        assert!(
+            e.to_string().contains("--verify-signatures") && e.to_string().contains("--allow-unsigned"),
+            "{e}"
+        );
+        assert!(Settings::resolve(ServeArgs { allow_unsigned: true, ..open.clone() }).is_ok());
+        let e = Settings::resolve(ServeArgs { verify_signatures: true, ..open.clone() }).unwrap_err();
+        assert!(e.to_string().contains("[access.credentials]"), "{e}");
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "[access]\nallowed_hosts = [\"thingbox.lan\"]\n[access.credentials]\nAKIDTEAM = \"s3cret\"\n",
+        )
+        .unwrap();
+        let s = Settings::resolve(ServeArgs {
+            verify_signatures: true,
+            allowed_hosts: vec!["other.lan".into()],
+            allowed_origins: vec!["http://localhost:3000".into()],
+            ..open
+        })
+        .unwrap();
+        assert_eq!(s.access.allowed_hosts, ["thingbox.lan", "other.lan"]);
+        assert_eq!(s.access.credentials.as_ref().unwrap()["AKIDTEAM"], "s3cret");
+        assert_eq!(s.engine_config().access.allowed_origins, ["http://localhost:3000"]);
+        for (host, origin) in [
+            ("http://x", "http://ok"),
+            ("a:80", "http://ok"),
+            ("ok", "localhost:3000"),
+            ("ok", "ftp://x"),
+            ("ok", "http://x/path"),
+        ] {
+            let e = Settings::resolve(ServeArgs {
+                allowed_hosts: vec![host.into()],
+                allowed_origins: vec![origin.into()],
+                ..args(dir.path())
+            })
+            .unwrap_err();
+            assert!(e.to_string().contains("--allow-"), "{host} {origin}: {e}");
         }
     }
 

@@ -57,13 +57,13 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route_layer(middleware::from_fn_with_state(state, require_token))
 }
 
-/// Compares without an early exit, so the time taken says nothing about the token.
 /// Compares two tokens in time independent of where they differ.
 pub(super) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn token_of(req: &Request) -> Option<String> {
+/// The console token a request carries: header, bearer token or `?token=`.
+pub(super) fn token_of(req: &Request) -> Option<String> {
     let h = req.headers();
     if let Some(t) = h.get(TOKEN_HEADER).and_then(|v| v.to_str().ok()) {
         return Some(t.to_owned());

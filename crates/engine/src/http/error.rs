@@ -61,8 +61,14 @@ pub enum AwsErrorType {
     UnsupportedDocumentEncoding,
     /// 401
     Unauthorized,
-    /// 403 (an unsigned `wss://…/mqtt`)
+    /// 403 (an unsigned `wss://…/mqtt`; a request for another host or from another web origin)
     Forbidden,
+    /// 403 (an unsigned request when signatures are verified)
+    MissingAuthenticationToken,
+    /// 403 (an access key Thingbox does not know, when signatures are verified)
+    UnrecognizedClient,
+    /// 403 (a wrong or expired signature, when signatures are verified)
+    InvalidSignature,
     /// 429
     Throttling,
     /// 409 (jobs)
@@ -95,6 +101,9 @@ impl AwsErrorType {
             Self::UnsupportedDocumentEncoding => "UnsupportedDocumentEncodingException",
             Self::Unauthorized => "UnauthorizedException",
             Self::Forbidden => "ForbiddenException",
+            Self::MissingAuthenticationToken => "MissingAuthenticationTokenException",
+            Self::UnrecognizedClient => "UnrecognizedClientException",
+            Self::InvalidSignature => "InvalidSignatureException",
             Self::Throttling => "ThrottlingException",
             Self::InvalidStateTransition => "InvalidStateTransitionException",
             Self::TerminalState => "TerminalStateException",
@@ -121,7 +130,10 @@ impl AwsErrorType {
             Self::Conflict => StatusCode::CONFLICT,
             Self::UnsupportedDocumentEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden
+            | Self::MissingAuthenticationToken
+            | Self::UnrecognizedClient
+            | Self::InvalidSignature => StatusCode::FORBIDDEN,
             Self::Throttling => StatusCode::TOO_MANY_REQUESTS,
             Self::RequestEntityTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::InternalFailure => StatusCode::INTERNAL_SERVER_ERROR,

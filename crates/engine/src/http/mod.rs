@@ -2,9 +2,12 @@
 //! SigV4 credential scope's service name, with AWS-shaped errors and `x-amzn-RequestId` on every
 //! response.
 //!
-//! Routing: [`dispatch`] reads the scope (unsigned requests count as `iot`, the control plane),
-//! attaches a [`extract::Ctx`] with the region, and hands the request to that service's router.
+//! Routing: [`dispatch`] first applies [`access`] (the Host and Origin checks that keep web pages
+//! out, and signature verification when configured), then reads the scope (unsigned requests count
+//! as `iot`, the control plane), attaches a [`extract::Ctx`] with the region, and hands the request
+//! to that service's router.
 
+pub mod access;
 pub mod assets;
 mod console;
 mod console_jobs;
@@ -88,6 +91,8 @@ pub struct Shared {
     pub jobs: Arc<crate::jobs::JobsService>,
     /// Provisioning templates, claims and fleet provisioning.
     pub provisioning: Arc<crate::provisioning::ProvisioningService>,
+    /// Who may call (allowed hosts and origins, access keys).
+    pub access: access::AccessConfig,
 }
 
 impl std::ops::Deref for AppState {
@@ -148,13 +153,23 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::map_response(add_request_id))
 }
 
-async fn dispatch(State((state, routers)): State<(AppState, Arc<Routers>)>, mut req: Request) -> Response {
+async fn dispatch(State((state, routers)): State<(AppState, Arc<Routers>)>, req: Request) -> Response {
+    if let Err(refused) = access::check_host(&state.access, &state.endpoint_host, &req) {
+        return refused;
+    }
     let scope = sigv4::scope(req.headers(), req.uri().query());
     if scope.is_none()
         && let Some(res) = assets::serve(state.console_assets, &req)
     {
         return res;
     }
+    if let Err(refused) = access::check_origin(&state.access, req.headers()) {
+        return refused;
+    }
+    let mut req = match access::check_signature(&state, req).await {
+        Ok(req) => req,
+        Err(refused) => return refused,
+    };
     let (service, region) = match &scope {
         None => (Service::Iot, state.default_region.clone()),
         Some(s) => match s.known_service() {

@@ -1,7 +1,7 @@
 //! MQTT over WebSocket at `/mqtt`: `wss://<endpoint>:443/mqtt` on the multiplexed TLS port, as on
 //! AWS, and `ws://` on the API port. As on AWS the URL must be SigV4-signed for
-//! `iotdevicegateway` (else HTTP 403); the signature is read, not verified, and its access key id
-//! becomes the connection's identity (an IAM principal: allowed everything, as an admin's
+//! `iotdevicegateway` (else HTTP 403); the signature is verified only under `--verify-signatures`
+//! (in [`super::access`], before this route), and its access key id becomes the connection's identity (an IAM principal: allowed everything, as an admin's
 //! credentials would be). Binary WebSocket frames carry the MQTT byte stream, which the gateway
 //! serves like any other connection.
 

@@ -93,8 +93,8 @@ pub fn scope(headers: &HeaderMap, query: Option<&str>) -> Option<CredentialScope
 }
 
 /// The access key of a presigned (query-signed) URL, as `wss://…/mqtt` carries it; or what is
-/// missing from it, for the 403 that refuses the WebSocket. The signature is not verified
-/// (Thingbox has no secret keys to check it against).
+/// missing from it, for the 403 that refuses the WebSocket. The signature is not checked here
+/// ([`verify`] does, when access keys are configured).
 pub fn presigned_access_key(query: Option<&str>) -> Result<String, String> {
     const NEEDED: [&str; 4] = ["X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Signature"];
     let params: Vec<(&str, String)> = query

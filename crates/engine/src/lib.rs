@@ -227,6 +227,11 @@ impl Engine {
             db.writer(),
             events.console.clone(),
         ));
+        let sessions = storage::sessions::load(&pool).await?;
+        let restored = broker.restore(sessions, broker::now_ms());
+        if restored > 0 {
+            tracing::info!(restored, "persistent sessions restored");
+        }
         let shadows = shadow::ShadowService::load(db.clone(), broker.clone(), config.shadow_history).await?;
         let rules = rules::RulesService::load(
             db.clone(),

@@ -147,12 +147,17 @@ impl Message {
 
     /// A retained message read back from its row.
     pub fn from_row(r: RetainedRow) -> Self {
+        Self::from_stored(r, true)
+    }
+
+    /// A message read back from storage, with its RETAIN flag.
+    pub fn from_stored(r: RetainedRow, retain: bool) -> Self {
         let p = r.properties;
         Message {
             topic: r.topic,
             payload: r.payload,
             qos: r.qos,
-            retain: true,
+            retain,
             properties: Properties {
                 payload_format_indicator: p.payload_format_indicator,
                 message_expiry_interval: p.message_expiry_interval,

@@ -8,6 +8,7 @@
 mod internal;
 mod lifecycle;
 pub mod message;
+mod persist;
 pub mod session;
 pub mod tap;
 pub mod trie;
@@ -22,10 +23,10 @@ use tokio::sync::oneshot;
 
 pub use self::internal::InternalClient;
 pub use self::message::{Message, Principal, Properties};
-pub use self::session::{Delivery, DisconnectReason, Session, SubOptions};
+pub use self::session::{Delivery, DisconnectReason, Queued, Session, SubOptions};
 use self::trie::{Entry, Trie};
 use crate::events::Bus;
-use crate::storage::{StorageError, Write, Writer};
+use crate::storage::{Pending, StorageError, Write, Writer};
 use thingbox_api::console::{ConsoleEvent, LifecycleEntry};
 
 /// Router settings.
@@ -78,6 +79,9 @@ pub struct Broker {
     /// Where Basic Ingest messages (`$aws/rules/<rule>/…`) go instead of being routed: the rules
     /// engine's session.
     ingest: RwLock<Option<Arc<Session>>>,
+    /// Persistent sessions without a connection (a QoS 1 publish that may reach one is
+    /// acknowledged only once what it queued there is durable).
+    offline: std::sync::atomic::AtomicUsize,
 }
 
 /// The Basic Ingest prefix: a publish to `$aws/rules/<rule>/<topic>` reaches only that rule.
@@ -155,6 +159,7 @@ impl Broker {
             recent: Mutex::new(std::collections::VecDeque::with_capacity(RECENT_EVENTS)),
             tap: tap::Tap::new(TAP_CAPACITY),
             ingest: RwLock::new(None),
+            offline: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -181,8 +186,9 @@ impl Broker {
             };
             self.writer.submit(vec![write]).wait().await?;
         }
-        self.route(msg);
-        Ok(())
+        // What it queued for sessions without a connection is durable before the publisher hears
+        // back.
+        self.route_durably(msg).wait().await
     }
 
     /// Publishes a message that is not retained, right now (no storage to wait for): the rules
@@ -216,11 +222,17 @@ impl Broker {
 
     /// Delivers `msg` to every matching subscription (once per session, at the highest granted QoS).
     pub fn route(&self, msg: Arc<Message>) {
+        let _stored_in_the_background = self.route_durably(msg);
+    }
+
+    /// [`Broker::route`], returning the write of what it queued for persistent sessions without
+    /// a connection.
+    fn route_durably(&self, msg: Arc<Message>) -> Pending {
         self.stats.published.fetch_add(1, Ordering::Relaxed);
         self.tap.capture(&msg);
         let mut targets: Vec<(Arc<Session>, u8)> = Vec::new();
         Self::targets(&self.trie.read(), &msg.topic, &mut targets);
-        self.deliver(&msg, targets);
+        self.deliver(&msg, targets)
     }
 
     /// Publishes many messages that are not retained (the rules engine's republishes of one batch),
@@ -255,7 +267,7 @@ impl Broker {
             }
         }
         for (m, targets) in routed.iter().zip(all) {
-            self.deliver(m, targets);
+            let _stored_in_the_background = self.deliver(m, targets);
         }
     }
 
@@ -269,8 +281,10 @@ impl Broker {
         });
     }
 
-    /// Queues `msg` for each target session (honouring MQTT 5 no-local).
-    fn deliver(&self, msg: &Arc<Message>, targets: Vec<(Arc<Session>, u8)>) {
+    /// Queues `msg` for each target session (honouring MQTT 5 no-local); stores what went to
+    /// persistent sessions without a connection.
+    fn deliver(&self, msg: &Arc<Message>, targets: Vec<(Arc<Session>, u8)>) -> Pending {
+        let mut stored = Vec::new();
         for (session, sub_qos) in targets {
             if let Some(cid) = &msg.client_id
                 && *cid == session.client_id
@@ -283,13 +297,22 @@ impl Broker {
             {
                 continue;
             }
-            let d = Delivery { message: msg.clone(), qos: sub_qos.min(msg.qos), retain: false, dup: false };
-            if session.enqueue(d) {
-                self.stats.delivered.fetch_add(1, Ordering::Relaxed);
-            } else {
-                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            let qos = sub_qos.min(msg.qos);
+            let d = Delivery { message: msg.clone(), qos, retain: false, dup: false };
+            match session.enqueue_for(d) {
+                Queued::Online => {
+                    self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                }
+                Queued::Offline => {
+                    self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                    stored.push(persist::enqueued(&session, msg, qos));
+                }
+                Queued::Dropped => {
+                    self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
+        self.writer.submit(stored)
     }
 
     /// Attaches a new connection for `client_id`: takes over a live connection (which is told
@@ -307,7 +330,13 @@ impl Broker {
                         let _ = kick.send(DisconnectReason::DuplicateClientId);
                     }
                     st.connection = None;
-                    !clean && st.persistent
+                    self.count_offline(&mut st, false);
+                    let reusable = !clean && st.persistent;
+                    if !reusable && st.stored {
+                        st.stored = false;
+                        let _ = self.writer.submit(vec![persist::delete(&s)]);
+                    }
+                    reusable
                 };
                 if reusable {
                     (s, true)
@@ -340,6 +369,7 @@ impl Broker {
             for d in inflight.into_iter().rev() {
                 st.push_front(Delivery { dup: true, ..d });
             }
+            let _ = self.writer.submit(persist::connected(&session, &mut st));
             st.version
         };
         session.notify.notify_one();
@@ -360,6 +390,8 @@ impl Broker {
             if st.persistent && st.expiry_secs > 0 {
                 // Unacknowledged QoS 1 deliveries are kept for the next connection; QoS 0 ones go.
                 st.retain_queued(|d| d.qos > 0);
+                self.count_offline(&mut st, true);
+                let _ = self.writer.submit(persist::disconnected(session, &mut st, now_ms()));
                 false
             } else {
                 true
@@ -374,6 +406,12 @@ impl Broker {
         let mut sessions = self.sessions.lock();
         if sessions.get(&session.client_id).is_some_and(|s| s.id == session.id) {
             sessions.remove(&session.client_id);
+            let mut st = session.state.lock();
+            self.count_offline(&mut st, false);
+            if st.stored {
+                st.stored = false;
+                let _ = self.writer.submit(vec![persist::delete(session)]);
+            }
         }
         drop(sessions);
         self.drop_subscriptions(session);

@@ -106,6 +106,12 @@ pub struct SessionState {
     pub version: u64,
     /// Who the live (or last) connection authenticated as.
     pub principal: Option<super::message::Principal>,
+    /// Whether the session has a row in storage (see `broker::persist`).
+    pub stored: bool,
+    /// Whether storage may hold queued messages the live connection has not had acknowledged yet.
+    pub stored_queue: bool,
+    /// Whether the router counts it among the persistent sessions without a connection.
+    pub counted_offline: bool,
 }
 
 /// A session.
@@ -144,6 +150,9 @@ impl Session {
                 dropped: 0,
                 version: 0,
                 principal: None,
+                stored: false,
+                stored_queue: false,
+                counted_offline: false,
             }),
             notify: Notify::new(),
         }
@@ -151,20 +160,41 @@ impl Session {
 
     /// Queues a delivery; returns false if it was dropped.
     pub fn enqueue(&self, d: Delivery) -> bool {
-        {
+        !matches!(self.enqueue_for(d), Queued::Dropped)
+    }
+
+    /// Queues a delivery and says whether the session was connected.
+    pub fn enqueue_for(&self, d: Delivery) -> Queued {
+        let online = {
             let mut st = self.state.lock();
             let online = st.connection.is_some();
             let full = st.queue.len() >= self.max_queued
                 || st.queued_bytes + d.message.payload.len() > MAX_QUEUED_BYTES;
             if (d.qos == 0 && !online) || full || (!online && !st.persistent) {
                 st.dropped += 1;
-                return false;
+                return Queued::Dropped;
             }
             st.push_back(d);
+            online
+        };
+        if online {
+            self.notify.notify_one();
+            Queued::Online
+        } else {
+            Queued::Offline
         }
-        self.notify.notify_one();
-        true
     }
+}
+
+/// What [`Session::enqueue_for`] did with a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queued {
+    /// Dropped (queue full, QoS 0 or a non-persistent session without a connection).
+    Dropped,
+    /// Queued for the live connection.
+    Online,
+    /// Queued for a persistent session without a connection.
+    Offline,
 }
 
 impl SessionState {
@@ -190,6 +220,11 @@ impl SessionState {
     /// The first delivery.
     pub fn front(&self) -> Option<&Delivery> {
         self.queue.front()
+    }
+
+    /// What the session still has to deliver, in order: in flight first, then queued.
+    pub fn pending(&self) -> impl Iterator<Item = &Delivery> {
+        self.inflight.values().chain(self.queue.iter())
     }
 
     /// Deliveries queued.

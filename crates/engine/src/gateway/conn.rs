@@ -333,11 +333,7 @@ impl Conn<'_> {
             Inbound::PubAck(pkid) => {
                 // The writer is woken only when the freed slot lets a queued delivery go (a new
                 // delivery wakes it anyway): one task wake-up less per QoS 1 delivery.
-                let waiting = {
-                    let mut st = self.session.state.lock();
-                    st.inflight.remove(&pkid).is_some() && st.queued() > 0
-                };
-                if waiting {
+                if self.ctx.broker.acked(self.session, pkid) {
                     self.session.notify.notify_one();
                 }
                 None
@@ -346,6 +342,9 @@ impl Conn<'_> {
             Inbound::Unsubscribe { pkid, filters } => {
                 for f in &filters {
                     self.ctx.broker.unsubscribe(self.session, f);
+                }
+                if let Err(e) = self.ctx.broker.save_session(self.session).wait().await {
+                    return self.storage_failed(e).await;
                 }
                 let n = filters.len();
                 self.send(|b| codec::unsuback(self.proto, pkid, n, b)).await;
@@ -453,19 +452,27 @@ impl Conn<'_> {
         };
         // A plain QoS 1 message is acknowledged as it is routed (routing cannot fail), and the ack is
         // queued first so that the subscribers' writers, woken by routing, run before ours. A retained
-        // one is acknowledged only once it is durable.
-        if qos == 1 && !retain {
+        // one, or one that may be queued for a persistent session without a connection, is
+        // acknowledged only once it is durable.
+        let ack_first = qos == 1 && !retain && !self.ctx.broker.has_offline_sessions();
+        if ack_first {
             self.send(|b| codec::puback(self.proto, pkid, false, b)).await;
         }
         if let Err(e) = self.ctx.broker.publish(msg).await {
-            tracing::error!(error = %e, "publish failed to store its retained message");
-            self.close(None).await;
-            return Some((DisconnectReason::ConnectionLost, true));
+            return self.storage_failed(e).await;
         }
-        if qos == 1 && retain {
+        if qos == 1 && !ack_first {
             self.send(|b| codec::puback(self.proto, pkid, false, b)).await;
         }
         None
+    }
+
+    /// A write the acknowledgement was waiting for failed: the client hears nothing and is
+    /// disconnected, so it sends again when it reconnects.
+    async fn storage_failed(&mut self, e: crate::storage::StorageError) -> Option<Ending> {
+        tracing::error!(error = %e, client_id = self.client_id, "storing for an acknowledgement failed");
+        self.close(None).await;
+        Some((DisconnectReason::ConnectionLost, true))
     }
 
     async fn subscribe(&mut self, pkid: u16, filters: Vec<codec::FilterRequest>) -> Option<Ending> {
@@ -501,6 +508,9 @@ impl Conn<'_> {
                 SubResult::Granted(f.qos)
             };
             results.push(r);
+        }
+        if let Err(e) = self.ctx.broker.save_session(self.session).wait().await {
+            return self.storage_failed(e).await;
         }
         self.send(|b| codec::suback(self.proto, pkid, &results, b)).await;
         if !granted.is_empty() {

@@ -7,7 +7,8 @@
 //! disk when it returns) and only then completes each submitter's future. Many concurrent requests
 //! therefore share one fsync, and nothing is acknowledged before it is durable.
 //!
-//! Each service's rows have a module here ([`registry`], [`shadows`], [`retained`], [`rules`], [`jobs`]): the SQL
+//! Each service's rows have a module here ([`registry`], [`shadows`], [`retained`], [`sessions`],
+//! [`rules`], [`jobs`], [`provisioning`]): the SQL
 //! and the plain data it reads and writes. Storage depends on the model only; the services depend
 //! on storage, never the other way.
 
@@ -16,6 +17,7 @@ pub mod provisioning;
 pub mod registry;
 pub mod retained;
 pub mod rules;
+pub mod sessions;
 pub mod shadows;
 
 use std::path::{Path, PathBuf};
@@ -102,6 +104,8 @@ pub enum Write {
     PutRetained(retained::RetainedRow),
     /// Remove the retained message of a topic.
     DeleteRetained(String),
+    /// A persistent MQTT session change.
+    Session(sessions::SessionWrite),
     /// A topic rule change.
     Rule(thingbox_model::rules::RuleChange),
     /// A change to a local table (dynamoDB actions).
@@ -126,6 +130,7 @@ impl Write {
             Write::Shadow { entry, keep } => shadows::put(conn, entry, *keep).await,
             Write::PutRetained(m) => retained::put(conn, m).await,
             Write::DeleteRetained(topic) => retained::delete(conn, topic).await,
+            Write::Session(w) => sessions::apply(conn, w).await,
             Write::Rule(change) => rules::apply(conn, change).await,
             Write::Table(w) => rules::apply_table(conn, w).await,
             Write::Job(change) => jobs::apply(conn, change).await,

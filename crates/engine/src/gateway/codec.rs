@@ -158,11 +158,11 @@ fn qos5(q: V5QoS) -> u8 {
     q as u8
 }
 
-/// A packet that could not be decoded.
+/// A packet that could not be decoded, or broke a rule of the protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeError {
-    /// The packet is over the size limit.
-    pub too_large: bool,
+    /// The DISCONNECT reason (MQTT 5): packet too large, protocol error, or a specific one.
+    pub reason: ServerDisconnect,
     /// What the codec said.
     pub detail: String,
 }
@@ -191,18 +191,25 @@ fn props_from_v5(p: Option<v5::PublishProperties>) -> (Properties, Option<u16>) 
 }
 
 fn topic_string(b: Bytes) -> Result<String, DecodeError> {
-    String::from_utf8(b.to_vec())
-        .map_err(|_| DecodeError { too_large: false, detail: "topic is not UTF-8".into() })
+    String::from_utf8(b.to_vec()).map_err(|_| DecodeError {
+        reason: ServerDisconnect::ProtocolError,
+        detail: "topic is not UTF-8".into(),
+    })
 }
 
 /// Reads one packet; `Ok(None)` when more bytes are needed.
 pub fn read(proto: Proto, buf: &mut BytesMut) -> Result<Option<Inbound>, DecodeError> {
+    super::strict::check_frame(proto, buf)
+        .map_err(|v| DecodeError { reason: v.reason, detail: v.detail.to_owned() })?;
+    let reason = |too_large: bool| {
+        if too_large { ServerDisconnect::PacketTooLarge } else { ServerDisconnect::ProtocolError }
+    };
     match proto {
         Proto::V4 => match v4::Packet::read(buf, MAX_FRAME) {
             Ok(p) => Ok(Some(from_v4(p))),
             Err(CodecError::InsufficientBytes(_)) => Ok(None),
             Err(e) => Err(DecodeError {
-                too_large: matches!(e, CodecError::PayloadSizeLimitExceeded(_)),
+                reason: reason(matches!(e, CodecError::PayloadSizeLimitExceeded(_))),
                 detail: e.to_string(),
             }),
         },
@@ -210,7 +217,7 @@ pub fn read(proto: Proto, buf: &mut BytesMut) -> Result<Option<Inbound>, DecodeE
             Ok(p) => from_v5(p).map(Some),
             Err(V5Error::InsufficientBytes(_)) => Ok(None),
             Err(e) => Err(DecodeError {
-                too_large: matches!(e, V5Error::PayloadSizeLimitExceeded { .. }),
+                reason: reason(matches!(e, V5Error::PayloadSizeLimitExceeded { .. })),
                 detail: e.to_string(),
             }),
         },
@@ -563,6 +570,10 @@ pub enum ServerDisconnect {
     KeepAliveTimeout,
     /// 0x90 topic name invalid.
     TopicNameInvalid,
+    /// 0x94 topic alias invalid.
+    TopicAliasInvalid,
+    /// 0xA1 subscription identifiers not supported.
+    SubscriptionIdsNotSupported,
 }
 
 /// Writes a server DISCONNECT (v5); nothing for v4.
@@ -578,6 +589,10 @@ pub fn disconnect(proto: Proto, reason: ServerDisconnect, buf: &mut BytesMut) {
         ServerDisconnect::PacketTooLarge => v5::DisconnectReasonCode::PacketTooLarge,
         ServerDisconnect::KeepAliveTimeout => v5::DisconnectReasonCode::KeepAliveTimeout,
         ServerDisconnect::TopicNameInvalid => v5::DisconnectReasonCode::TopicNameInvalid,
+        ServerDisconnect::TopicAliasInvalid => v5::DisconnectReasonCode::TopicAliasInvalid,
+        ServerDisconnect::SubscriptionIdsNotSupported => {
+            v5::DisconnectReasonCode::SubscriptionIdentifiersNotSupported
+        }
     };
     let result = v5::Disconnect { reason_code, properties: None }.write(buf).is_ok();
     debug_assert!(result);

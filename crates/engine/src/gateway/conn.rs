@@ -70,6 +70,10 @@ where
             return;
         }
     };
+    if connect.receive_maximum == Some(0) {
+        tracing::debug!(peer = %ctx.peer, "CONNECT with Receive Maximum 0 (a protocol error); closing");
+        return;
+    }
     let proto = connect.proto;
     let mut out = BytesMut::new();
 
@@ -281,12 +285,7 @@ impl Conn<'_> {
                     Ok(None) => break,
                     Err(e) => {
                         tracing::debug!(client = self.client_id, error = %e, "malformed packet; closing");
-                        let why = if e.too_large {
-                            ServerDisconnect::PacketTooLarge
-                        } else {
-                            ServerDisconnect::ProtocolError
-                        };
-                        self.close(Some(why)).await;
+                        self.close(Some(e.reason)).await;
                         return (DisconnectReason::ClientError, true);
                     }
                 }
@@ -395,7 +394,7 @@ impl Conn<'_> {
         }
         if let Some(a) = alias {
             if a == 0 || a > TOPIC_ALIAS_MAX {
-                self.close(Some(ServerDisconnect::ProtocolError)).await;
+                self.close(Some(ServerDisconnect::TopicAliasInvalid)).await;
                 return Some((DisconnectReason::ClientError, true));
             }
             if topic.is_empty() {

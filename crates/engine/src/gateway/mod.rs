@@ -8,6 +8,7 @@
 pub mod alpn;
 pub mod codec;
 pub mod conn;
+mod strict;
 pub mod tls;
 
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -17,9 +17,6 @@ use super::extract::Params;
 use crate::Error;
 use crate::jobs::wire;
 
-/// Largest OTA file uploaded through the console.
-const MAX_FILE: usize = 512 * 1024 * 1024;
-
 /// The routes (mounted behind the console token).
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -28,7 +25,9 @@ pub fn routes() -> Router<AppState> {
         .route("/console/api/ota-files", get(files))
         .route(
             "/console/api/ota-files/{bucket}/{*key}",
-            axum::routing::put(upload).delete(remove).layer(DefaultBodyLimit::max(MAX_FILE)),
+            axum::routing::put(upload)
+                .delete(remove)
+                .layer(DefaultBodyLimit::max(super::extract::MAX_OTA_FILE)),
         )
 }
 
@@ -95,20 +94,23 @@ async fn download(
     Path((bucket, key)): Path<(String, String)>,
     q: Params,
 ) -> Response {
-    let refuse = |status: StatusCode, why: String| (status, why).into_response();
+    use super::error::{AwsErrorType, aws_message};
     let Some(expires) = q.str("expires").and_then(|e| e.parse::<i64>().ok()) else {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "This link is not signed: use the URL from the job document".into(),
+        return aws_message(
+            AwsErrorType::Forbidden,
+            "This link is not signed: use the URL from the job document",
         );
     };
     let sig = q.str("signature").unwrap_or_default();
     let path = match s.jobs.files.verify(&bucket, &key, expires, sig, crate::broker::now_ms()) {
         Ok(p) => p,
-        Err(why) => return refuse(StatusCode::FORBIDDEN, why),
+        Err(why) => return aws_message(AwsErrorType::Forbidden, why),
     };
     match tokio::fs::read(&path).await {
         Ok(bytes) => ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response(),
-        Err(_) => refuse(StatusCode::NOT_FOUND, format!("There is no file s3://{bucket}/{key} any more")),
+        Err(_) => aws_message(
+            AwsErrorType::ResourceNotFound,
+            format!("There is no file s3://{bucket}/{key} any more"),
+        ),
     }
 }

@@ -17,7 +17,7 @@ use thingbox_api::viewer::{
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{AwsJson, Params};
+use super::extract::{AwsJson, AwsJsonArray, Params};
 use crate::Error;
 use crate::viewer::{check_filters, history, record};
 
@@ -25,8 +25,6 @@ use crate::viewer::{check_filters, history, record};
 pub const COLLECTIONS_FILE: &str = "collections.json";
 /// Most saved payloads.
 const MAX_SAVED: usize = 1_000;
-/// Largest uploaded recording (a replay body).
-const MAX_UPLOAD: usize = 256 * 1024 * 1024;
 
 /// The viewer's routes (the caller adds the token check).
 pub fn routes() -> Router<AppState> {
@@ -43,7 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/api/recordings/{name}/stop", post(stop_recording))
         .route(
             "/console/api/replays",
-            get(replays).post(start_replay).layer(DefaultBodyLimit::max(MAX_UPLOAD)),
+            get(replays).post(start_replay).layer(DefaultBodyLimit::max(super::extract::MAX_RECORDING)),
         )
         .route("/console/api/replays/{id}/stop", post(stop_replay))
         .route("/console/api/retained", get(retained))
@@ -185,7 +183,7 @@ async fn collections(State(s): State<AppState>) -> Result<Json<Vec<SavedMessage>
 /// `PUT /console/api/collections`: replaces the saved payloads (all checked first).
 async fn save_collections(
     State(s): State<AppState>,
-    AwsJson(list): AwsJson<Vec<SavedMessage>>,
+    AwsJsonArray(list): AwsJsonArray<SavedMessage>,
 ) -> Result<Json<Vec<SavedMessage>>, ApiError> {
     if list.len() > MAX_SAVED {
         return Err(Error::InvalidRequest(format!("at most {MAX_SAVED} saved messages are kept")).into());

@@ -15,6 +15,22 @@ use crate::Error;
 
 /// Largest request body accepted (AWS IoT's largest documents are far smaller).
 pub const MAX_BODY: usize = 1024 * 1024;
+/// Largest OTA file uploaded through the console.
+pub const MAX_OTA_FILE: usize = 512 * 1024 * 1024;
+/// Largest uploaded recording (a replay body).
+pub const MAX_RECORDING: usize = 256 * 1024 * 1024;
+
+/// The most body bytes a request to `path` may carry (the routes above set the same limits): a
+/// larger `Content-Length` is refused before the body is read.
+pub fn body_limit(path: &str) -> usize {
+    if path.starts_with("/console/api/ota-files/") {
+        MAX_OTA_FILE
+    } else if path == "/console/api/replays" {
+        MAX_RECORDING
+    } else {
+        MAX_BODY
+    }
+}
 
 /// A required request member: `None` becomes AWS's "Member must not be null" validation error.
 pub fn required<T>(value: Option<T>, member: &str) -> Result<T, Error> {
@@ -44,26 +60,57 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
     }
 }
 
-/// A JSON request body; an empty body reads as `{}`.
+/// A JSON object request body (an empty body reads as `{}`).
 #[derive(Debug)]
 pub struct AwsJson<T>(pub T);
+
+/// A JSON array request body (an empty body reads as `[]`).
+#[derive(Debug)]
+pub struct AwsJsonArray<T>(pub Vec<T>);
 
 impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for AwsJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            ApiError(Error::InvalidRequest(format!("The request body could not be read: {e}")))
-        })?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Self(T::default()));
-        }
-        serde_json::from_slice(&bytes).map(Self).map_err(|e| {
-            ApiError(Error::InvalidRequest(format!(
-                "The request body is not valid JSON for this operation: {e}"
-            )))
-        })
+        // serde would read a JSON array as a struct's fields in order; AWS wants an object.
+        json_body(req, state, b'{', "a JSON object ({…})").await.map(Self)
     }
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AwsJsonArray<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        json_body(req, state, b'[', "a JSON array ([…])").await.map(Self)
+    }
+}
+
+/// Reads a body of at most [`MAX_BODY`] bytes that must open with `opening` (or be empty: then
+/// `T::default()`).
+async fn json_body<S: Send + Sync, T: DeserializeOwned + Default>(
+    req: Request,
+    state: &S,
+    opening: u8,
+    what: &str,
+) -> Result<T, ApiError> {
+    let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+        ApiError(if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            Error::TooLarge(format!("The request body is larger than {MAX_BODY} bytes (1 MB)"))
+        } else {
+            Error::InvalidRequest(format!("The request body could not be read: {e}"))
+        })
+    })?;
+    let Some(first) = bytes.iter().find(|b| !b.is_ascii_whitespace()) else {
+        return Ok(T::default());
+    };
+    if *first != opening {
+        return Err(ApiError(Error::InvalidRequest(format!(
+            "The request body is not valid JSON for this operation: it must be {what}"
+        ))));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError(Error::InvalidRequest(format!("The request body is not valid JSON for this operation: {e}")))
+    })
 }
 
 /// One path parameter (a resource name), percent-decoded.

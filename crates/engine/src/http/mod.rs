@@ -139,12 +139,17 @@ pub fn app(state: AppState) -> Router {
             .merge(console::routes(state.clone()))
             .merge(mqtt_ws::routes())
             .fallback(unknown_operation)
+            .method_not_allowed_fallback(unknown_operation)
             .with_state(state.clone()),
         iot_data: iot_data::routes()
             .merge(mqtt_ws::routes())
             .fallback(unknown_operation)
+            .method_not_allowed_fallback(unknown_operation)
             .with_state(state.clone()),
-        jobs_data: jobs_data::routes().fallback(unknown_operation).with_state(state.clone()),
+        jobs_data: jobs_data::routes()
+            .fallback(unknown_operation)
+            .method_not_allowed_fallback(unknown_operation)
+            .with_state(state.clone()),
     };
     Router::new()
         .fallback(dispatch)
@@ -156,6 +161,20 @@ pub fn app(state: AppState) -> Router {
 async fn dispatch(State((state, routers)): State<(AppState, Arc<Routers>)>, req: Request) -> Response {
     if let Err(refused) = access::check_host(&state.access, &state.endpoint_host, &req) {
         return refused;
+    }
+    let limit = extract::body_limit(req.uri().path());
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return aws_message(
+            AwsErrorType::RequestEntityTooLarge,
+            format!(
+                "The request body is {} bytes; this operation takes at most {limit}",
+                declared.unwrap_or(0)
+            ),
+        );
     }
     let scope = sigv4::scope(req.headers(), req.uri().query());
     if scope.is_none()
@@ -205,7 +224,11 @@ async fn unknown_operation(req: Request) -> Response {
     )
 }
 
-async fn add_request_id(mut res: Response) -> Response {
+/// Every answer leaves with `x-amzn-RequestId`, and every refusal in AWS's shape: a framework's
+/// plain-text rejection (a body over a route's limit, a failed WebSocket upgrade…) becomes the
+/// AWS error type for its status, keeping its words.
+async fn add_request_id(res: Response) -> Response {
+    let mut res = awsify(res).await;
     if !res.headers().contains_key("x-amzn-RequestId") {
         let id = uuid::Uuid::new_v4().to_string();
         if let Ok(v) = HeaderValue::from_str(&id) {
@@ -263,4 +286,34 @@ pub async fn serve_https(
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+async fn awsify(res: Response) -> Response {
+    let plain = res
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.starts_with("text/plain"));
+    if res.status().as_u16() < 400 || res.headers().contains_key("x-amzn-ErrorType") || !plain {
+        return res;
+    }
+    let status = res.status();
+    let text = axum::body::to_bytes(res.into_body(), 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_owned();
+    let kind = match status.as_u16() {
+        413 => AwsErrorType::RequestEntityTooLarge,
+        404 | 405 => AwsErrorType::UnknownOperation,
+        401 => AwsErrorType::Unauthorized,
+        403 => AwsErrorType::Forbidden,
+        s if s >= 500 => AwsErrorType::InternalFailure,
+        _ => AwsErrorType::InvalidRequest,
+    };
+    let message = match kind {
+        AwsErrorType::RequestEntityTooLarge => {
+            format!("The request body is too large for this operation ({text})")
+        }
+        _ if text.is_empty() => status.canonical_reason().unwrap_or("refused").to_owned(),
+        _ => text,
+    };
+    aws_message(kind, message)
 }

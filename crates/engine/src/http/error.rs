@@ -212,9 +212,21 @@ impl IntoResponse for ApiError {
                     StorageError::WriterGone => {
                         "Thingbox is shutting down; the request was not applied".to_owned()
                     }
-                    other => format!(
-                        "Thingbox could not complete the request because of a storage failure: {other}"
-                    ),
+                    other => {
+                        let text = other.to_string();
+                        let hint = if text.contains("disk is full") {
+                            " — the disk that holds the data dir is full: free some space and send the request \
+                             again (nothing was changed)"
+                        } else if text.contains("readonly") || text.contains("read-only") {
+                            " — the data dir cannot be written (read-only): fix its permissions or mount and send \
+                             the request again (nothing was changed)"
+                        } else {
+                            ""
+                        };
+                        format!(
+                            "Thingbox could not complete the request because of a storage failure: {text}{hint}"
+                        )
+                    }
                 };
                 (AwsErrorType::InternalFailure, message(m))
             }

@@ -241,11 +241,11 @@ impl Db {
         migrate(&MIGRATOR, &path, &mut writer_conn).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(opts.read_only(true))
+            .connect_with(opts.clone().read_only(true))
             .await
             .map_err(|e| classify(&path, e))?;
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run_writer(writer_conn, rx));
+        let task = tokio::spawn(run_writer(writer_conn, opts.read_only(false), rx));
         Ok((Self { pool, writer: Writer { tx } }, task))
     }
 
@@ -291,7 +291,11 @@ pub(crate) async fn migrate(
     }
 }
 
-async fn run_writer(mut conn: SqliteConnection, mut rx: mpsc::UnboundedReceiver<Job>) {
+async fn run_writer(
+    mut conn: SqliteConnection,
+    opts: SqliteConnectOptions,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         match commit(&mut conn, batch.iter().flat_map(|j| &j.writes)).await {
@@ -303,10 +307,12 @@ async fn run_writer(mut conn: SqliteConnection, mut rx: mpsc::UnboundedReceiver<
             Err(e) => {
                 // Retry one by one so a single bad write fails alone.
                 tracing::warn!(error = %e, jobs = batch.len(), "group commit failed; retrying writes one by one");
+                conn = reopen(conn, &opts).await;
                 for job in batch.drain(..) {
                     let result = commit(&mut conn, job.writes.iter()).await.map_err(|e| e.to_string());
                     if let Err(e) = &result {
                         tracing::error!(error = %e, "write failed");
+                        conn = reopen(conn, &opts).await;
                     }
                     let _ = job.done.send(result);
                 }
@@ -314,6 +320,26 @@ async fn run_writer(mut conn: SqliteConnection, mut rx: mpsc::UnboundedReceiver<
         }
     }
     let _ = conn.close().await;
+}
+
+/// The writer's connection after a failed transaction: a new one. When SQLite cannot COMMIT (a
+/// full disk: `SQLITE_FULL`) it keeps the transaction open, and sqlx would nest the next
+/// transaction in it as a savepoint — every later "commit" would only release a savepoint and
+/// acknowledged writes would never reach the disk. Closing the connection rolls the open
+/// transaction back; the new one starts clean. Retries until SQLite opens the file again.
+async fn reopen(conn: SqliteConnection, opts: &SqliteConnectOptions) -> SqliteConnection {
+    let _ = conn.close().await;
+    let mut delay = Duration::from_millis(50);
+    loop {
+        match SqliteConnection::connect_with(opts).await {
+            Ok(c) => return c,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot reopen the database for writing; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
 }
 
 async fn commit<'a>(

@@ -188,7 +188,10 @@ impl Broker {
         }
         // What it queued for sessions without a connection is durable before the publisher hears
         // back.
-        self.route_durably(msg).wait().await
+        for stored in self.route_durably(msg) {
+            stored.wait().await?;
+        }
+        Ok(())
     }
 
     /// Publishes a message that is not retained, right now (no storage to wait for): the rules
@@ -225,9 +228,9 @@ impl Broker {
         let _stored_in_the_background = self.route_durably(msg);
     }
 
-    /// [`Broker::route`], returning the write of what it queued for persistent sessions without
+    /// [`Broker::route`], returning the writes of what it queued for persistent sessions without
     /// a connection.
-    fn route_durably(&self, msg: Arc<Message>) -> Pending {
+    fn route_durably(&self, msg: Arc<Message>) -> Vec<Pending> {
         self.stats.published.fetch_add(1, Ordering::Relaxed);
         self.tap.capture(&msg);
         let mut targets: Vec<(Arc<Session>, u8)> = Vec::new();
@@ -283,7 +286,7 @@ impl Broker {
 
     /// Queues `msg` for each target session (honouring MQTT 5 no-local); stores what went to
     /// persistent sessions without a connection.
-    fn deliver(&self, msg: &Arc<Message>, targets: Vec<(Arc<Session>, u8)>) -> Pending {
+    fn deliver(&self, msg: &Arc<Message>, targets: Vec<(Arc<Session>, u8)>) -> Vec<Pending> {
         let mut stored = Vec::new();
         for (session, sub_qos) in targets {
             if let Some(cid) = &msg.client_id
@@ -299,20 +302,20 @@ impl Broker {
             }
             let qos = sub_qos.min(msg.qos);
             let d = Delivery { message: msg.clone(), qos, retain: false, dup: false };
-            match session.enqueue_for(d) {
-                Queued::Online => {
+            match session.enqueue_for(d, Some(&self.writer)) {
+                (Queued::Online, _) => {
                     self.stats.delivered.fetch_add(1, Ordering::Relaxed);
                 }
-                Queued::Offline => {
+                (Queued::Offline, write) => {
                     self.stats.delivered.fetch_add(1, Ordering::Relaxed);
-                    stored.push(persist::enqueued(&session, msg, qos));
+                    stored.push(write);
                 }
-                Queued::Dropped => {
+                (Queued::Dropped, _) => {
                     self.stats.dropped.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
-        self.writer.submit(stored)
+        stored
     }
 
     /// Attaches a new connection for `client_id`: takes over a live connection (which is told
@@ -365,7 +368,7 @@ impl Broker {
             st.disconnected_at = None;
             st.version += 1;
             // A resumed session resends what was in flight first.
-            let inflight: Vec<Delivery> = std::mem::take(&mut st.inflight).into_values().collect();
+            let inflight = st.take_inflight_in_send_order();
             for d in inflight.into_iter().rev() {
                 st.push_front(Delivery { dup: true, ..d });
             }
@@ -405,8 +408,12 @@ impl Broker {
     fn end_session(&self, session: &Arc<Session>) {
         let mut sessions = self.sessions.lock();
         if sessions.get(&session.client_id).is_some_and(|s| s.id == session.id) {
-            sessions.remove(&session.client_id);
             let mut st = session.state.lock();
+            if st.connection.is_some() {
+                // Resumed by a connection after it was chosen for expiry: it lives on.
+                return;
+            }
+            sessions.remove(&session.client_id);
             self.count_offline(&mut st, false);
             if st.stored {
                 st.stored = false;

@@ -81,7 +81,13 @@ pub(super) fn disconnected(session: &Session, st: &mut SessionState, now_ms: i64
         Write::Session(SessionWrite::Put(row(session, st, Some(now_ms)))),
         Write::Session(SessionWrite::SetQueue {
             client_id: session.client_id.clone(),
-            rows: st.pending().filter(|d| d.qos > 0).map(queued).collect(),
+            // Sent and not acknowledged: resent with DUP, first, in the order they were sent.
+            rows: st
+                .inflight_in_send_order()
+                .into_iter()
+                .map(|d| QueuedRow { dup: true, ..queued(d) })
+                .chain(st.queued_iter().filter(|d| d.qos > 0).map(queued))
+                .collect(),
         }),
     ]
 }
@@ -246,7 +252,7 @@ mod tests {
         assert!(!again.has_offline_sessions());
         let got: Vec<Vec<u8>> = {
             let st = a.session.state.lock();
-            st.pending().map(|d| d.message.payload.to_vec()).collect()
+            st.queued_iter().map(|d| d.message.payload.to_vec()).collect()
         };
         assert_eq!(got, [b"21.5".to_vec(), b"19".to_vec(), b"18".to_vec()]);
         let left = crate::storage::sessions::load(db.pool()).await.unwrap();

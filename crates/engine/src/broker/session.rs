@@ -15,6 +15,7 @@ use parking_lot::Mutex;
 use tokio::sync::{Notify, oneshot};
 
 use super::message::Message;
+use crate::storage::{Pending, Writer};
 
 /// Options of one subscription.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,28 +161,38 @@ impl Session {
 
     /// Queues a delivery; returns false if it was dropped.
     pub fn enqueue(&self, d: Delivery) -> bool {
-        !matches!(self.enqueue_for(d), Queued::Dropped)
+        !matches!(self.enqueue_for(d, None).0, Queued::Dropped)
     }
 
-    /// Queues a delivery and says whether the session was connected.
-    pub fn enqueue_for(&self, d: Delivery) -> Queued {
-        let online = {
+    /// Queues a delivery and says whether the session was connected. For a stored persistent
+    /// session without a connection, the message is also handed to `store` under the session's
+    /// lock (so the write is ordered with the session's other writes); the returned write completes
+    /// when it is durable.
+    pub fn enqueue_for(&self, d: Delivery, store: Option<&Writer>) -> (Queued, Pending) {
+        let (online, pending) = {
             let mut st = self.state.lock();
             let online = st.connection.is_some();
             let full = st.queue.len() >= self.max_queued
                 || st.queued_bytes + d.message.payload.len() > MAX_QUEUED_BYTES;
             if (d.qos == 0 && !online) || full || (!online && !st.persistent) {
                 st.dropped += 1;
-                return Queued::Dropped;
+                return (Queued::Dropped, Pending::done());
             }
+            let pending = match store {
+                Some(writer) if !online && st.stored => {
+                    st.stored_queue = true;
+                    writer.submit(vec![super::persist::enqueued(self, &d.message, d.qos)])
+                }
+                _ => Pending::done(),
+            };
             st.push_back(d);
-            online
+            (online, pending)
         };
         if online {
             self.notify.notify_one();
-            Queued::Online
+            (Queued::Online, pending)
         } else {
-            Queued::Offline
+            (Queued::Offline, pending)
         }
     }
 }
@@ -222,9 +233,26 @@ impl SessionState {
         self.queue.front()
     }
 
-    /// What the session still has to deliver, in order: in flight first, then queued.
-    pub fn pending(&self) -> impl Iterator<Item = &Delivery> {
-        self.inflight.values().chain(self.queue.iter())
+    /// The deliveries in flight, oldest first (packet ids are handed out in a circle, so the
+    /// oldest is the first after the newest, not the smallest).
+    pub fn inflight_in_send_order(&self) -> Vec<&Delivery> {
+        let newest = self.next_pkid;
+        let mut v: Vec<(&u16, &Delivery)> = self.inflight.iter().collect();
+        v.sort_by_key(|(id, _)| id.wrapping_sub(newest).wrapping_sub(1));
+        v.into_iter().map(|(_, d)| d).collect()
+    }
+
+    /// Takes the deliveries in flight, oldest first (a resumed session resends them).
+    pub fn take_inflight_in_send_order(&mut self) -> Vec<Delivery> {
+        let newest = self.next_pkid;
+        let mut v: Vec<(u16, Delivery)> = std::mem::take(&mut self.inflight).into_iter().collect();
+        v.sort_by_key(|(id, _)| id.wrapping_sub(newest).wrapping_sub(1));
+        v.into_iter().map(|(_, d)| d).collect()
+    }
+
+    /// The queued deliveries, in order.
+    pub fn queued_iter(&self) -> impl Iterator<Item = &Delivery> {
+        self.queue.iter()
     }
 
     /// Deliveries queued.
@@ -249,5 +277,53 @@ impl SessionState {
                 return self.next_pkid;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::Principal;
+
+    fn delivery(payload: &str) -> Delivery {
+        let message = Message {
+            topic: "t".into(),
+            payload: payload.as_bytes().to_vec().into(),
+            qos: 1,
+            retain: false,
+            properties: Default::default(),
+            client_id: None,
+            principal: Principal::from_text("thingbox:console"),
+            timestamp_ms: 0,
+            rule_hops: 0,
+        };
+        Delivery { message: Arc::new(message), qos: 1, retain: false, dup: false }
+    }
+
+    /// Packet ids wrap from 65535 to 1: the oldest delivery in flight is the first after the
+    /// newest id, not the smallest id.
+    #[test]
+    fn in_flight_deliveries_keep_their_send_order_across_the_id_wrap() {
+        let s = Session::new(1, "c".into(), 10);
+        let mut st = s.state.lock();
+        st.next_pkid = 65533;
+        for p in ["a", "b", "c", "d"] {
+            let id = st.next_packet_id();
+            st.inflight.insert(id, delivery(p));
+        }
+        assert_eq!(
+            st.inflight.keys().copied().collect::<Vec<_>>(),
+            [1, 65534, 65535]
+                .into_iter()
+                .chain([2])
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+        );
+        let order: Vec<&[u8]> = st.inflight_in_send_order().iter().map(|d| &d.message.payload[..]).collect();
+        assert_eq!(order, [&b"a"[..], b"b", b"c", b"d"]);
+        let taken: Vec<Vec<u8>> =
+            st.take_inflight_in_send_order().iter().map(|d| d.message.payload.to_vec()).collect();
+        assert_eq!(taken, [b"a".to_vec(), b"b".to_vec(), b"c".to_vec(), b"d".to_vec()]);
     }
 }

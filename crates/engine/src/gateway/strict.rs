@@ -1,6 +1,6 @@
 //! The MQTT rules the codec (rumqttc's `mqttbytes`) does not enforce, checked on each complete
 //! frame before it is decoded: fixed-header flags, CONNECT's reserved and dependent flags, a
-//! non-zero SUBSCRIBE packet id, subscription options' reserved bits, subscription identifiers
+//! non-zero SUBSCRIBE/UNSUBSCRIBE packet id, DUP only at QoS 1, subscription options' reserved bits, subscription identifiers
 //! (AWS IoT does not support them, and says so in CONNACK), and the fixed sizes of PINGREQ,
 //! DISCONNECT (3.1.1) and PUBACK (3.1.1). A frame that breaks one is a protocol error: the
 //! connection is closed (MQTT 5: after a DISCONNECT with the reason).
@@ -46,9 +46,8 @@ pub fn check_frame(proto: Proto, buf: &[u8]) -> Result<(), Violation> {
             Err(protocol("PUBREL, SUBSCRIBE and UNSUBSCRIBE must have flags 0010"))
         }
         8 => subscribe(proto, body),
-        10 if body.len() <= 2 + usize::from(proto == Proto::V5) => {
-            Err(protocol("UNSUBSCRIBE must name at least one topic filter"))
-        }
+        10 => unsubscribe(proto, body),
+        3 if flags & 0x08 != 0 && flags & 0x06 == 0 => Err(protocol("a QoS 0 PUBLISH cannot have DUP set")),
         12 | 13 if remaining != 0 => Err(protocol("PINGREQ has no body")),
         14 if proto == Proto::V4 && remaining != 0 => Err(protocol("a 3.1.1 DISCONNECT has no body")),
         4 | 12 | 13 | 14 if flags != 0 => Err(protocol("this packet's fixed-header flags must be 0")),
@@ -86,6 +85,25 @@ fn varint(b: &[u8]) -> Option<(usize, usize)> {
         }
     }
     None
+}
+
+fn unsubscribe(proto: Proto, body: &[u8]) -> Result<(), Violation> {
+    let malformed = || protocol("malformed UNSUBSCRIBE");
+    if body.len() < 2 {
+        return Err(malformed());
+    }
+    if body[0] == 0 && body[1] == 0 {
+        return Err(protocol("UNSUBSCRIBE needs a non-zero packet identifier"));
+    }
+    let mut at = 2;
+    if proto == Proto::V5 {
+        let (len, n) = varint(&body[at..]).ok_or_else(malformed)?;
+        at += n + len;
+    }
+    if at >= body.len() {
+        return Err(protocol("UNSUBSCRIBE must name at least one topic filter"));
+    }
+    Ok(())
 }
 
 fn subscribe(proto: Proto, body: &[u8]) -> Result<(), Violation> {
@@ -172,6 +190,17 @@ mod tests {
         assert!(v5(&[0, 1, 0, 0, 1, b'a', 0x30]).is_err(), "retain handling 3");
         assert!(check_frame(Proto::V4, &frame(0xC0, &[0])).is_err(), "PINGREQ with a body");
         assert!(check_frame(Proto::V4, &frame(0xA2, &[0, 1])).is_err(), "UNSUBSCRIBE without filters");
+        assert!(
+            check_frame(Proto::V4, &frame(0xA2, &[0, 0, 0, 1, b'a'])).is_err(),
+            "UNSUBSCRIBE packet id 0"
+        );
+        assert!(
+            check_frame(Proto::V5, &frame(0xA2, &[0, 1, 3, 0x26, 0, 0])).is_err(),
+            "v5: properties, no filter"
+        );
+        assert_eq!(check_frame(Proto::V5, &frame(0xA2, &[0, 1, 0, 0, 1, b'a'])), Ok(()));
+        assert!(check_frame(Proto::V4, &frame(0x38, &[0, 1, b'a'])).is_err(), "QoS 0 with DUP");
+        assert_eq!(check_frame(Proto::V4, &frame(0x3A, &[0, 1, b'a', 0, 1])), Ok(()), "QoS 1 with DUP");
         assert!(check_frame(Proto::V4, &[0x82, 10, 0, 1]).is_ok(), "incomplete: checked later");
     }
 }

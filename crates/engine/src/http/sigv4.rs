@@ -333,7 +333,8 @@ fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 /// Parses `YYYYMMDDTHHMMSSZ` and checks that the credential's date is its day.
 fn check_date(amz_date: &str, credential_date: &str) -> Result<Timestamp, SignatureError> {
     let b = amz_date.as_bytes();
-    let parsed = (b.len() == 16 && b[8] == b'T' && b[15] == b'Z')
+    // ASCII first: a presigned URL's date is percent-decoded and could slice inside a character.
+    let parsed = (amz_date.is_ascii() && b.len() == 16 && b[8] == b'T' && b[15] == b'Z')
         .then(|| {
             let s = |r: std::ops::Range<usize>| &amz_date[r];
             thingbox_model::time::parse_utc_minute(&format!(
@@ -836,6 +837,18 @@ mod tests {
             matches!(&err, SignatureError::Invalid(m) if m.contains("Date in Credential scope")),
             "{err:?}"
         );
+    }
+
+    /// A presigned date of 16 bytes that is not ASCII (found by review): refused, not a panic.
+    #[test]
+    fn a_non_ascii_presigned_date_is_refused() {
+        let h = headers(&[("host", "h")]);
+        let body = empty_sha();
+        let q = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20261205%2Fus-east-1%2Fiotdevicegateway%2Faws4_request&X-Amz-Date=202%C3%A9123T120000Z&X-Amz-SignedHeaders=host&X-Amz-Signature=00";
+        let req =
+            SignedRequest { method: "GET", path: "/mqtt", query: Some(q), headers: &h, body_sha256: &body };
+        let err = verify(req, &keys(), at("20261205T120000Z")).unwrap_err();
+        assert!(matches!(&err, SignatureError::Invalid(m) if m.contains("YYYYMMDDTHHMMSSZ")), "{err:?}");
     }
 
     #[test]

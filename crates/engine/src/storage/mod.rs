@@ -245,7 +245,8 @@ impl Db {
             .await
             .map_err(|e| classify(&path, e))?;
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run_writer(writer_conn, opts.read_only(false), rx));
+        // Reopening after a failure must find this database, never create an empty one.
+        let task = tokio::spawn(run_writer(writer_conn, opts.create_if_missing(false), rx));
         Ok((Self { pool, writer: Writer { tx } }, task))
     }
 

@@ -36,8 +36,10 @@ def wait_port(port, timeout=30):
 
 def start_serve(binary, data_dir, *extra):
     """Starts `thingbox serve` with every listener on port 0; returns (process, endpoints)."""
+    # Every port free-chosen, 443 included: a benchmark must not hold the port the Device SDK
+    # sample tests (and a user's own Thingbox) use.
     proc = subprocess.Popen([binary, "serve", "--data-dir", str(data_dir), "--api-port", "0", "--mqtt-port", "0",
-                             "--mqtt-tls-port", "0", *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             "--mqtt-tls-port", "0", "--https-port", "0", *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "RUST_LOG": "error"}, preexec_fn=raise_fd_limit)
     ep_file = Path(data_dir) / "endpoints.json"
     deadline = time.monotonic() + 30

@@ -20,17 +20,11 @@ fn protocol(detail: &'static str) -> Violation {
     Violation { reason: ServerDisconnect::ProtocolError, detail }
 }
 
-/// The fixed header's length and the remaining length, once both are in `buf`.
+/// The fixed header's length and the remaining length, once both are in `buf` (a malformed
+/// length is `None` too: the codec says so).
 fn fixed_header(buf: &[u8]) -> Option<(usize, usize)> {
-    let mut len = 0usize;
-    for i in 0..4 {
-        let b = *buf.get(1 + i)?;
-        len |= usize::from(b & 0x7F) << (7 * i);
-        if b & 0x80 == 0 {
-            return Some((2 + i, len));
-        }
-    }
-    None // a malformed length: the codec says so
+    let (len, n) = varint(buf.get(1..)?)?;
+    Some((1 + n, len))
 }
 
 /// Checks the first frame in `buf` if it is complete (an incomplete one is checked when it is).

@@ -502,8 +502,10 @@ fn canonical_query(query: Option<&str>, skip: &[&str]) -> String {
         .split('&')
         .filter(|kv| !kv.is_empty())
         .map(|kv| kv.split_once('=').unwrap_or((kv, "")))
-        .filter(|(k, _)| !skip.iter().any(|s| s.as_bytes() == percent_decode_bytes(k)))
-        .map(|(k, v)| (uri_encode(&percent_decode_bytes(k)), uri_encode(&percent_decode_bytes(v))))
+        .filter(|(k, _)| !skip.iter().any(|s| s.as_bytes() == percent_decode_bytes(k, false)))
+        .map(|(k, v)| {
+            (uri_encode(&percent_decode_bytes(k, false)), uri_encode(&percent_decode_bytes(v, false)))
+        })
         .collect();
     pairs.sort();
     pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
@@ -521,8 +523,9 @@ fn uri_encode(bytes: &[u8]) -> String {
     out
 }
 
-/// Percent-decoding without turning `+` into a space (SigV4 encodes a space as `%20`).
-fn percent_decode_bytes(s: &str) -> Vec<u8> {
+/// Percent-decoding; `+` becomes a space only for form-style values (`plus_is_space`): SigV4
+/// encodes a space as `%20`, so canonicalization keeps `+` as it is.
+fn percent_decode_bytes(s: &str, plus_is_space: bool) -> Vec<u8> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -535,33 +538,18 @@ fn percent_decode_bytes(s: &str) -> Vec<u8> {
             i += 3;
             continue;
         }
-        out.push(bytes[i]);
+        out.push(if plus_is_space && bytes[i] == b'+' { b' ' } else { bytes[i] });
         i += 1;
     }
     out
 }
 
 fn percent_decode_strict(s: &str) -> String {
-    String::from_utf8_lossy(&percent_decode_bytes(s)).into_owned()
+    String::from_utf8_lossy(&percent_decode_bytes(s, false)).into_owned()
 }
 
 fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(b) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or(""), 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&percent_decode_bytes(s, true)).into_owned()
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import boto3
@@ -31,6 +33,16 @@ def wait_for(condition, timeout=15.0, what="condition"):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.02)
+
+
+def http(url, headers=None, method="GET", body=None):
+    """One plain HTTP request: (status, headers, body), error statuses included."""
+    req = urllib.request.Request(url, headers=headers or {}, method=method, data=body)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
 
 
 class Server:

@@ -22,7 +22,7 @@ import pytest
 from botocore.config import Config
 from playwright.sync_api import sync_playwright
 
-from conftest import BIN, ROOT
+from conftest import http, BIN, ROOT
 
 CHROMIUM = os.environ.get("THINGBOX_CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -34,15 +34,6 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
 # verify, the signature): what a page would need to subscribe to everything.
 PRESIGNED = ("/mqtt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDPAGE%2F20261206%2Fus-east-1%2F"
              "iotdevicegateway%2Faws4_request&X-Amz-Date=20261206T000000Z&X-Amz-SignedHeaders=host&X-Amz-Signature=00")
-
-
-def http(url, headers=None, method="GET", body=None):
-    req = urllib.request.Request(url, headers=headers or {}, method=method, data=body)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, r.headers, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, e.read()
 
 
 def raw(server, request: bytes) -> bytes:

@@ -19,7 +19,7 @@ from awscrt import mqtt
 from awsiot import mqtt_connection_builder
 from playwright.sync_api import expect, sync_playwright
 
-from conftest import ROOT, wait_for
+from conftest import http, ROOT, wait_for
 from mqtt_helpers import Client, host_port
 
 CHROMIUM = os.environ.get("THINGBOX_CHROMIUM", "/usr/bin/chromium")
@@ -63,15 +63,6 @@ def shot(page, name):
 
 def go(page, server, route):
     page.goto(server.api + "/#/" + route)
-
-
-def http(url, headers=None, method="GET", body=None):
-    req = urllib.request.Request(url, headers=headers or {}, method=method, data=body)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, r.headers, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, e.read()
 
 
 def token_of(server):

@@ -2,6 +2,7 @@
 synchronous wrapper around paho-mqtt (3.1.1 or 5, TLS or plain)."""
 
 import queue
+import socket
 import ssl
 import time
 import uuid
@@ -137,3 +138,25 @@ def drain(q):
 
 def sleep_briefly():
     time.sleep(0.05)
+
+
+def raw_connect(server, client_id, topic):
+    """A raw MQTT 3.1.1 client that subscribes at QoS 1 and then never reads nor acknowledges."""
+    host, port = server.endpoints["mqtt"].rsplit(":", 1)
+    s = socket.create_connection((host, int(port)))
+
+    def packet(kind, body):
+        n, length = len(body), b""
+        while True:
+            byte, n = n % 128, n // 128
+            length += bytes([byte | (128 if n else 0)])
+            if not n:
+                return bytes([kind]) + length + body
+
+    def string(x):
+        return len(x).to_bytes(2, "big") + x.encode()
+
+    s.sendall(packet(0x10, string("MQTT") + bytes([4, 2, 0, 60]) + string(client_id)))
+    assert s.recv(4)[:2] == b"\x20\x02"
+    s.sendall(packet(0x82, (1).to_bytes(2, "big") + string(topic) + bytes([1])))
+    return s

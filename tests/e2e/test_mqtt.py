@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from conftest import wait_for
-from mqtt_helpers import Client, Device, host_port
+from mqtt_helpers import Client, Device, host_port, raw_connect
 
 
 @pytest.fixture
@@ -524,3 +524,20 @@ def test_qos1_deliveries_wait_for_the_receive_maximum_window(server):
     finally:
         sub.disconnect()
         sub.loop_stop()
+
+
+def test_a_client_that_stops_reading_does_not_hold_up_the_shutdown(fresh_server):
+    """Its connection's writer is stuck in a write to a full socket; the engine still stops within
+    the accept loops' deadline (it used to wait for that write forever)."""
+    s = fresh_server().start()
+    stuck = raw_connect(s, "stuck", "flood/#")
+    pub = Client(s)
+    pub.connect()
+    # More than the socket buffers hold: the writer blocks.
+    for i in range(300):
+        pub.publish(f"flood/{i}", b"x" * 100_000, qos=1)
+    pub.close()
+    started = time.monotonic()
+    assert s.stop(timeout=30) == 0
+    assert time.monotonic() - started < 10
+    stuck.close()

@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod provisioning;
 pub mod rules;
 pub mod shadows;
+pub mod trace;
 pub mod viewer;
 
 /// The body of every AWS error response: `{"message": "..."}`, plus the resource for

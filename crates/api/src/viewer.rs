@@ -83,6 +83,9 @@ pub struct ViewedMessage {
     /// MQTT 5 properties.
     #[serde(default, skip_serializing_if = "MessageProperties::is_empty")]
     pub properties: MessageProperties,
+    /// The message's trace (`/console/api/traces/{id}`), when the tracer followed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<u64>,
 }
 
 /// Messages of one topic that a batch counted instead of carrying.

@@ -23,6 +23,7 @@ pub mod registry;
 pub mod rules;
 pub mod shadow;
 pub mod storage;
+pub mod trace;
 pub mod viewer;
 
 use std::fs;

@@ -115,6 +115,47 @@ pub fn matches(filter: &str, topic: &str) -> bool {
     }
 }
 
+/// Why `filter` does not match `topic`, for a person (`None`: it matches). Agrees with
+/// [`matches`] on every input (a test checks it).
+pub fn why_no_match(filter: &str, topic: &str) -> Option<String> {
+    if topic.starts_with('$') && (filter.starts_with('+') || filter.starts_with('#')) {
+        return Some(format!(
+            "'{filter}' starts with a wildcard, and on AWS IoT a filter starting with + or # never \
+             matches a topic starting with $ (subscribe to '{}' or a filter that names it)",
+            topic
+        ));
+    }
+    let mut f = filter.split('/');
+    let mut t = topic.split('/');
+    let mut level = 0;
+    loop {
+        level += 1;
+        match (f.next(), t.next()) {
+            (Some("#"), Some(_)) | (None, None) => return None,
+            (Some("#"), None) => {
+                return Some(format!(
+                    "'{filter}' ends in /#, which on AWS IoT does not match its parent level: '{topic}' \
+                     has no level {level}"
+                ));
+            }
+            (Some("+"), Some(_)) => {}
+            (Some(a), Some(b)) if a == b => {}
+            (Some(a), Some(b)) => {
+                return Some(format!("level {level} differs: the filter has '{a}', the topic '{b}'"));
+            }
+            (Some(_), None) => {
+                return Some(format!("the topic has {} levels; the filter needs more", level - 1));
+            }
+            (None, Some(_)) => {
+                return Some(format!(
+                    "the filter has {} levels and the topic more; only a final # matches deeper levels",
+                    level - 1
+                ));
+            }
+        }
+    }
+}
+
 /// The reserved topics Thingbox's own services answer on or publish to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reserved<'a> {
@@ -225,7 +266,34 @@ mod tests {
         ];
         for (f, t, want) in cases {
             assert_eq!(matches(f, t), want, "{f} vs {t}");
+            assert_eq!(why_no_match(f, t).is_none(), want, "{f} vs {t}: {:?}", why_no_match(f, t));
         }
+    }
+
+    /// The explanation agrees with the matcher on every pair of a small alphabet of filters and
+    /// topics, and names the reason AWS users trip on.
+    #[test]
+    fn why_no_match_agrees_with_matches() {
+        let levels = ["a", "b", "+", "#", "$aws", ""];
+        let mut filters = vec![];
+        for x in levels {
+            filters.push(x.to_owned());
+            for y in levels {
+                filters.push(format!("{x}/{y}"));
+                for z in levels {
+                    filters.push(format!("{x}/{y}/{z}"));
+                }
+            }
+        }
+        let topics: Vec<String> = filters.iter().filter(|f| !f.contains(['+', '#'])).cloned().collect();
+        for f in filters.iter().filter(|f| check_filter(f).is_ok()) {
+            for t in &topics {
+                assert_eq!(why_no_match(f, t).is_none(), matches(f, t), "{f} vs {t}");
+            }
+        }
+        assert!(why_no_match("#", "$aws/things/x/shadow/update").unwrap().contains("starting with $"));
+        assert!(why_no_match("a/#", "a").unwrap().contains("parent level"));
+        assert!(why_no_match("a/b", "a/c").unwrap().contains("level 2 differs"));
     }
 
     #[test]

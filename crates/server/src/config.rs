@@ -48,6 +48,10 @@ pub struct ServeArgs {
     /// Megabytes (topic + payload) the topic viewer's history keeps [default: 256]
     #[arg(long, value_name = "MB")]
     pub history_mb: Option<u64>,
+    /// Messages the message-flow tracer samples per second (besides every message of an armed
+    /// trace session); 0 = only armed sessions [default: 100]
+    #[arg(long, value_name = "N")]
+    pub trace_per_second: Option<u32>,
     /// Hold plain-listener clients to this named IoT policy instead of the built-in permissive
     /// one (thingbox-plain-allow-all); repeat for several
     #[arg(long = "plain-policy", value_name = "NAME")]
@@ -146,6 +150,7 @@ struct FileConfig {
     shadow_history: Option<u32>,
     history_messages: Option<u64>,
     history_mb: Option<u64>,
+    trace_per_second: Option<u32>,
     account: Option<String>,
     region: Option<String>,
     endpoint_host: Option<String>,
@@ -207,6 +212,7 @@ pub struct Settings {
     pub shadow_history: u32,
     pub history_messages: u64,
     pub history_mb: u64,
+    pub trace_per_second: u32,
     pub account: String,
     pub region: String,
     pub endpoint_host: String,
@@ -379,6 +385,7 @@ impl Settings {
             shadow_history: args.shadow_history.or(file.shadow_history).unwrap_or(1000).max(1),
             history_messages: args.history_messages.or(file.history_messages).unwrap_or(100_000),
             history_mb: args.history_mb.or(file.history_mb).unwrap_or(256),
+            trace_per_second: args.trace_per_second.or(file.trace_per_second).unwrap_or(100),
             account: args.account.or(file.account).unwrap_or_else(|| "000000000000".into()),
             region: args.region.or(file.region).unwrap_or_else(|| "us-east-1".into()),
             endpoint_host: args.endpoint_host.or(file.endpoint_host).unwrap_or_else(|| "localhost".into()),
@@ -434,6 +441,12 @@ impl Settings {
                 self.history_mb
             );
         }
+        if self.trace_per_second > 100_000 {
+            anyhow::bail!(
+                "--trace-per-second (trace_per_second in thingbox.toml) must be at most 100000 (got {})",
+                self.trace_per_second
+            );
+        }
         if !(1..=MAX_WORKER_THREADS).contains(&self.worker_threads) {
             anyhow::bail!(
                 "--worker-threads (worker_threads in thingbox.toml) must be between 1 and {MAX_WORKER_THREADS} (got {})",
@@ -478,6 +491,7 @@ impl Settings {
             max_messages: self.history_messages,
             max_bytes: self.history_mb * 1024 * 1024,
         };
+        config.broker.trace.per_second = self.trace_per_second;
         config.console_assets = thingbox_console_assets::ASSETS;
         config.rules.lambdas = self.lambdas.clone();
         config.rules.forward = self.forward.clone();
@@ -503,6 +517,7 @@ mod tests {
             shadow_history: None,
             history_messages: None,
             history_mb: None,
+            trace_per_second: None,
             account: None,
             region: None,
             endpoint_host: None,

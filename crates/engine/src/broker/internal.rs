@@ -24,7 +24,8 @@ impl Broker {
         name: &'static str,
         max_queued: usize,
     ) -> InternalClient {
-        let session = Arc::new(Session::new(self.new_id(), format!("$thingbox/{name}"), max_queued));
+        let session =
+            Arc::new(Session::new(self.new_id(), format!("{}{name}", super::INTERNAL_PREFIX), max_queued));
         {
             let mut st = session.state.lock();
             st.connection = Some(0);
@@ -109,6 +110,7 @@ impl InternalClient {
                 principal: self.principal.clone(),
                 timestamp_ms: now_ms(),
                 rule_hops: 0,
+                trace: None,
             })
             .await
     }

@@ -2,6 +2,7 @@
 //! identities that can publish.
 
 use bytes::Bytes;
+use thingbox_api::trace::Step;
 
 use crate::storage::retained::{RetainedRow, StoredProps};
 
@@ -80,6 +81,8 @@ pub struct Message {
     /// stops a chain that grows past `rules::MAX_RULE_HOPS`, so a rule that republishes to its
     /// own topic cannot loop forever.
     pub rule_hops: u8,
+    /// The message's trace, when the tracer follows it (`crate::trace`); `None` for most.
+    pub trace: Option<std::sync::Arc<crate::trace::Trace>>,
 }
 
 impl Message {
@@ -96,11 +99,67 @@ impl Message {
             principal: Principal::Service(service),
             timestamp_ms: super::now_ms(),
             rule_hops: 0,
+            trace: None,
         }
     }
 }
 
+impl Message {
+    /// The facts a trace of this message starts from.
+    pub fn trace_head<'a>(&'a self, principal: &'a str) -> crate::trace::Head<'a> {
+        crate::trace::Head {
+            topic: &self.topic,
+            qos: self.qos,
+            retain: self.retain,
+            client_id: self.client_id.as_deref(),
+            principal,
+            payload: &self.payload,
+            now_ms: self.timestamp_ms,
+        }
+    }
+
+    /// Starts this message's trace if the tracer wants it, with the publisher's step.
+    pub fn begin_trace(&mut self, tracer: &crate::trace::Tracer, published: impl FnOnce() -> Step) {
+        let principal = self.principal.identifier();
+        if let Some(t) = tracer.begin(self.trace_head(&principal)) {
+            t.step_at(self.timestamp_ms, published());
+            self.trace = Some(t);
+        }
+    }
+
+    /// Traces this message when `cause`, the message it was published because of, is traced: it
+    /// gets a trace of its own, which `cause`'s trace points to.
+    pub fn follow(&mut self, cause: &Message, tracer: &crate::trace::Tracer, by: impl FnOnce() -> String) {
+        let Some(parent) = &cause.trace else { return };
+        let principal = self.principal.identifier();
+        let by = by();
+        let t = tracer.child(parent, by.clone(), self.trace_head(&principal));
+        t.step_at(
+            self.timestamp_ms,
+            Step::Published {
+                identity: by,
+                principal,
+                things: Vec::new(),
+                protocol: "internal".into(),
+                peer: None,
+            },
+        );
+        self.trace = Some(t);
+    }
+}
+
 impl Principal {
+    /// How the tracer names this kind of identity.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Certificate(_) => "certificate",
+            Self::Plain(_) => "plain listener",
+            Self::Service(_) => "Thingbox service",
+            Self::Http => "iot-data Publish (HTTP)",
+            Self::Iam(_) => "IAM (MQTT over WebSocket)",
+        }
+    }
+
     /// The stored text form (`cert:<id>`, `plain:<name>`, `service:<name>`, `http`, `iam:<key>`).
     pub fn to_text(&self) -> String {
         match self {
@@ -170,6 +229,7 @@ impl Message {
             principal: Principal::from_text(&r.principal),
             timestamp_ms: r.ts_ms,
             rule_hops: 0,
+            trace: None,
         }
     }
 }

@@ -28,6 +28,7 @@ use self::trie::{Entry, Trie};
 use crate::events::Bus;
 use crate::storage::{Pending, StorageError, Write, Writer};
 use thingbox_api::console::{ConsoleEvent, LifecycleEntry};
+use thingbox_api::trace::{Queueing, Step};
 
 /// Router settings.
 #[derive(Debug, Clone)]
@@ -40,11 +41,18 @@ pub struct BrokerConfig {
     pub default_session_expiry_secs: u64,
     /// The longest expiry a client may ask for.
     pub max_session_expiry_secs: u64,
+    /// What the message-flow tracer samples and keeps.
+    pub trace: crate::trace::TraceConfig,
 }
 
 impl Default for BrokerConfig {
     fn default() -> Self {
-        Self { max_queued: 10_000, default_session_expiry_secs: 3600, max_session_expiry_secs: 7 * 24 * 3600 }
+        Self {
+            max_queued: 10_000,
+            default_session_expiry_secs: 3600,
+            max_session_expiry_secs: 7 * 24 * 3600,
+            trace: crate::trace::TraceConfig::default(),
+        }
     }
 }
 
@@ -82,7 +90,13 @@ pub struct Broker {
     /// Persistent sessions without a connection (a QoS 1 publish that may reach one is
     /// acknowledged only once what it queued there is durable).
     offline: std::sync::atomic::AtomicUsize,
+    /// The message-flow tracer: a traced message carries its trace, and the router adds the
+    /// retain, subscription and queueing steps.
+    pub tracer: Arc<crate::trace::Tracer>,
 }
+
+/// The client ids of the engine's own services' sessions start with this.
+pub const INTERNAL_PREFIX: &str = "$thingbox/";
 
 /// The Basic Ingest prefix: a publish to `$aws/rules/<rule>/<topic>` reaches only that rule.
 pub const INGEST_PREFIX: &str = "$aws/rules/";
@@ -92,6 +106,29 @@ const TAP_CAPACITY: usize = 10_000;
 
 /// Lifecycle events kept for the console's overview.
 const RECENT_EVENTS: usize = 50;
+
+/// A session as [`Broker::session_facts`] reports it.
+#[derive(Debug, Clone)]
+pub struct SessionFacts {
+    /// Whether a connection is attached.
+    pub connected: bool,
+    /// Whether it outlives its connection.
+    pub persistent: bool,
+    /// For a session without a connection: how long until it expires.
+    pub expires_in: Option<Duration>,
+    /// Its subscriptions, by filter.
+    pub subscriptions: Vec<(String, SubOptions)>,
+    /// Who its live (or last) connection authenticated as.
+    pub principal: Option<Principal>,
+    /// Where its live (or last) connection came from.
+    pub peer_ip: Option<std::net::IpAddr>,
+    /// Deliveries waiting in its queue.
+    pub queued: usize,
+    /// Its queue's limit.
+    pub max_queued: usize,
+    /// Deliveries dropped for it (queue full, QoS 0 while offline).
+    pub dropped: u64,
+}
 
 /// What [`Broker::connect`] hands a new connection.
 #[derive(Debug)]
@@ -128,6 +165,29 @@ pub fn check_publish(topic: &str, retain: bool, payload_len: usize) -> Result<()
     Ok(())
 }
 
+/// The trace step of one subscriber: which of its filters matched and what became of the message.
+fn trace_subscriber(
+    t: &crate::trace::Trace,
+    at: i64,
+    session: &Session,
+    topic: &str,
+    qos: u8,
+    outcome: Queueing,
+) {
+    let mut filters: Vec<String> = session
+        .state
+        .lock()
+        .subscriptions
+        .keys()
+        .filter(|f| thingbox_model::topic::matches(f, topic))
+        .cloned()
+        .collect();
+    filters.sort();
+    let client_id = session.client_id.clone();
+    let service = client_id.starts_with(INTERNAL_PREFIX);
+    t.step_at(at, Step::Subscriber { client_id, filters, qos, outcome, service });
+}
+
 /// Milliseconds since the epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -146,7 +206,6 @@ impl Broker {
         console: Bus<ConsoleEvent>,
     ) -> Self {
         Self {
-            config,
             trie: RwLock::new(Trie::default()),
             sessions: Mutex::new(HashMap::new()),
             retained: RwLock::new(
@@ -160,6 +219,8 @@ impl Broker {
             tap: tap::Tap::new(TAP_CAPACITY),
             ingest: RwLock::new(None),
             offline: std::sync::atomic::AtomicUsize::new(0),
+            tracer: Arc::new(crate::trace::Tracer::new(config.trace)),
+            config,
         }
     }
 
@@ -177,6 +238,10 @@ impl Broker {
             return Ok(());
         }
         if msg.retain {
+            if let Some(t) = &msg.trace {
+                let action = if msg.payload.is_empty() { "cleared" } else { "stored" };
+                t.step(Step::Retained { action: action.into() });
+            }
             let write = if msg.payload.is_empty() {
                 self.retained.write().remove(&msg.topic);
                 Write::DeleteRetained(msg.topic.clone())
@@ -211,8 +276,17 @@ impl Broker {
         self.stats.published.fetch_add(1, Ordering::Relaxed);
         self.tap.capture(&msg);
         let target = self.ingest.read().clone();
-        let queued =
-            target.is_some_and(|s| s.enqueue(Delivery { message: msg, qos: 1, retain: false, dup: false }));
+        let at = now_ms();
+        let traced = msg.trace.clone();
+        let queued = target
+            .is_some_and(|s| s.enqueue(Delivery { message: msg.clone(), qos: 1, retain: false, dup: false }));
+        if let Some(t) = traced
+            && !queued
+        {
+            let outcome = Queueing::DroppedQueueFull;
+            let client_id = "$thingbox/rules".to_owned();
+            t.step_at(at, Step::Subscriber { client_id, filters: vec![], qos: 1, outcome, service: true });
+        }
         if !queued {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
         }
@@ -288,7 +362,14 @@ impl Broker {
     /// persistent sessions without a connection.
     fn deliver(&self, msg: &Arc<Message>, targets: Vec<(Arc<Session>, u8)>) -> Vec<Pending> {
         let mut stored = Vec::new();
+        if let Some(t) = &msg.trace
+            && targets.is_empty()
+        {
+            t.step(Step::NoSubscribers);
+        }
         for (session, sub_qos) in targets {
+            // Taken before queueing: the subscriber's writer may send it (a later step) at once.
+            let traced = msg.trace.as_ref().map(|t| (t, now_ms()));
             if let Some(cid) = &msg.client_id
                 && *cid == session.client_id
                 && session
@@ -298,21 +379,36 @@ impl Broker {
                     .iter()
                     .any(|(f, o)| o.no_local && thingbox_model::topic::matches(f, &msg.topic))
             {
+                if let Some((t, at)) = traced {
+                    trace_subscriber(t, at, &session, &msg.topic, sub_qos.min(msg.qos), Queueing::NoLocal);
+                }
                 continue;
             }
             let qos = sub_qos.min(msg.qos);
             let d = Delivery { message: msg.clone(), qos, retain: false, dup: false };
-            match session.enqueue_for(d, Some(&self.writer)) {
-                (Queued::Online, _) => {
+            let (queued, write) = session.enqueue_for(d, Some(&self.writer));
+            match queued {
+                Queued::Online => {
                     self.stats.delivered.fetch_add(1, Ordering::Relaxed);
                 }
-                (Queued::Offline, write) => {
+                Queued::Offline => {
                     self.stats.delivered.fetch_add(1, Ordering::Relaxed);
                     stored.push(write);
                 }
-                (Queued::Dropped, _) => {
+                Queued::Dropped => {
                     self.stats.dropped.fetch_add(1, Ordering::Relaxed);
                 }
+            }
+            if let Some((t, at)) = traced {
+                let outcome = match queued {
+                    Queued::Online => Queueing::Queued,
+                    Queued::Offline => Queueing::QueuedOffline,
+                    Queued::Dropped if qos == 0 && session.state.lock().connection.is_none() => {
+                        Queueing::DroppedOfflineQos0
+                    }
+                    Queued::Dropped => Queueing::DroppedQueueFull,
+                };
+                trace_subscriber(t, at, &session, &msg.topic, qos, outcome);
             }
         }
         stored
@@ -475,6 +571,28 @@ impl Broker {
     pub fn unsubscribe(&self, session: &Arc<Session>, filter: &str) -> bool {
         let had = session.state.lock().subscriptions.remove(filter).is_some();
         self.trie.write().remove(filter, session.id) || had
+    }
+
+    /// What the router knows of `client_id`'s session ("why did X not get T?").
+    pub fn session_facts(&self, client_id: &str) -> Option<SessionFacts> {
+        let session = self.sessions.lock().get(client_id).cloned()?;
+        let st = session.state.lock();
+        let mut subscriptions: Vec<(String, SubOptions)> =
+            st.subscriptions.iter().map(|(f, o)| (f.clone(), *o)).collect();
+        subscriptions.sort_by(|a, b| a.0.cmp(&b.0));
+        Some(SessionFacts {
+            connected: st.connection.is_some(),
+            persistent: st.persistent,
+            expires_in: st
+                .disconnected_at
+                .map(|at| Duration::from_secs(st.expiry_secs).saturating_sub(at.elapsed())),
+            subscriptions,
+            principal: st.principal.clone(),
+            peer_ip: st.peer_ip,
+            queued: st.queued(),
+            max_queued: session.max_queued,
+            dropped: st.dropped,
+        })
     }
 
     /// Number of live sessions (connected or waiting for expiry).

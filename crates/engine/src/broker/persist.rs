@@ -126,7 +126,12 @@ impl Broker {
     /// every stored message acknowledged, forgets them. True when a queued delivery can now go.
     pub fn acked(&self, session: &Session, pkid: u16) -> bool {
         let mut st = session.state.lock();
-        let freed = st.inflight.remove(&pkid).is_some();
+        let removed = st.inflight.remove(&pkid);
+        if let Some(t) = removed.as_ref().and_then(|d| d.message.trace.as_ref()) {
+            let client_id = session.client_id.clone();
+            t.step(thingbox_api::trace::Step::Acknowledged { client_id, packet_id: pkid });
+        }
+        let freed = removed.is_some();
         if st.stored_queue && st.inflight.is_empty() && st.queued() == 0 {
             st.stored_queue = false;
             let clear = SessionWrite::SetQueue { client_id: session.client_id.clone(), rows: Vec::new() };
@@ -211,6 +216,7 @@ mod tests {
             principal: Principal::from_text("thingbox:console"),
             timestamp_ms: 1,
             rule_hops: 0,
+            trace: None,
         }
     }
 

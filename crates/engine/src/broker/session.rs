@@ -107,6 +107,8 @@ pub struct SessionState {
     pub version: u64,
     /// Who the live (or last) connection authenticated as.
     pub principal: Option<super::message::Principal>,
+    /// The address the live (or last) connection came from.
+    pub peer_ip: Option<std::net::IpAddr>,
     /// Whether the session has a row in storage (see `broker::persist`).
     pub stored: bool,
     /// Whether storage may hold queued messages the live connection has not had acknowledged yet.
@@ -151,6 +153,7 @@ impl Session {
                 dropped: 0,
                 version: 0,
                 principal: None,
+                peer_ip: None,
                 stored: false,
                 stored_queue: false,
                 counted_offline: false,
@@ -296,6 +299,7 @@ mod tests {
             principal: Principal::from_text("thingbox:console"),
             timestamp_ms: 0,
             rule_hops: 0,
+            trace: None,
         };
         Delivery { message: Arc::new(message), qos: 1, retain: false, dup: false }
     }

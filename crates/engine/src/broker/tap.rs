@@ -100,6 +100,7 @@ mod tests {
             principal: Principal::Http,
             timestamp_ms: 0,
             rule_hops: 0,
+            trace: None,
         })
     }
 

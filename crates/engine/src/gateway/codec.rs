@@ -22,6 +22,16 @@ pub enum Proto {
     V5,
 }
 
+impl Proto {
+    /// Its name for people.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::V4 => "MQTT 3.1.1",
+            Self::V5 => "MQTT 5",
+        }
+    }
+}
+
 /// A will message from CONNECT.
 #[derive(Debug, Clone)]
 pub struct Will {

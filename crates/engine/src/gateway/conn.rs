@@ -12,6 +12,9 @@ use tokio::sync::{mpsc, watch};
 
 use super::codec::{self, ConnectInfo, Inbound, Proto, Refusal, ServerDisconnect, SubResult};
 use super::{Authorizer, Caller};
+use thingbox_api::trace::Step;
+use thingbox_model::policy::Action;
+
 use crate::broker::{Broker, Delivery, DisconnectReason, Message, Principal, Session, SubOptions, now_ms};
 
 /// AWS IoT's payload limit for PUBLISH (and CONNECT will) messages.
@@ -44,6 +47,18 @@ pub struct ConnCtx {
     pub connect_timeout: Duration,
     /// Expiry of persistent sessions that ask for none (MQTT 3.1.1).
     pub default_session_expiry: u64,
+}
+
+/// How long a closing connection's writer may take to flush.
+const WRITER_GRACE: Duration = Duration::from_secs(2);
+
+/// A task handle that aborts the task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 enum Ctl {
@@ -136,7 +151,11 @@ where
         }
     };
     let attached = ctx.broker.connect(&client_id, connect.clean, persistent, expiry);
-    attached.session.state.lock().principal = Some(ctx.principal.clone());
+    {
+        let mut st = attached.session.state.lock();
+        st.principal = Some(ctx.principal.clone());
+        st.peer_ip = Some(ctx.peer.ip());
+    }
     codec::connack(proto, attached.session_present, None, assigned, &mut out);
     if wr.write_all(&out).await.is_err() {
         ctx.broker.disconnect(&attached.session, attached.connection);
@@ -155,7 +174,8 @@ where
     let inflight_max =
         connect.receive_maximum.map_or(DEFAULT_INFLIGHT, |m| usize::from(m).min(DEFAULT_INFLIGHT));
     let (ctl_tx, ctl_rx) = mpsc::channel::<Ctl>(64);
-    let writer = tokio::spawn(write_loop(
+    // Owned by this task: aborted when it ends or is aborted (the accept loop's shutdown deadline).
+    let mut writer = AbortOnDrop(tokio::spawn(write_loop(
         wr,
         ctl_rx,
         attached.session.clone(),
@@ -163,7 +183,7 @@ where
         inflight_max,
         ctx.auth.clone(),
         caller.clone(),
-    ));
+    )));
 
     let mut conn = Conn {
         ctx: &ctx,
@@ -178,7 +198,10 @@ where
     let reason = conn.read_loop(&mut rd, &mut buf, connect.keep_alive, attached.kicked).await;
     let (reason, publish_will) = reason;
     drop(conn);
-    let _ = writer.await;
+    // A client that stopped reading leaves the writer stuck in a write: it gets a moment to send
+    // what it holds (a DISCONNECT), then it is stopped, so the connection — and the engine's
+    // shutdown — never waits on a peer.
+    let _ = tokio::time::timeout(WRITER_GRACE, &mut writer.0).await;
 
     ctx.broker.disconnect(&attached.session, attached.connection);
     if publish_will && let Some(w) = connect.will {
@@ -192,6 +215,7 @@ where
             principal: ctx.principal.clone(),
             timestamp_ms: now_ms(),
             rule_hops: 0,
+            trace: None,
         };
         if ctx.auth.publish(&caller, &msg.topic) && (!msg.retain || ctx.auth.retain(&caller, &msg.topic)) {
             let _ = ctx.broker.publish(msg).await;
@@ -409,36 +433,7 @@ impl Conn<'_> {
                 self.aliases.insert(a, topic.clone());
             }
         }
-        if payload.len() > MAX_PAYLOAD {
-            tracing::debug!(client = self.client_id, size = payload.len(), "payload over 128 KB; closing");
-            self.close(Some(ServerDisconnect::PacketTooLarge)).await;
-            return Some((DisconnectReason::ClientError, true));
-        }
-        let reserved_ok = thingbox_model::topic::client_may_publish(&topic, retain);
-        if thingbox_model::topic::check_name(&topic).is_err() || !reserved_ok {
-            tracing::debug!(
-                client = self.client_id,
-                topic,
-                "publish to an invalid or reserved topic; closing"
-            );
-            self.close(Some(ServerDisconnect::TopicNameInvalid)).await;
-            return Some((DisconnectReason::ClientError, true));
-        }
-        let allowed = self.ctx.auth.publish(self.caller, &topic)
-            && (!retain || self.ctx.auth.retain(self.caller, &topic));
-        if !allowed {
-            // AWS: MQTT 3.1.1 clients are disconnected; MQTT 5 clients get PUBACK 0x87 (QoS 1) and
-            // the message is dropped.
-            if self.proto == Proto::V5 {
-                if qos == 1 {
-                    self.send(|b| codec::puback(self.proto, pkid, true, b)).await;
-                }
-                return None;
-            }
-            self.close(None).await;
-            return Some((DisconnectReason::AuthError, true));
-        }
-        let msg = Message {
+        let mut msg = Message {
             topic,
             payload,
             qos,
@@ -448,7 +443,57 @@ impl Conn<'_> {
             principal: self.ctx.principal.clone(),
             timestamp_ms: now_ms(),
             rule_hops: 0,
+            trace: None,
         };
+        msg.begin_trace(&self.ctx.broker.tracer, || Step::Published {
+            identity: self.ctx.principal.kind().into(),
+            principal: self.ctx.principal.identifier(),
+            things: Vec::new(),
+            protocol: self.proto.name().into(),
+            peer: Some(self.ctx.peer.to_string()),
+        });
+        if msg.payload.len() > MAX_PAYLOAD {
+            let size = msg.payload.len();
+            tracing::debug!(client = self.client_id, size, "payload over 128 KB; closing");
+            let why = format!("the payload is {size} bytes; AWS IoT's limit is 128 KB");
+            refused(&msg, why, "disconnected (MQTT 5: 0x95 Packet too large)");
+            self.close(Some(ServerDisconnect::PacketTooLarge)).await;
+            return Some((DisconnectReason::ClientError, true));
+        }
+        let valid = thingbox_model::topic::check_name(&msg.topic).map_err(|e| e.to_string()).and_then(|()| {
+            if thingbox_model::topic::client_may_publish(&msg.topic, retain) {
+                Ok(())
+            } else {
+                Err("clients may not publish to this reserved topic".to_owned())
+            }
+        });
+        if let Err(why) = valid {
+            tracing::debug!(
+                client = self.client_id,
+                topic = msg.topic,
+                "publish to an invalid or reserved topic; closing"
+            );
+            refused(&msg, why, "disconnected (MQTT 5: 0x90 Topic name invalid)");
+            self.close(Some(ServerDisconnect::TopicNameInvalid)).await;
+            return Some((DisconnectReason::ClientError, true));
+        }
+        let allowed =
+            self.authorize(&msg, Action::Publish) && (!retain || self.authorize(&msg, Action::RetainPublish));
+        if !allowed {
+            // AWS: MQTT 3.1.1 clients are disconnected; MQTT 5 clients get PUBACK 0x87 (QoS 1) and
+            // the message is dropped.
+            if self.proto == Proto::V5 {
+                let answer = if qos == 1 { "PUBACK 0x87 Not authorized" } else { "nothing (QoS 0)" };
+                refused(&msg, "denied by policy".into(), &format!("{answer}; MQTT 5 keeps the connection"));
+                if qos == 1 {
+                    self.send(|b| codec::puback(self.proto, pkid, true, b)).await;
+                }
+                return None;
+            }
+            refused(&msg, "denied by policy".into(), "disconnected (MQTT 3.1.1 has no negative PUBACK)");
+            self.close(None).await;
+            return Some((DisconnectReason::AuthError, true));
+        }
         // A plain QoS 1 message is acknowledged as it is routed (routing cannot fail), and the ack is
         // queued first so that the subscribers' writers, woken by routing, run before ours. A retained
         // one, or one that may be queued for a persistent session without a connection, is
@@ -464,6 +509,19 @@ impl Conn<'_> {
             self.send(|b| codec::puback(self.proto, pkid, false, b)).await;
         }
         None
+    }
+
+    /// The publisher's policy check of `msg`; the explained decision joins its trace.
+    fn authorize(&self, msg: &Message, action: Action) -> bool {
+        let allowed = match action {
+            Action::RetainPublish => self.ctx.auth.retain(self.caller, &msg.topic),
+            _ => self.ctx.auth.publish(self.caller, &msg.topic),
+        };
+        if let Some(t) = &msg.trace {
+            let (explanation, note) = self.ctx.auth.explain(self.caller, action, &msg.topic);
+            t.step(Step::Policy { action: action.as_str().into(), subscriber: None, explanation, note });
+        }
+        allowed
     }
 
     /// A write the acknowledgement was waiting for failed: the client hears nothing and is
@@ -582,6 +640,13 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     }
 }
 
+/// Records in `msg`'s trace that it went no further.
+fn refused(msg: &Message, reason: String, answer: &str) {
+    if let Some(t) = &msg.trace {
+        t.step(Step::Refused { reason, answer: answer.into() });
+    }
+}
+
 /// Moves deliveries from the session queue into `out`, up to the in-flight window for QoS 1.
 fn fill(
     session: &Session,
@@ -601,14 +666,24 @@ fn fill(
         let d: Delivery = st.pop_front().expect("front exists");
         budget -= 1;
         if !auth.receive(caller, &d.message.topic) {
+            if let Some(t) = &d.message.trace {
+                let (explanation, note) = auth.explain(caller, Action::Receive, &d.message.topic);
+                let subscriber = Some(session.client_id.clone());
+                t.step(Step::Policy { action: "iot:Receive".into(), subscriber, explanation, note });
+            }
             continue;
         }
-        if d.qos == 1 {
-            let pkid = st.next_packet_id();
-            codec::publish(proto, &d, pkid, d.dup, out);
-            st.inflight.insert(pkid, d);
-        } else {
-            codec::publish(proto, &d, 0, false, out);
+        let packet_id = (d.qos == 1).then(|| st.next_packet_id());
+        if let Some(t) = &d.message.trace {
+            let client_id = session.client_id.clone();
+            t.step(Step::Delivered { client_id, qos: d.qos, packet_id, dup: d.dup });
+        }
+        match packet_id {
+            Some(pkid) => {
+                codec::publish(proto, &d, pkid, d.dup, out);
+                st.inflight.insert(pkid, d);
+            }
+            None => codec::publish(proto, &d, 0, false, out),
         }
     }
     if budget == 0 && st.queued() > 0 {

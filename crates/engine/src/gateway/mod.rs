@@ -62,6 +62,16 @@ pub trait Authorizer: Send + Sync + std::fmt::Debug {
     fn receive(&self, who: &Caller, topic: &str) -> bool;
     /// The caller's connection ended (caches may forget it).
     fn disconnected(&self, _who: &Caller) {}
+    /// The decision for `action` on `name` (a client id, topic or filter) explained, and why no
+    /// policy was evaluated if none was. Slow: only for traced messages.
+    fn explain(
+        &self,
+        _who: &Caller,
+        _action: thingbox_model::policy::Action,
+        name: &str,
+    ) -> (thingbox_api::console::Explanation, Option<String>) {
+        crate::policy::not_checked(name.to_owned(), "this gateway checks no policies")
+    }
 }
 
 /// Allows everything.

@@ -54,6 +54,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .merge(super::console_jobs::routes())
         .merge(super::console_shadows::routes())
         .merge(super::console_provisioning::routes())
+        .merge(super::console_trace::routes())
         .route_layer(middleware::from_fn_with_state(state, require_token))
 }
 
@@ -288,24 +289,7 @@ async fn explain(
     }
     let (d, resource, policies) =
         s.authorizer.explain_for(cert.as_deref(), &req.client_id, ip, action, &name, draft);
-    let statement = |r: thingbox_model::policy::StatementRef| thingbox_api::console::StatementRef {
-        policy: r.policy,
-        version: r.version,
-        index: r.index,
-        sid: r.sid,
-    };
-    Ok(Json(Explanation {
-        decision: d.kind.as_str().to_owned(),
-        resource,
-        policies,
-        allowed_by: d.allowed_by.into_iter().map(statement).collect(),
-        denied_by: d.denied_by.into_iter().map(statement).collect(),
-        bindings: d
-            .bindings
-            .into_iter()
-            .map(|b| thingbox_api::console::Binding { variable: b.variable, value: b.value })
-            .collect(),
-    }))
+    Ok(Json(crate::policy::explanation(d, resource, policies)))
 }
 
 /// The starter policy: a device whose client id is its thing name may connect, and use its own

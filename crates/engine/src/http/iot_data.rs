@@ -12,6 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 use thingbox_api::console::TOKEN_HEADER;
+use thingbox_api::trace::Step;
 
 use super::AppState;
 use super::error::{ApiError, AwsErrorType, aws_message};
@@ -135,7 +136,7 @@ async fn publish(
     let retain = q.bool("retain")?.unwrap_or(false);
     crate::broker::check_publish(&topic, retain, body.len())?;
     let properties = properties(&q, &headers)?;
-    let msg = Message {
+    let mut msg = Message {
         topic,
         payload: body,
         qos,
@@ -145,7 +146,15 @@ async fn publish(
         principal: Principal::Http,
         timestamp_ms: now_ms(),
         rule_hops: 0,
+        trace: None,
     };
+    msg.begin_trace(&s.broker.tracer, || Step::Published {
+        identity: Principal::Http.kind().into(),
+        principal: "n/a (HTTP callers are not policy-checked; docs/compat.md)".into(),
+        things: Vec::new(),
+        protocol: "HTTP".into(),
+        peer: None,
+    });
     s.broker.publish(msg).await?;
     let trace = uuid::Uuid::new_v4().to_string();
     let mut res = Json(json!({"message": "OK", "traceId": trace})).into_response();

@@ -14,6 +14,7 @@ mod console_jobs;
 mod console_provisioning;
 mod console_rules;
 mod console_shadows;
+mod console_trace;
 mod console_viewer;
 pub mod error;
 pub mod extract;

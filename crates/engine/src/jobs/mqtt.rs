@@ -10,6 +10,7 @@
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
+use thingbox_api::trace::Step;
 use thingbox_model::Timestamp;
 use thingbox_model::jobs::device::{DeviceRequest, client_token_of, parse_request};
 use thingbox_model::jobs::{Jobs, JobsError};
@@ -55,6 +56,21 @@ struct Decided {
     reply: Value,
     pending: Pending,
     announce: Announce,
+}
+
+/// The jobs service's answer as a trace step.
+fn job_step(thing: &str, op: &str, accepted: bool, reply: &Value) -> Step {
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+    let status =
+        text(reply.pointer("/execution/status")).or_else(|| text(reply.pointer("/executionState/status")));
+    let error = (!accepted).then(|| {
+        format!(
+            "{}: {}",
+            text(reply.get("code")).unwrap_or_default(),
+            text(reply.get("message")).unwrap_or_default()
+        )
+    });
+    Step::Job { thing: thing.to_owned(), operation: op.to_owned(), accepted, status, error }
 }
 
 fn with_token(mut m: Map<String, Value>, token: Option<&str>, now: Timestamp) -> Value {
@@ -214,6 +230,9 @@ impl JobsService {
             };
             let suffix = if accepted { "accepted" } else { "rejected" };
             let (reply, pending, announce) = reply;
+            if let Some(t) = &msg.trace {
+                t.step(job_step(thing, rest, accepted, &reply));
+            }
             let d = Decided {
                 client: client_id,
                 topic: format!("{}/{suffix}", msg.topic),

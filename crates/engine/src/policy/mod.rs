@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use thingbox_api::console::Explanation;
 use thingbox_model::policy::{self, Action, Context, Decision, DecisionKind, Policy, PolicyRef, Request};
 use thingbox_model::registry::{IotPolicy, Registry};
 use x509_parser::prelude::FromDer;
@@ -117,6 +118,41 @@ pub fn context(
         ctx.set_all("iot:Certificate.AvailableKeys", keys);
     }
     ctx
+}
+
+/// A decision as the console shows it.
+pub fn explanation(d: Decision, resource: String, policies: Vec<(String, String)>) -> Explanation {
+    let statement = |r: policy::StatementRef| thingbox_api::console::StatementRef {
+        policy: r.policy,
+        version: r.version,
+        index: r.index,
+        sid: r.sid,
+    };
+    Explanation {
+        decision: d.kind.as_str().to_owned(),
+        resource,
+        policies,
+        allowed_by: d.allowed_by.into_iter().map(statement).collect(),
+        denied_by: d.denied_by.into_iter().map(statement).collect(),
+        bindings: d
+            .bindings
+            .into_iter()
+            .map(|b| thingbox_api::console::Binding { variable: b.variable, value: b.value })
+            .collect(),
+    }
+}
+
+/// An allowing decision that no policy made (a caller policies do not apply to), with why.
+pub fn not_checked(resource: String, why: &str) -> (Explanation, Option<String>) {
+    let e = Explanation {
+        decision: DecisionKind::Allowed.as_str().to_owned(),
+        resource,
+        policies: Vec::new(),
+        allowed_by: Vec::new(),
+        denied_by: Vec::new(),
+        bindings: Vec::new(),
+    };
+    (e, Some(why.to_owned()))
 }
 
 /// The evaluator's view of parsed policies.
@@ -251,12 +287,7 @@ impl PolicyAuthorizer {
         name: &str,
         draft: Option<(String, Policy)>,
     ) -> (Decision, String, Vec<(String, String)>) {
-        let kind = match action {
-            Action::Connect => "client",
-            Action::Subscribe => "topicfilter",
-            _ => "topic",
-        };
-        let resource = format!("{}{kind}/{name}", self.arn_prefix);
+        let resource = self.resource(action, name);
         let principal = match cert {
             Some(c) => Principal::Certificate(c.to_owned()),
             None => Principal::Plain("plain".into()),
@@ -296,6 +327,61 @@ impl PolicyAuthorizer {
     fn explain(&self, cert: Option<&str>, who: &Caller, action: Action, resource: &str) -> Decision {
         let (policies, ctx) = self.inputs(cert, who);
         decide(&policies, action, resource, &ctx)
+    }
+
+    fn resource(&self, action: Action, name: &str) -> String {
+        let kind = match action {
+            Action::Connect => "client",
+            Action::Subscribe => "topicfilter",
+            _ => "topic",
+        };
+        format!("{}{kind}/{name}", self.arn_prefix)
+    }
+
+    /// The explained decision for a live caller, made exactly as [`Authorizer`]'s checks make it
+    /// (the message-flow tracer and "why not" show it).
+    pub fn explain_caller(&self, who: &Caller, action: Action, name: &str) -> (Explanation, Option<String>) {
+        let resource = self.resource(action, name);
+        if let Some(allowed) = self.claim_decision(who, action, name) {
+            let (mut e, _) = not_checked(resource, "");
+            if !allowed {
+                e.decision = DecisionKind::ImplicitDeny.as_str().to_owned();
+            }
+            return (
+                e,
+                Some(
+                    "a provisioning claim certificate: only its template's fleet-provisioning topics".into(),
+                ),
+            );
+        }
+        let cert = match &who.principal {
+            Principal::Certificate(cert) => Some(cert.as_str()),
+            Principal::Plain(_) if !self.plain_policies.is_empty() => None,
+            Principal::Plain(_) => {
+                let (mut e, _) = not_checked(resource, "");
+                e.allowed_by.push(thingbox_api::console::StatementRef {
+                    policy: PLAIN_ALLOW_ALL.into(),
+                    version: "1".into(),
+                    index: 0,
+                    sid: None,
+                });
+                e.policies.push((PLAIN_ALLOW_ALL.into(), "1".into()));
+                return (e, Some("the plain listener's built-in permissive policy".into()));
+            }
+            Principal::Iam(_) => {
+                return not_checked(
+                    resource,
+                    "an IAM caller (SigV4 WebSocket): IoT policies do not apply to it (docs/compat.md)",
+                );
+            }
+            Principal::Http | Principal::Service(_) => {
+                return not_checked(resource, "not a device: IoT policies do not apply");
+            }
+        };
+        let (policies, ctx) = self.inputs(cert, who);
+        let d = decide(&policies, action, &resource, &ctx);
+        let names = policies.iter().map(|p| (p.name.clone(), p.version.clone())).collect();
+        (explanation(d, resource, names), None)
     }
 
     fn check(&self, who: &Caller, action: Action, kind: &str, name: &str) -> bool {
@@ -369,5 +455,8 @@ impl Authorizer for PolicyAuthorizer {
     }
     fn receive(&self, who: &Caller, topic: &str) -> bool {
         self.check(who, Action::Receive, "topic", topic)
+    }
+    fn explain(&self, who: &Caller, action: Action, name: &str) -> (Explanation, Option<String>) {
+        self.explain_caller(who, action, name)
     }
 }

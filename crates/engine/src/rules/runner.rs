@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::json;
 use thingbox_api::rules::{ActionResult, Firing, Outcome, PayloadView};
+use thingbox_api::trace::Step;
 use thingbox_sql::{Host, Input, Properties};
 use tokio::sync::{mpsc, watch};
 
@@ -81,28 +82,7 @@ impl Host for EngineHost<'_> {
 
 /// A payload as the console shows it.
 pub fn view(bytes: &[u8]) -> PayloadView {
-    let cut = bytes.len().min(VIEW_LIMIT);
-    match std::str::from_utf8(&bytes[..cut]) {
-        Ok(text) => PayloadView {
-            text: text.to_owned(),
-            base64: false,
-            truncated: cut < bytes.len(),
-            size: bytes.len(),
-        },
-        Err(e) if e.error_len().is_none() && e.valid_up_to() > 0 => PayloadView {
-            // Cut in the middle of a character: keep the whole characters.
-            text: String::from_utf8_lossy(&bytes[..e.valid_up_to()]).into_owned(),
-            base64: false,
-            truncated: true,
-            size: bytes.len(),
-        },
-        Err(_) => PayloadView {
-            text: base64::engine::general_purpose::STANDARD.encode(&bytes[..cut]),
-            base64: true,
-            truncated: cut < bytes.len(),
-            size: bytes.len(),
-        },
-    }
+    crate::trace::payload_view(bytes, VIEW_LIMIT)
 }
 
 fn describe(v: &thingbox_sql::Value) -> String {
@@ -165,6 +145,9 @@ impl RulesService {
         self.engine.received.fetch_add(1, Ordering::Relaxed);
         if msg.rule_hops >= MAX_RULE_HOPS {
             self.engine.loops_stopped.fetch_add(1, Ordering::Relaxed);
+            if let Some(t) = &msg.trace {
+                t.step(Step::RuleLoopStopped { hops: msg.rule_hops });
+            }
             return;
         }
         let (ingest, topic) = match msg.topic.strip_prefix(INGEST_PREFIX) {
@@ -188,6 +171,10 @@ impl RulesService {
             user_properties: &p.user_properties,
         };
         let host = EngineHost { service: self, now };
+        if let (Some(t), Some(rule)) = (&msg.trace, ingest) {
+            let found = active.by_name.contains_key(rule);
+            t.step(Step::Ingest { rule: rule.to_owned(), found });
+        }
         match ingest {
             Some(name) => match active.by_name.get(name) {
                 Some(i) => self.evaluate(&active.rules[*i], &msg, &input, &host, out),
@@ -226,6 +213,9 @@ impl RulesService {
         let eval = compiled.query.evaluate(input, host);
         counters.evaluation(started.map(|s| s.elapsed().as_nanos() as u64));
         let Some(output) = eval.output else {
+            if let Some(t) = &msg.trace {
+                t.step(rule_step(&compiled.name, describe(&eval.condition), None));
+            }
             counters.filtered.fetch_add(1, Ordering::Relaxed);
             if counters.wants_filtered_sample() {
                 counters.keep_filtered(firing(msg, describe(&eval.condition), None, host.now));
@@ -235,9 +225,11 @@ impl RulesService {
         counters.fired(host.now);
         let payload = Payload { bytes: output.to_bytes().into(), json: output.is_json() };
         if compiled.inline {
-            republish_inline(compiled, msg, input, host, payload, &eval.condition, out);
+            let tracer = &self.ctx.broker.tracer;
+            republish_inline(compiled, msg, input, host, payload, &eval.condition, out, tracer);
             return;
         }
+        let traced_output = msg.trace.as_ref().map(|_| view(&payload.bytes));
         let job = Job {
             msg: msg.clone(),
             condition: describe(&eval.condition),
@@ -272,6 +264,14 @@ impl RulesService {
                 )),
             }
         };
+        if let Some(t) = &msg.trace {
+            let mut step = rule_step(&compiled.name, describe(&eval.condition), traced_output);
+            if let Step::Rule { queued, dropped, .. } = &mut step {
+                *queued = refused.is_none();
+                *dropped = refused.as_ref().map(|(_, why)| why.clone());
+            }
+            t.step(step);
+        }
         if let Some((job, why)) = refused {
             compiled.queued_bytes.fetch_sub(size, Ordering::Relaxed);
             counters.dropped.fetch_add(1, Ordering::Relaxed);
@@ -286,6 +286,7 @@ impl RulesService {
 
 /// A rule whose actions are all republishes: done here, in order, without a worker (a
 /// republish only hands a message to the router).
+#[allow(clippy::too_many_arguments)]
 fn republish_inline(
     rule: &CompiledRule,
     msg: &Arc<Message>,
@@ -294,6 +295,7 @@ fn republish_inline(
     payload: Payload,
     condition: &thingbox_sql::Value,
     out: &mut Vec<Message>,
+    tracer: &crate::trace::Tracer,
 ) {
     let counters = &rule.counters;
     // Checked and built here; routed with the rest of the batch's republishes.
@@ -306,7 +308,8 @@ fn republish_inline(
             msg,
             host.now,
         )
-        .map(|m| {
+        .map(|mut m| {
+            m.follow(msg, tracer, || format!("rule {}", rule.name));
             let topic = m.topic.clone();
             out.push(m);
             topic
@@ -331,7 +334,8 @@ fn republish_inline(
         let message = error_message(&rule.name, msg, &failures).to_string();
         error_result = Some((send(plan, message.into()), 0.0, plan.qos));
     }
-    if !counters.wants_firing(host.now, !failures.is_empty()) {
+    let traced = msg.trace.is_some();
+    if !traced && !counters.wants_firing(host.now, !failures.is_empty()) {
         return;
     }
     let result = |index: Option<usize>, (r, millis, qos): Republished| match r {
@@ -357,7 +361,36 @@ fn republish_inline(
     let mut f = firing(msg, describe(condition), Some(&payload), host.now);
     f.actions = results.into_iter().enumerate().map(|(i, r)| result(Some(i), r)).collect();
     f.error_action = error_result.map(|r| result(None, r));
-    counters.keep_firing(f);
+    if let Some(t) = &msg.trace {
+        t.step_at(
+            host.now,
+            Step::Rule {
+                rule: rule.name.clone(),
+                condition: f.condition.clone(),
+                output: f.output.clone(),
+                queued: false,
+                actions: f.actions.clone(),
+                error_action: f.error_action.clone(),
+                dropped: None,
+            },
+        );
+    }
+    if counters.wants_firing(host.now, f.actions.iter().any(|a| a.outcome == Outcome::Failed)) {
+        counters.keep_firing(f);
+    }
+}
+
+/// A rule's step in a trace, before its actions ran.
+fn rule_step(rule: &str, condition: String, output: Option<PayloadView>) -> Step {
+    Step::Rule {
+        rule: rule.to_owned(),
+        condition,
+        output,
+        queued: false,
+        actions: Vec::new(),
+        error_action: None,
+        dropped: None,
+    }
 }
 
 fn firing(msg: &Message, condition: String, output: Option<&Payload>, at: i64) -> Firing {
@@ -405,6 +438,13 @@ pub async fn worker(ctx: Arc<ActionCtx>, rule: Arc<CompiledRule>, mut rx: mpsc::
                 tracing::warn!(rule = %rule.name, error = ?r.error, "errorAction failed");
             }
             error_result = Some(r);
+        }
+        if let Some(t) = &job.msg.trace {
+            t.step(Step::RuleActions {
+                rule: rule.name.clone(),
+                actions: results.clone(),
+                error_action: error_result.clone(),
+            });
         }
         if counters.wants_firing(job.at, !failed.is_empty()) {
             let mut f = firing(&job.msg, job.condition, Some(&job.payload), job.at);

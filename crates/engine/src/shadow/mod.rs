@@ -19,6 +19,7 @@ use crate::broker::{Broker, InternalClient, now_ms};
 use crate::storage::{Db, Pending, StorageError, Write};
 use thingbox_api::console::ConsoleEvent;
 use thingbox_api::shadows::{ShadowRejection, ShadowSummary};
+use thingbox_api::trace::Step;
 pub use thingbox_model::shadow::HistoryEntry;
 
 mod rejections;
@@ -85,6 +86,26 @@ struct Decided {
     /// The request's rule hops, carried by the replies: a rule that republishes into a shadow it
     /// listens to is stopped like any other loop.
     hops: u8,
+    /// The MQTT request, when it is traced: the shadow's answer joins its trace, and the replies
+    /// get traces of their own.
+    cause: Option<Arc<crate::broker::Message>>,
+}
+
+/// The shadow service's answer as a trace step.
+fn shadow_step(thing: &str, shadow: Option<&str>, op: &str, reply: &Result<Value, ShadowError>) -> Step {
+    let (accepted, version, code, message) = match reply {
+        Ok(doc) => (true, doc.get("version").and_then(Value::as_u64), None, None),
+        Err(e) => (false, None, Some(e.code), Some(e.message.clone())),
+    };
+    Step::Shadow {
+        thing: thing.to_owned(),
+        shadow: shadow.map(str::to_owned),
+        operation: op.to_owned(),
+        accepted,
+        version,
+        code,
+        message,
+    }
 }
 
 impl ShadowService {
@@ -166,7 +187,7 @@ impl ShadowService {
             let r =
                 Refused { thing, name, operation: "update", writer, payload, client_token: token.clone() };
             let event = self.refused(r, &e, now);
-            Decided { reply: Err(e), publish, pending: Pending::done(), event, hops: 0 }
+            Decided { reply: Err(e), publish, pending: Pending::done(), event, hops: 0, cause: None }
         };
         if let Err(e) = check_names(thing, name) {
             return rejected(e);
@@ -193,7 +214,7 @@ impl ShadowService {
         if mqtt {
             publish.push((format!("{prefix}/update/accepted"), updated.accepted.clone()));
         }
-        Decided { reply: Ok(updated.accepted), publish, pending, event, hops: 0 }
+        Decided { reply: Ok(updated.accepted), publish, pending, event, hops: 0, cause: None }
     }
 
     fn decide_get(&self, thing: &str, name: &str, payload: &[u8], mqtt: bool) -> Decided {
@@ -213,7 +234,7 @@ impl ShadowService {
             }
             _ => vec![],
         };
-        Decided { reply, publish, pending: Pending::done(), event: None, hops: 0 }
+        Decided { reply, publish, pending: Pending::done(), event: None, hops: 0, cause: None }
     }
 
     fn decide_delete(&self, thing: &str, name: &str, payload: &[u8], writer: &str, mqtt: bool) -> Decided {
@@ -246,7 +267,7 @@ impl ShadowService {
                 Refused { thing, name, operation: "delete", writer, payload, client_token: token.clone() };
             event = self.refused(r, e, now);
         }
-        Decided { reply, publish, pending, event, hops: 0 }
+        Decided { reply, publish, pending, event, hops: 0, cause: None }
     }
 
     async fn finish(&self, d: Decided) -> Result<Value, ShadowError> {
@@ -258,10 +279,14 @@ impl ShadowService {
             self.broker.console.emit(e);
         }
         for (topic, payload) in d.publish {
-            self.broker.route(Arc::new(crate::broker::Message {
+            let mut m = crate::broker::Message {
                 rule_hops: d.hops,
                 ..crate::broker::Message::from_service("shadow", topic, payload.to_string())
-            }));
+            };
+            if let Some(cause) = &d.cause {
+                m.follow(cause, &self.broker.tracer, || "the shadow service".into());
+            }
+            self.broker.route(Arc::new(m));
         }
         d.reply
     }
@@ -416,6 +441,7 @@ impl ShadowService {
                     pending: Pending::done(),
                     event,
                     hops: 0,
+                    cause: None,
                 }
             } else {
                 match op {
@@ -425,6 +451,10 @@ impl ShadowService {
                 }
             };
             decided.hops = msg.rule_hops;
+            if let Some(t) = &msg.trace {
+                t.step(shadow_step(thing, shadow, op, &decided.reply));
+                decided.cause = Some(msg.clone());
+            }
             if tx.send((writer, decided)).await.is_err() {
                 break;
             }

@@ -153,6 +153,7 @@ fn viewed(row: Row) -> ViewedMessage {
         payload_base64,
         truncated: false,
         properties,
+        trace: None,
     }
 }
 

@@ -89,6 +89,7 @@ pub fn view(id: u64, m: &Message, limit: usize) -> ViewedMessage {
         payload_base64,
         truncated: m.payload.len() > limit,
         properties: properties_of(&m.properties),
+        trace: m.trace.as_ref().map(|t| t.id),
     }
 }
 
@@ -320,6 +321,9 @@ impl ViewerService {
                 .drain(..)
                 .map(|m| {
                     next_id += 1;
+                    if let Some(t) = &m.trace {
+                        t.set_message_id(next_id - 1);
+                    }
                     (next_id - 1, m)
                 })
                 .collect();
@@ -366,7 +370,14 @@ impl ViewerService {
     /// Publishes for the console (the publish panel, re-publish, replays) through the router, as
     /// client [`CONSOLE_CLIENT_ID`].
     pub async fn publish(&self, req: PublishRequest) -> Result<(), Error> {
-        let msg = console_message(req)?;
+        let mut msg = console_message(req)?;
+        msg.begin_trace(&self.broker.tracer, || thingbox_api::trace::Step::Published {
+            identity: "the console".into(),
+            principal: Principal::Service("console").identifier(),
+            things: Vec::new(),
+            protocol: "HTTP (console)".into(),
+            peer: None,
+        });
         self.broker.publish(msg).await?;
         Ok(())
     }
@@ -466,6 +477,7 @@ pub fn console_message(req: PublishRequest) -> Result<Message, Error> {
         principal: Principal::Service("console"),
         timestamp_ms: now_ms(),
         rule_hops: 0,
+        trace: None,
     })
 }
 
@@ -487,6 +499,7 @@ mod tests {
                 principal: Principal::Plain("plain".into()),
                 timestamp_ms: 1,
                 rule_hops: 0,
+                trace: None,
             }),
         )
     }

@@ -24,7 +24,8 @@ pub(super) async fn republish(ctx: &ActionCtx, body: &Value, payload: &Payload, 
     };
     // A republish never retains, so nothing waits for storage: it is routed at once.
     match republish_message(topic, qos, properties, payload.bytes.clone(), msg, now_ms()) {
-        Ok(m) => {
+        Ok(mut m) => {
+            m.follow(msg, &ctx.broker.tracer, || "a rule's republish action".into());
             let topic = m.topic.clone();
             ctx.broker.publish_now(m);
             ok(topic, format!("published at QoS {qos}"))
@@ -68,6 +69,7 @@ pub fn republish_message(
         principal: Principal::Service("rules"),
         timestamp_ms: now,
         rule_hops: msg.rule_hops.saturating_add(1),
+        trace: None,
     })
 }
 

@@ -1,0 +1,586 @@
+//! The message-flow tracer: for a message, every step it took through the engine and why —
+//! the publisher's identity, the policy decision on publish, retain handling, each matching
+//! subscription and what became of it (sent, acknowledged, refused by iot:Receive, dropped, queued
+//! offline), each rule whose FROM matched with its WHERE, output and actions, and the shadow or
+//! jobs service's answer.
+//!
+//! A traced message carries an `Arc<Trace>` (`Message::trace`); whoever handles it appends a
+//! step. An untraced message carries `None`, so tracing costs the hot path one branch per
+//! component. [`Tracer::begin`] decides which messages are traced: every message of an armed trace
+//! session (a client id or a topic filter, for a while), plus a sample of the rest — at most
+//! `per_second` a second, so a demo's every message is traced and a load test's cost stays flat.
+//! Traces live in two bounded rings (sampled, armed) in memory: a sampled flood never pushes out
+//! what a user armed a session for. They do not survive a restart.
+
+pub mod why_not;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use base64::Engine as _;
+use parking_lot::Mutex;
+use thingbox_api::rules::PayloadView;
+use thingbox_api::trace::{self as wire, Queueing, Step, TraceStep, TraceSummary};
+
+/// Tracer settings.
+#[derive(Debug, Clone, Copy)]
+pub struct TraceConfig {
+    /// Messages sampled per second outside armed sessions (0: only armed sessions trace).
+    pub per_second: u32,
+    /// Traces each ring (sampled, armed) keeps.
+    pub ring: usize,
+}
+
+impl Default for TraceConfig {
+    fn default() -> Self {
+        Self { per_second: 100, ring: 5_000 }
+    }
+}
+
+/// Steps one trace records; past it steps are counted, not kept (a message to 10,000 subscribers).
+const MAX_STEPS: usize = 400;
+/// Payload bytes a trace keeps for the console.
+const PAYLOAD_VIEW: usize = 1024;
+/// Armed sessions at once.
+const MAX_ARMED: usize = 20;
+/// Longest armed session, in minutes.
+pub const MAX_ARM_MINUTES: u32 = 24 * 60;
+
+/// One message's trace, filled in as the message moves.
+#[derive(Debug)]
+pub struct Trace {
+    /// Its number.
+    pub id: u64,
+    parent: Option<u64>,
+    armed: bool,
+    timestamp: i64,
+    topic: String,
+    qos: u8,
+    retain: bool,
+    client_id: Option<String>,
+    principal: String,
+    payload: PayloadView,
+    /// The viewer's number for the message (0 until numbered).
+    message_id: AtomicU64,
+    steps: Mutex<Vec<TraceStep>>,
+    omitted: AtomicUsize,
+}
+
+/// What a trace starts from: the message's facts.
+#[derive(Debug, Clone, Copy)]
+pub struct Head<'a> {
+    /// Topic.
+    pub topic: &'a str,
+    /// QoS published with.
+    pub qos: u8,
+    /// RETAIN.
+    pub retain: bool,
+    /// The publisher's client id.
+    pub client_id: Option<&'a str>,
+    /// The publisher's principal (`Principal::identifier`).
+    pub principal: &'a str,
+    /// Payload.
+    pub payload: &'a [u8],
+    /// When it arrived.
+    pub now_ms: i64,
+}
+
+impl Trace {
+    /// Appends a step, timed now.
+    pub fn step(&self, step: Step) {
+        self.step_at(crate::broker::now_ms(), step);
+    }
+
+    /// Appends a step at `at`.
+    pub fn step_at(&self, at: i64, step: Step) {
+        let mut steps = self.steps.lock();
+        if steps.len() >= MAX_STEPS {
+            self.omitted.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        steps.push(TraceStep { at, step });
+    }
+
+    /// Records the viewer's number for the message.
+    pub fn set_message_id(&self, id: u64) {
+        self.message_id.store(id, Ordering::Relaxed);
+    }
+
+    /// The viewer's number, if numbered.
+    pub fn message_id(&self) -> Option<u64> {
+        Some(self.message_id.load(Ordering::Relaxed)).filter(|id| *id != 0)
+    }
+
+    /// The trace as the console reads it.
+    pub fn to_wire(&self) -> wire::Trace {
+        let mut steps = self.steps.lock().clone();
+        // A subscriber's writer may record the send before the router records the queueing
+        // (each takes its own time first): by time, then queueing before sending before the ack.
+        steps.sort_by_key(|s| {
+            let rank = match s.step {
+                Step::Delivered { .. } | Step::Policy { subscriber: Some(_), .. } => 1,
+                Step::Acknowledged { .. } => 2,
+                _ => 0,
+            };
+            (s.at, rank)
+        });
+        let omitted = self.omitted.load(Ordering::Relaxed);
+        if omitted > 0 {
+            let at = steps.last().map_or(self.timestamp, |s| s.at);
+            steps.push(TraceStep { at, step: Step::MoreSubscribers { count: omitted } });
+        }
+        wire::Trace { summary: self.summary_of(&steps), payload: self.payload.clone(), steps }
+    }
+
+    /// The list entry.
+    pub fn summary(&self) -> TraceSummary {
+        self.summary_of(&self.steps.lock())
+    }
+
+    fn summary_of(&self, steps: &[TraceStep]) -> TraceSummary {
+        let (outcome, problem) = outcome(steps);
+        TraceSummary {
+            id: self.id,
+            message_id: self.message_id(),
+            parent: self.parent,
+            armed: self.armed,
+            timestamp: self.timestamp,
+            topic: self.topic.clone(),
+            qos: self.qos,
+            retain: self.retain,
+            client_id: self.client_id.clone(),
+            principal: self.principal.clone(),
+            outcome,
+            problem,
+        }
+    }
+
+    /// Whether a step of this trace satisfies `f`.
+    pub fn any_step(&self, f: impl Fn(&Step) -> bool) -> bool {
+        self.steps.lock().iter().any(|s| f(&s.step))
+    }
+
+    /// The topic.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// When the message arrived.
+    pub fn timestamp(&self) -> i64 {
+        self.timestamp
+    }
+
+    /// What became of it for `client_id`, if the trace says.
+    pub fn for_client(&self, client_id: &str) -> Option<String> {
+        let steps = self.steps.lock();
+        let mut said = None;
+        for s in steps.iter() {
+            let line = match &s.step {
+                Step::Subscriber { client_id: c, outcome, qos, .. } if c == client_id => match outcome {
+                    Queueing::Queued => format!("queued for its connection at QoS {qos}"),
+                    Queueing::QueuedOffline => "queued for its persistent session while offline".into(),
+                    Queueing::DroppedQueueFull => "dropped: its session's queue was full".into(),
+                    Queueing::DroppedOfflineQos0 => "dropped: QoS 0 while it had no connection".into(),
+                    Queueing::NoLocal => "skipped: it published it and subscribed with no-local".into(),
+                },
+                Step::Delivered { client_id: c, qos, .. } if c == client_id => format!("sent at QoS {qos}"),
+                Step::Acknowledged { client_id: c, .. } if c == client_id => "sent and acknowledged".into(),
+                Step::Policy { subscriber: Some(c), explanation, .. }
+                    if c == client_id && explanation.decision != "ALLOWED" =>
+                {
+                    format!("not sent: iot:Receive {}", explanation.decision)
+                }
+                _ => continue,
+            };
+            said = Some(line);
+        }
+        said.or_else(|| {
+            steps.iter().find_map(|s| match &s.step {
+                Step::Refused { reason, .. } => Some(format!("never routed: {reason}")),
+                _ => None,
+            })
+        })
+    }
+}
+
+/// What became of a message, in a few words, and whether something went wrong.
+fn outcome(steps: &[TraceStep]) -> (String, bool) {
+    let mut parts: Vec<String> = Vec::new();
+    let mut problem = false;
+    let (mut sent, mut queued, mut offline, mut dropped, mut denied) = (0, 0, 0, 0, 0);
+    let (mut fired, mut failed) = (0, 0);
+    let mut subscribers = 0;
+    for s in steps {
+        match &s.step {
+            Step::Refused { reason, .. } => {
+                return (format!("refused: {reason}"), true);
+            }
+            Step::Subscriber { outcome, service, .. } => {
+                subscribers += 1;
+                match outcome {
+                    Queueing::Queued if !service => queued += 1,
+                    Queueing::Queued => {}
+                    Queueing::QueuedOffline => offline += 1,
+                    Queueing::DroppedQueueFull | Queueing::DroppedOfflineQos0 => dropped += 1,
+                    Queueing::NoLocal => {}
+                }
+            }
+            Step::Delivered { .. } => sent += 1,
+            Step::Policy { subscriber: Some(_), explanation, .. } if explanation.decision != "ALLOWED" => {
+                denied += 1;
+            }
+            Step::Rule { output, actions, error_action, dropped: d, .. } => {
+                if output.is_some() {
+                    fired += 1;
+                }
+                failed +=
+                    actions.iter().filter(|a| a.outcome == thingbox_api::rules::Outcome::Failed).count();
+                if d.is_some() || error_action.is_some() {
+                    problem = true;
+                }
+            }
+            Step::RuleActions { actions, .. } => {
+                failed +=
+                    actions.iter().filter(|a| a.outcome == thingbox_api::rules::Outcome::Failed).count();
+            }
+            Step::Shadow { operation, accepted, version, code, .. } => {
+                if *accepted {
+                    parts.push(match version {
+                        Some(v) => format!("shadow {operation} accepted (version {v})"),
+                        None => format!("shadow {operation} accepted"),
+                    });
+                } else {
+                    problem = true;
+                    parts.push(format!("shadow {operation} rejected ({})", code.unwrap_or(0)));
+                }
+            }
+            Step::Job { operation, accepted, .. } => {
+                problem |= !accepted;
+                parts.push(format!("job {operation} {}", if *accepted { "accepted" } else { "rejected" }));
+            }
+            Step::RuleLoopStopped { .. } => {
+                problem = true;
+                parts.push("rule loop stopped".into());
+            }
+            Step::Ingest { found: false, rule } => {
+                problem = true;
+                parts.push(format!("no enabled rule '{rule}'"));
+            }
+            _ => {}
+        }
+    }
+    let mut head = Vec::new();
+    if sent > 0 {
+        head.push(format!("sent to {sent}"));
+    } else if queued > 0 {
+        head.push(format!("queued for {queued}"));
+    }
+    if offline > 0 {
+        head.push(format!("queued offline for {offline}"));
+    }
+    if dropped > 0 {
+        problem = true;
+        head.push(format!("dropped for {dropped}"));
+    }
+    if denied > 0 {
+        problem = true;
+        head.push(format!("receive denied for {denied}"));
+    }
+    if fired > 0 {
+        head.push(format!("{fired} rule{} fired", if fired == 1 { "" } else { "s" }));
+    }
+    if failed > 0 {
+        problem = true;
+        head.push(format!("{failed} action{} failed", if failed == 1 { "" } else { "s" }));
+    }
+    if subscribers == 0 && steps.iter().any(|s| matches!(s.step, Step::NoSubscribers)) {
+        head.push("no subscribers".into());
+    }
+    head.extend(parts);
+    if head.is_empty() {
+        head.push("routed".into());
+    }
+    (head.join(", "), problem)
+}
+
+/// An armed trace session.
+#[derive(Debug, Clone)]
+struct Arm {
+    id: u64,
+    client_id: Option<String>,
+    topic: Option<String>,
+    until: i64,
+    traced: u64,
+}
+
+/// What a list of traces is filtered by.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// The publisher's client id.
+    pub client_id: Option<String>,
+    /// A topic filter the topic must match.
+    pub topic: Option<String>,
+    /// Only traces at or after this time (ms since the epoch).
+    pub since: Option<i64>,
+    /// Only traces where something went wrong.
+    pub problems: bool,
+    /// Only traces an armed session made.
+    pub armed: Option<bool>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// Decides what is traced and keeps the traces.
+#[derive(Debug)]
+pub struct Tracer {
+    config: TraceConfig,
+    /// Armed sessions (read under the lock only while `armed_count` > 0).
+    armed: Mutex<Vec<Arm>>,
+    armed_count: AtomicUsize,
+    /// `second << 20 | messages sampled in that second`.
+    window: AtomicU64,
+    sampled: Mutex<VecDeque<Arc<Trace>>>,
+    kept: Mutex<VecDeque<Arc<Trace>>>,
+    next_id: AtomicU64,
+}
+
+impl Tracer {
+    /// A tracer with `config`.
+    pub fn new(config: TraceConfig) -> Self {
+        Self {
+            config,
+            armed: Mutex::new(Vec::new()),
+            armed_count: AtomicUsize::new(0),
+            window: AtomicU64::new(0),
+            sampled: Mutex::new(VecDeque::new()),
+            kept: Mutex::new(VecDeque::new()),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    /// Whether a message from `client_id` on `topic` is traced: `Some(true)` for an armed session,
+    /// `Some(false)` for a sample, `None` when not.
+    fn wants(&self, client_id: Option<&str>, topic: &str, now: i64) -> Option<bool> {
+        if self.armed_count.load(Ordering::Relaxed) > 0 && self.armed_match(client_id, topic, now) {
+            return Some(true);
+        }
+        self.sample(now).then_some(false)
+    }
+
+    fn armed_match(&self, client_id: Option<&str>, topic: &str, now: i64) -> bool {
+        let mut armed = self.armed.lock();
+        let before = armed.len();
+        armed.retain(|a| a.until > now);
+        if armed.len() != before {
+            self.armed_count.store(armed.len(), Ordering::Relaxed);
+        }
+        let mut hit = false;
+        for a in armed.iter_mut() {
+            let by_client = a.client_id.as_deref().is_none_or(|c| Some(c) == client_id);
+            let by_topic = a.topic.as_deref().is_none_or(|f| thingbox_model::topic::matches(f, topic));
+            if by_client && by_topic {
+                a.traced += 1;
+                hit = true;
+            }
+        }
+        hit
+    }
+
+    /// One of this second's `per_second` samples, if any is left. A message after the budget is
+    /// spent costs one atomic load.
+    fn sample(&self, now: i64) -> bool {
+        let per_second = u64::from(self.config.per_second);
+        if per_second == 0 {
+            return false;
+        }
+        let second = (now.max(0) as u64 / 1000) & ((1 << 43) - 1);
+        let mask = (1u64 << 20) - 1;
+        let w = self.window.load(Ordering::Relaxed);
+        if w >> 20 == second && w & mask >= per_second {
+            return false;
+        }
+        self.window
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
+                if w >> 20 != second {
+                    Some(second << 20 | 1)
+                } else if w & mask < per_second {
+                    Some(w + 1)
+                } else {
+                    None
+                }
+            })
+            .is_ok()
+    }
+
+    /// Starts the trace of a message if it is to be traced.
+    pub fn begin(&self, head: Head<'_>) -> Option<Arc<Trace>> {
+        let armed = self.wants(head.client_id, head.topic, head.now_ms)?;
+        Some(self.open(head, armed, None))
+    }
+
+    /// The trace of a message published because of a traced one (a republish, a shadow reply): it
+    /// is traced too, and the parent's trace points to it.
+    pub fn child(&self, parent: &Trace, by: String, head: Head<'_>) -> Arc<Trace> {
+        let t = self.open(head, parent.armed, Some(parent.id));
+        parent.step_at(head.now_ms, Step::Caused { by, topic: head.topic.to_owned(), trace: t.id });
+        t
+    }
+
+    fn open(&self, head: Head<'_>, armed: bool, parent: Option<u64>) -> Arc<Trace> {
+        let t = Arc::new(Trace {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            parent,
+            armed,
+            timestamp: head.now_ms,
+            topic: head.topic.to_owned(),
+            qos: head.qos,
+            retain: head.retain,
+            client_id: head.client_id.map(str::to_owned),
+            principal: head.principal.to_owned(),
+            payload: payload_view(head.payload, PAYLOAD_VIEW),
+            message_id: AtomicU64::new(0),
+            steps: Mutex::new(Vec::with_capacity(8)),
+            omitted: AtomicUsize::new(0),
+        });
+        let ring = if armed { &self.kept } else { &self.sampled };
+        let mut ring = ring.lock();
+        if ring.len() >= self.config.ring {
+            ring.pop_front();
+        }
+        ring.push_back(t.clone());
+        t
+    }
+
+    /// Arms a trace session; `None` when too many are armed.
+    pub fn arm(
+        &self,
+        client_id: Option<String>,
+        topic: Option<String>,
+        minutes: u32,
+        now: i64,
+    ) -> Option<wire::Armed> {
+        let mut armed = self.armed.lock();
+        armed.retain(|a| a.until > now);
+        if armed.len() >= MAX_ARMED {
+            return None;
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let a = Arm { id, client_id, topic, until: now + i64::from(minutes) * 60_000, traced: 0 };
+        armed.push(a.clone());
+        self.armed_count.store(armed.len(), Ordering::Relaxed);
+        Some(wire_arm(&a))
+    }
+
+    /// Ends an armed session; false if there was none with that id.
+    pub fn disarm(&self, id: u64) -> bool {
+        let mut armed = self.armed.lock();
+        let before = armed.len();
+        armed.retain(|a| a.id != id);
+        self.armed_count.store(armed.len(), Ordering::Relaxed);
+        armed.len() != before
+    }
+
+    /// The armed sessions still running.
+    pub fn armed(&self, now: i64) -> Vec<wire::Armed> {
+        self.armed.lock().iter().filter(|a| a.until > now).map(wire_arm).collect()
+    }
+
+    /// How the tracer samples, for a person.
+    pub fn sampling(&self) -> String {
+        match self.config.per_second {
+            0 => "only armed trace sessions are traced".into(),
+            n => format!(
+                "up to {n} messages a second are traced, plus every message of an armed session; \
+                 the newest {} of each are kept",
+                self.config.ring
+            ),
+        }
+    }
+
+    /// Traces held.
+    pub fn held(&self) -> usize {
+        self.sampled.lock().len() + self.kept.lock().len()
+    }
+
+    fn all(&self) -> Vec<Arc<Trace>> {
+        let mut all: Vec<Arc<Trace>> = self.sampled.lock().iter().cloned().collect();
+        all.extend(self.kept.lock().iter().cloned());
+        all.sort_by_key(|t| std::cmp::Reverse(t.id));
+        all
+    }
+
+    /// The newest traces matching `q`, newest first.
+    pub fn list(&self, q: &Query) -> Vec<TraceSummary> {
+        self.all()
+            .into_iter()
+            .filter(|t| {
+                q.client_id.as_deref().is_none_or(|c| t.client_id.as_deref() == Some(c))
+                    && q.topic.as_deref().is_none_or(|f| thingbox_model::topic::matches(f, &t.topic))
+                    && q.since.is_none_or(|s| t.timestamp >= s)
+                    && q.armed.is_none_or(|a| t.armed == a)
+            })
+            .map(|t| t.summary())
+            .filter(|s| !q.problems || s.problem)
+            .take(q.limit)
+            .collect()
+    }
+
+    /// A trace by its number.
+    pub fn get(&self, id: u64) -> Option<Arc<Trace>> {
+        let find = |ring: &Mutex<VecDeque<Arc<Trace>>>| ring.lock().iter().find(|t| t.id == id).cloned();
+        find(&self.sampled).or_else(|| find(&self.kept))
+    }
+
+    /// The trace of the message the viewer numbered `message_id`.
+    pub fn by_message(&self, message_id: u64) -> Option<Arc<Trace>> {
+        let find = |ring: &Mutex<VecDeque<Arc<Trace>>>| {
+            ring.lock().iter().rev().find(|t| t.message_id.load(Ordering::Relaxed) == message_id).cloned()
+        };
+        find(&self.sampled).or_else(|| find(&self.kept))
+    }
+
+    /// The newest trace of a message on `topic`.
+    pub fn newest_on(&self, topic: &str) -> Option<Arc<Trace>> {
+        self.all().into_iter().find(|t| t.topic == topic)
+    }
+}
+
+/// A payload as the console shows it, cut at `limit` bytes (at a character boundary).
+pub fn payload_view(bytes: &[u8], limit: usize) -> PayloadView {
+    let cut = bytes.len().min(limit);
+    match std::str::from_utf8(&bytes[..cut]) {
+        Ok(text) => PayloadView {
+            text: text.to_owned(),
+            base64: false,
+            truncated: cut < bytes.len(),
+            size: bytes.len(),
+        },
+        Err(e) if e.error_len().is_none() && e.valid_up_to() > 0 => PayloadView {
+            // Cut in the middle of a character: keep the whole characters.
+            text: String::from_utf8_lossy(&bytes[..e.valid_up_to()]).into_owned(),
+            base64: false,
+            truncated: true,
+            size: bytes.len(),
+        },
+        Err(_) => PayloadView {
+            text: base64::engine::general_purpose::STANDARD.encode(&bytes[..cut]),
+            base64: true,
+            truncated: cut < bytes.len(),
+            size: bytes.len(),
+        },
+    }
+}
+
+fn wire_arm(a: &Arm) -> wire::Armed {
+    wire::Armed {
+        id: a.id,
+        client_id: a.client_id.clone(),
+        topic: a.topic.clone(),
+        until: a.until,
+        traced: a.traced,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -80,6 +80,7 @@ fn keyboard() {
                 "r" => "rules",
                 "j" => "jobs",
                 "s" => "shadows",
+                "f" => "trace",
                 _ => return,
             };
             e.prevent_default();
@@ -159,6 +160,16 @@ fn App() -> impl IntoView {
                 view! { <pages::shadows::ShadowDetail thing=thing name=name/> }.into_any()
             }
             ("shadows", None) => view! { <pages::shadows::Shadows/> }.into_any(),
+            ("trace", Some(kind)) if kind == "message" => {
+                let id = r.get(2).cloned().unwrap_or_default();
+                view! { <pages::trace::TraceDetail id=id by_message=true/> }.into_any()
+            }
+            ("trace", Some(kind)) if kind == "client" => {
+                let client = r.get(2).cloned();
+                view! { <pages::trace::Traces client=client.unwrap_or_default()/> }.into_any()
+            }
+            ("trace", Some(id)) => view! { <pages::trace::TraceDetail id=id/> }.into_any(),
+            ("trace", None) => view! { <pages::trace::Traces/> }.into_any(),
             _ => view! { <pages::overview::Overview/> }.into_any(),
         }
     };
@@ -173,6 +184,7 @@ fn App() -> impl IntoView {
                 <NavLink to="certificates" label="Certificates" key="c"/>
                 <NavLink to="policies" label="Policies" key="p"/>
                 <NavLink to="messages" label="Messages" key="m"/>
+                <NavLink to="trace" label="Message flow" key="f"/>
                 <NavLink to="rules" label="Rules" key="r"/>
                 <NavLink to="jobs" label="Jobs" key="j"/>
                 <div class="foot">

@@ -476,6 +476,9 @@ fn Details(v: Viewer, page: Page) -> impl IntoView {
                         <a href="javascript:void 0" id="mode-hex" class:active=move || mode.get() == "hex" on:click=move |_| mode.set("hex")>"Hex"</a>
                     </div>
                     {has_json.then(|| view! { <label><input id="diff-toggle" type="checkbox" prop:checked=move || diff.get() on:change=move |e| diff.set(event_target_checked(&e))/>" diff with the previous message"</label> })}
+                    <a id="trace-link" href=format!("#/trace/message/{}", m.id)
+                        title="Every step this message took: policy, subscribers, rules, shadow">
+                        {if m.trace.is_some() { "Trace ✓" } else { "Trace" }}</a>
                     <button id="republish" on:click=move |_| {
                         page.pub_topic.set(again.topic.clone());
                         page.pub_payload.set(again.payload.clone().unwrap_or_default());

@@ -9,3 +9,4 @@ pub mod policies;
 pub mod rules;
 pub mod shadows;
 pub mod things;
+pub mod trace;

@@ -260,6 +260,8 @@ pub fn ThingDetail(name: String) -> impl IntoView {
         <div class="spread">
             <h1><a href="#/things">"Things"</a>" / "{name.clone()}</h1>
             <div class="row">
+                <a id="thing-traces" href=format!("#/trace/client/{}", enc(&name))
+                    title="What happened to the messages this thing's client published">"Message flow"</a>
                 <BundleButton thing=name.clone()/>
                 <ConfirmButton label="Delete thing" id="delete-thing"
                     question=format!("Delete thing {name}? Its certificates stay; detach them first if AWS refuses.")

@@ -92,7 +92,7 @@ def test_a_delivered_message_shows_identity_policy_subscriber_send_and_ack(serve
     assert json.loads(t["payload"]["text"]) == {"on": True}
     (who,) = steps(t, "published")
     assert who["identity"] == "certificate" and who["principal"] == d.id
-    assert who["things"] == [lamp] and who["protocol"] == "MQTT 3.1.1" and who["peer"].startswith("127.0.0.1:")
+    assert who["things"] == [lamp] and who["protocol"] == "MQTT 3.1.1 on the mutual-TLS MQTT port" and who["peer"].startswith("127.0.0.1:")
     (pol,) = steps(t, "policy")
     assert pol["action"] == "iot:Publish" and pol["explanation"]["decision"] == "ALLOWED"
     assert pol["explanation"]["allowedBy"] == [{"policy": policy, "version": "1", "index": 1, "sid": "OwnTopics"}]
@@ -375,3 +375,21 @@ def test_bad_requests_are_refused_the_aws_way(server, path, method, body, status
     assert got == status and headers["x-amzn-ErrorType"].startswith(etype), answer
     assert words in answer["message"]
     assert traces(server)["armed"] == before
+
+
+def test_no_local_is_shown_as_skipped(server):
+    from paho.mqtt.subscribeoptions import SubscribeOptions
+
+    me = Client(server, v5=True)
+    me.connect()
+    done = __import__("queue").Queue()
+    me.c.on_subscribe = lambda c, u, mid, codes, props=None: done.put(codes)
+    me.c.subscribe("echo/+", options=SubscribeOptions(qos=1, noLocal=True))
+    done.get(timeout=5)
+    arm(server, clientId=me.client_id)
+    me.publish("echo/1", b"hi", qos=1)
+    me.nothing(0.2)
+    t = traced(server, client=me.client_id, what="the echo trace")
+    (sub,) = [s for s in steps(t, "subscriber") if s["clientId"] == me.client_id]
+    assert sub["outcome"] == "noLocal" and sub["filters"] == ["echo/+"]
+    me.close()

@@ -291,6 +291,9 @@ pub struct Armed {
     pub until: i64,
     /// Messages traced so far.
     pub traced: u64,
+    /// Messages it matched beyond its per-second cap, counted but not traced.
+    #[serde(default)]
+    pub skipped: u64,
 }
 
 /// `GET /console/api/traces`: the newest traces that match, newest first.

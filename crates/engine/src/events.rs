@@ -1,5 +1,5 @@
-//! The engine's event buses: broadcasts of what happened, for the console (and, later, the
-//! message-flow tracer). Producers ask [`Bus::has_listeners`] first, so nothing is built or
+//! The engine's event buses: broadcasts of what happened, for the console (the message-flow
+//! tracer does not use them: a traced message carries its own trace, `crate::trace`). Producers ask [`Bus::has_listeners`] first, so nothing is built or
 //! formatted while nobody listens; a slow listener loses old events, never slows the engine.
 
 use std::sync::Arc;

@@ -138,7 +138,8 @@ fn ArmPanel(refresh: RwSignal<u64>) -> impl IntoView {
                                 (None, Some(t)) => format!("topic {t}"),
                                 (None, None) => "everything".into(),
                             };
-                            view! { <li>{format!("{what} — {} traced, until {}", a.traced, clock(a.until))}" "
+                            let skipped = (a.skipped > 0).then(|| format!(" ({} more over its cap of 2,000 a second, not traced)", a.skipped));
+                            view! { <li>{format!("{what} — {} traced", a.traced)}{skipped}{format!(", until {}", clock(a.until))}" "
                                 <button class="disarm" on:click=move |_| {
                                     let path = format!("/console/api/traces/arm/{id}");
                                     act(err, async move { api::call("DELETE", &path, None).await }, move |_| refresh.update(|n| *n += 1));

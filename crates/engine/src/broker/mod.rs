@@ -370,15 +370,13 @@ impl Broker {
         for (session, sub_qos) in targets {
             // Taken before queueing: the subscriber's writer may send it (a later step) at once.
             let traced = msg.trace.as_ref().map(|t| (t, now_ms()));
-            if let Some(cid) = &msg.client_id
-                && *cid == session.client_id
-                && session
-                    .state
-                    .lock()
-                    .subscriptions
+            let no_local = msg.client_id.as_deref() == Some(session.client_id.as_str()) && {
+                let st = session.state.lock();
+                st.subscriptions
                     .iter()
                     .any(|(f, o)| o.no_local && thingbox_model::topic::matches(f, &msg.topic))
-            {
+            };
+            if no_local {
                 if let Some((t, at)) = traced {
                     trace_subscriber(t, at, &session, &msg.topic, sub_qos.min(msg.qos), Queueing::NoLocal);
                 }

@@ -52,7 +52,7 @@ impl Gateway {
                     return;
                 };
                 if mqtt {
-                    gw.serve_device(stream, peer).await;
+                    gw.serve_device(stream, peer, "the multiplexed TLS port (ALPN)").await;
                 } else {
                     let _ = mux.to_http.send((stream, peer)).await;
                 }

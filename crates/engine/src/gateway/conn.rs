@@ -41,6 +41,8 @@ pub struct ConnCtx {
     pub principal: Principal,
     /// The peer.
     pub peer: SocketAddr,
+    /// Which listener it came through, for people (the tracer).
+    pub listener: &'static str,
     /// Fires when the engine stops.
     pub shutdown: watch::Receiver<bool>,
     /// How long a client may take to send CONNECT.
@@ -449,7 +451,7 @@ impl Conn<'_> {
             identity: self.ctx.principal.kind().into(),
             principal: self.ctx.principal.identifier(),
             things: Vec::new(),
-            protocol: self.proto.name().into(),
+            protocol: format!("{} on {}", self.proto.name(), self.ctx.listener),
             peer: Some(self.ctx.peer.to_string()),
         });
         if msg.payload.len() > MAX_PAYLOAD {

@@ -138,8 +138,9 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    fn ctx(&self, principal: Principal, peer: std::net::SocketAddr) -> conn::ConnCtx {
+    fn ctx(&self, principal: Principal, peer: std::net::SocketAddr, listener: &'static str) -> conn::ConnCtx {
         conn::ConnCtx {
+            listener,
             broker: self.broker.clone(),
             auth: self.auth.clone(),
             principal,
@@ -157,7 +158,7 @@ impl Gateway {
             let acceptor = acceptor.clone();
             async move {
                 if let Some(stream) = gw.handshake(peer, "mqtt-tls", acceptor.accept(socket)).await {
-                    gw.serve_device(stream, peer).await;
+                    gw.serve_device(stream, peer, "the mutual-TLS MQTT port").await;
                 }
             }
         })
@@ -192,27 +193,33 @@ impl Gateway {
         &self,
         stream: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
         peer: std::net::SocketAddr,
+        listener: &'static str,
     ) {
         let Some(cert) = stream.get_ref().1.peer_certificates().and_then(|c| c.first()) else {
             return;
         };
         let principal = Principal::Certificate(crate::certs::cert_id(cert.as_ref()));
-        conn::serve(stream, self.ctx(principal, peer)).await;
+        conn::serve(stream, self.ctx(principal, peer, listener)).await;
     }
 
     /// Serves one already-established byte stream (e.g. MQTT over WebSocket) as `principal`.
-    pub async fn serve_stream<S>(&self, stream: S, principal: Principal, peer: std::net::SocketAddr)
-    where
+    pub async fn serve_stream<S>(
+        &self,
+        stream: S,
+        principal: Principal,
+        peer: std::net::SocketAddr,
+        listener: &'static str,
+    ) where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
     {
-        conn::serve(stream, self.ctx(principal, peer)).await;
+        conn::serve(stream, self.ctx(principal, peer, listener)).await;
     }
 
     /// Serves plain MQTT on `listener` until shutdown.
     pub async fn serve_plain(self, listener: TcpListener) {
         self.accept_loop(listener, |gw, socket, peer| async move {
             let principal = Principal::Plain(gw.config.plain_identity.clone());
-            conn::serve(socket, gw.ctx(principal, peer)).await;
+            conn::serve(socket, gw.ctx(principal, peer, "the plain MQTT port")).await;
         })
         .await;
     }

@@ -79,6 +79,6 @@ async fn bridge(
         }
         let _ = ws_tx.close().await;
     };
-    let serve = gateway.serve_stream(theirs, principal, peer);
+    let serve = gateway.serve_stream(theirs, principal, peer, "MQTT over WebSocket");
     tokio::join!(inbound, outbound, serve);
 }

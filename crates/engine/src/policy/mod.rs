@@ -171,6 +171,10 @@ pub fn decide(policies: &[Effective], action: Action, resource: &str, ctx: &Cont
 pub struct CallerPolicies {
     generation: u64,
     compiled: policy::Compiled,
+    /// The parsed policies and context, kept once a traced message needed an explanation (the
+    /// explaining evaluator needs them; reading and parsing them again per message would cost
+    /// more than the evaluation).
+    explaining: Option<Arc<(Vec<Effective>, Context)>>,
 }
 
 thread_local! {
@@ -271,7 +275,7 @@ impl PolicyAuthorizer {
 
     fn compile(&self, cert: Option<&str>, who: &Caller, generation: u64) -> CallerPolicies {
         let (policies, ctx) = self.inputs(cert, who);
-        CallerPolicies { generation, compiled: policy::compile(&refs(&policies), &ctx) }
+        CallerPolicies { generation, compiled: policy::compile(&refs(&policies), &ctx), explaining: None }
     }
 
     /// The explained decision for a caller, as the gateway would make it (the console's "test
@@ -378,8 +382,18 @@ impl PolicyAuthorizer {
                 return not_checked(resource, "not a device: IoT policies do not apply");
             }
         };
-        let (policies, ctx) = self.inputs(cert, who);
-        let d = decide(&policies, action, &resource, &ctx);
+        let generation = self.registry.generation();
+        let inputs = {
+            let mut cache = who.cache.0.lock();
+            match cache.as_mut() {
+                Some(c) if c.generation == generation => {
+                    c.explaining.get_or_insert_with(|| Arc::new(self.inputs(cert, who))).clone()
+                }
+                _ => Arc::new(self.inputs(cert, who)),
+            }
+        };
+        let (policies, ctx) = &*inputs;
+        let d = decide(policies, action, &resource, ctx);
         let names = policies.iter().map(|p| (p.name.clone(), p.version.clone())).collect();
         (explanation(d, resource, names), None)
     }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use base64::Engine as _;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use thingbox_api::rules::PayloadView;
 use thingbox_api::trace::{self as wire, Queueing, Step, TraceStep, TraceSummary};
 
@@ -305,13 +305,51 @@ fn outcome(steps: &[TraceStep]) -> (String, bool) {
 }
 
 /// An armed trace session.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Arm {
     id: u64,
     client_id: Option<String>,
     topic: Option<String>,
     until: i64,
-    traced: u64,
+    traced: AtomicU64,
+    /// Messages it matched over its per-second cap, not traced.
+    skipped: AtomicU64,
+    window: Budget,
+}
+
+/// Messages one armed session traces per second at most: the armed ring keeps 5,000, so a client
+/// publishing faster would only push out its own traces; past the cap they are counted.
+pub const ARMED_PER_SECOND: u64 = 2_000;
+
+/// A per-second budget: `second << 20 | taken in that second`. Once a second's budget is spent,
+/// asking costs one atomic load.
+#[derive(Debug, Default)]
+struct Budget(AtomicU64);
+
+impl Budget {
+    /// Takes one of this second's `per_second`, if any is left.
+    fn take(&self, now: i64, per_second: u64) -> bool {
+        if per_second == 0 {
+            return false;
+        }
+        let second = (now.max(0) as u64 / 1000) & ((1 << 43) - 1);
+        let mask = (1u64 << 20) - 1;
+        let w = self.0.load(Ordering::Relaxed);
+        if w >> 20 == second && w & mask >= per_second {
+            return false;
+        }
+        self.0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
+                if w >> 20 != second {
+                    Some(second << 20 | 1)
+                } else if w & mask < per_second {
+                    Some(w + 1)
+                } else {
+                    None
+                }
+            })
+            .is_ok()
+    }
 }
 
 /// What a list of traces is filtered by.
@@ -335,14 +373,15 @@ pub struct Query {
 #[derive(Debug)]
 pub struct Tracer {
     config: TraceConfig,
-    /// Armed sessions (read under the lock only while `armed_count` > 0).
-    armed: Mutex<Vec<Arm>>,
+    /// Armed sessions (read only while `armed_count` > 0; publishers share the read lock).
+    armed: RwLock<Vec<Arm>>,
     armed_count: AtomicUsize,
-    /// `second << 20 | messages sampled in that second`.
-    window: AtomicU64,
+    /// The sample's per-second budget.
+    window: Budget,
     sampled: Mutex<VecDeque<Arc<Trace>>>,
     kept: Mutex<VecDeque<Arc<Trace>>>,
     next_id: AtomicU64,
+    next_arm: AtomicU64,
 }
 
 impl Tracer {
@@ -350,12 +389,13 @@ impl Tracer {
     pub fn new(config: TraceConfig) -> Self {
         Self {
             config,
-            armed: Mutex::new(Vec::new()),
+            armed: RwLock::new(Vec::new()),
             armed_count: AtomicUsize::new(0),
-            window: AtomicU64::new(0),
+            window: Budget::default(),
             sampled: Mutex::new(VecDeque::new()),
             kept: Mutex::new(VecDeque::new()),
             next_id: AtomicU64::new(1),
+            next_arm: AtomicU64::new(1),
         }
     }
 
@@ -369,48 +409,41 @@ impl Tracer {
     }
 
     fn armed_match(&self, client_id: Option<&str>, topic: &str, now: i64) -> bool {
-        let mut armed = self.armed.lock();
-        let before = armed.len();
-        armed.retain(|a| a.until > now);
-        if armed.len() != before {
-            self.armed_count.store(armed.len(), Ordering::Relaxed);
-        }
-        let mut hit = false;
-        for a in armed.iter_mut() {
+        let armed = self.armed.read();
+        let (mut hit, mut expired) = (false, false);
+        for a in armed.iter() {
+            if a.until <= now {
+                expired = true;
+                continue;
+            }
             let by_client = a.client_id.as_deref().is_none_or(|c| Some(c) == client_id);
             let by_topic = a.topic.as_deref().is_none_or(|f| thingbox_model::topic::matches(f, topic));
             if by_client && by_topic {
-                a.traced += 1;
-                hit = true;
+                if a.window.take(now, ARMED_PER_SECOND) {
+                    a.traced.fetch_add(1, Ordering::Relaxed);
+                    hit = true;
+                } else {
+                    a.skipped.fetch_add(1, Ordering::Relaxed);
+                }
             }
+        }
+        drop(armed);
+        if expired {
+            self.prune(now);
         }
         hit
     }
 
-    /// One of this second's `per_second` samples, if any is left. A message after the budget is
-    /// spent costs one atomic load.
+    /// Forgets the armed sessions that have ended.
+    fn prune(&self, now: i64) {
+        let mut armed = self.armed.write();
+        armed.retain(|a| a.until > now);
+        self.armed_count.store(armed.len(), Ordering::Relaxed);
+    }
+
+    /// One of this second's samples, if any is left.
     fn sample(&self, now: i64) -> bool {
-        let per_second = u64::from(self.config.per_second);
-        if per_second == 0 {
-            return false;
-        }
-        let second = (now.max(0) as u64 / 1000) & ((1 << 43) - 1);
-        let mask = (1u64 << 20) - 1;
-        let w = self.window.load(Ordering::Relaxed);
-        if w >> 20 == second && w & mask >= per_second {
-            return false;
-        }
-        self.window
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
-                if w >> 20 != second {
-                    Some(second << 20 | 1)
-                } else if w & mask < per_second {
-                    Some(w + 1)
-                } else {
-                    None
-                }
-            })
-            .is_ok()
+        self.window.take(now, u64::from(self.config.per_second))
     }
 
     /// Starts the trace of a message if it is to be traced.
@@ -460,21 +493,31 @@ impl Tracer {
         minutes: u32,
         now: i64,
     ) -> Option<wire::Armed> {
-        let mut armed = self.armed.lock();
-        armed.retain(|a| a.until > now);
+        self.prune(now);
+        let mut armed = self.armed.write();
         if armed.len() >= MAX_ARMED {
             return None;
         }
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let a = Arm { id, client_id, topic, until: now + i64::from(minutes) * 60_000, traced: 0 };
-        armed.push(a.clone());
+        let id = self.next_arm.fetch_add(1, Ordering::Relaxed);
+        let until = now + i64::from(minutes) * 60_000;
+        let a = Arm {
+            id,
+            client_id,
+            topic,
+            until,
+            traced: AtomicU64::new(0),
+            skipped: AtomicU64::new(0),
+            window: Budget::default(),
+        };
+        let wire = wire_arm(&a);
+        armed.push(a);
         self.armed_count.store(armed.len(), Ordering::Relaxed);
-        Some(wire_arm(&a))
+        Some(wire)
     }
 
     /// Ends an armed session; false if there was none with that id.
     pub fn disarm(&self, id: u64) -> bool {
-        let mut armed = self.armed.lock();
+        let mut armed = self.armed.write();
         let before = armed.len();
         armed.retain(|a| a.id != id);
         self.armed_count.store(armed.len(), Ordering::Relaxed);
@@ -483,7 +526,7 @@ impl Tracer {
 
     /// The armed sessions still running.
     pub fn armed(&self, now: i64) -> Vec<wire::Armed> {
-        self.armed.lock().iter().filter(|a| a.until > now).map(wire_arm).collect()
+        self.armed.read().iter().filter(|a| a.until > now).map(wire_arm).collect()
     }
 
     /// How the tracer samples, for a person.
@@ -491,8 +534,8 @@ impl Tracer {
         match self.config.per_second {
             0 => "only armed trace sessions are traced".into(),
             n => format!(
-                "up to {n} messages a second are traced, plus every message of an armed session; \
-                 the newest {} of each are kept",
+                "up to {n} messages a second are traced, plus every message of an armed session (up to \
+                 {ARMED_PER_SECOND} a second each); the newest {} of each are kept",
                 self.config.ring
             ),
         }
@@ -578,7 +621,8 @@ fn wire_arm(a: &Arm) -> wire::Armed {
         client_id: a.client_id.clone(),
         topic: a.topic.clone(),
         until: a.until,
-        traced: a.traced,
+        traced: a.traced.load(Ordering::Relaxed),
+        skipped: a.skipped.load(Ordering::Relaxed),
     }
 }
 

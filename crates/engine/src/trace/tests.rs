@@ -125,3 +125,16 @@ fn a_child_trace_points_back_and_its_parent_points_to_it() {
     assert_eq!(child.summary().parent, Some(parent.id));
     assert!(parent.any_step(|s| matches!(s, Step::Caused { trace, .. } if *trace == child.id)));
 }
+
+#[test]
+fn an_armed_session_traces_at_most_its_cap_a_second_and_counts_the_rest() {
+    let t = Tracer::new(TraceConfig { per_second: 0, ring: 10 });
+    let a = t.arm(Some("fast".into()), None, 1, 0).unwrap();
+    let n = ARMED_PER_SECOND + 500;
+    let traced = (0..n).filter(|_| begin(&t, head("fast", "x", 100)).is_some()).count() as u64;
+    assert_eq!(traced, ARMED_PER_SECOND);
+    let got = t.armed(100).into_iter().find(|x| x.id == a.id).unwrap();
+    assert_eq!((got.traced, got.skipped), (ARMED_PER_SECOND, 500));
+    // The next second it traces again.
+    assert!(begin(&t, head("fast", "x", 1_100)).is_some());
+}

@@ -8,6 +8,7 @@
 
 pub mod arn;
 pub mod event_config;
+pub mod export;
 pub mod jobs;
 pub mod names;
 pub mod paging;

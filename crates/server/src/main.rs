@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use thingbox_server::config::{self, ServeArgs, Settings};
-use thingbox_server::{start, trust, wait_for_signal};
+use thingbox_server::{start, tools, trust, wait_for_signal};
 
 /// AWS IoT Core on the desk: device registry, local CA and the AWS APIs, on your machine.
 #[derive(Debug, Parser)]
@@ -29,6 +29,33 @@ enum Command {
         #[arg(long)]
         uninstall: bool,
     },
+    /// Write what this Thingbox holds as infrastructure code for AWS: a CloudFormation template or a
+    /// Terraform configuration, and REPORT.md with what to do by hand (never private keys).
+    Export {
+        /// The data dir to export [default: the platform data dir]
+        #[arg(long, env = "THINGBOX_DATA_DIR", value_name = "DIR")]
+        data_dir: Option<std::path::PathBuf>,
+        /// cloudformation or terraform
+        #[arg(long, value_parser = ["cloudformation", "terraform"], default_value = "cloudformation")]
+        format: String,
+        /// Where to write the files [default: ./thingbox-<format>]
+        #[arg(long, value_name = "DIR")]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Make a CloudFormation template's AWS IoT resources (things, types, groups, policies, topic
+    /// rules, job and provisioning templates) in this Thingbox — e.g. one `thingbox export` wrote.
+    Import {
+        /// The template (JSON)
+        file: std::path::PathBuf,
+        /// The data dir to import into [default: the platform data dir]
+        #[arg(long, env = "THINGBOX_DATA_DIR", value_name = "DIR")]
+        data_dir: Option<std::path::PathBuf>,
+    },
+}
+
+/// Runs a command's future on a small runtime of its own.
+fn one_shot(f: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?.block_on(f)
 }
 
 fn main() -> ExitCode {
@@ -41,6 +68,8 @@ fn main() -> ExitCode {
         Command::Trust { data_dir, uninstall } => {
             config::data_dir_or_default(data_dir).and_then(|d| trust::trust(&d, uninstall))
         }
+        Command::Export { data_dir, format, out } => one_shot(tools::export(data_dir, &format, out)),
+        Command::Import { file, data_dir } => one_shot(tools::import(data_dir, &file)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

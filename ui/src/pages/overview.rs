@@ -9,6 +9,29 @@ use crate::api::{self, load};
 use crate::live::{Live, SAMPLES};
 use crate::widgets::{Copy, date, loaded, s};
 
+/// Export to AWS: the CloudFormation template or the Terraform configuration, with the report of
+/// what to do by hand, as a zip.
+#[component]
+fn ExportPanel() -> impl IntoView {
+    let err = RwSignal::new(None::<api::ApiError>);
+    let get = move |format: &'static str| {
+        leptos::task::spawn_local(async move {
+            let path = format!("/console/api/export?format={format}&download=zip");
+            let r = api::download("GET", &path, None, &format!("thingbox-{format}.zip")).await;
+            let _ = err.try_set(r.err());
+        });
+    };
+    view! {
+        <h2>"Export to AWS"</h2>
+        <p class="muted">"Things, types, groups, policies, topic rules, job and provisioning templates as infrastructure code for your AWS account, with REPORT.md listing what to do by hand (certificates: never private keys). Or "<code>"thingbox export --format cloudformation|terraform"</code>"."</p>
+        <div class="row">
+            <button id="export-cloudformation" on:click=move |_| get("cloudformation")>"CloudFormation"</button>
+            <button id="export-terraform" on:click=move |_| get("terraform")>"Terraform"</button>
+        </div>
+        <crate::widgets::ErrorBox err=err/>
+    }
+}
+
 fn event_row(topic: String, payload: Value) -> impl IntoView {
     let kind = s(&payload, "eventType");
     let detail = match kind.as_str() {
@@ -143,6 +166,7 @@ pub fn Overview() -> impl IntoView {
         })}
         <h2>"Traffic"</h2>
         <RateChart/>
+        <ExportPanel/>
         <h2>"Connected devices"</h2>
         {loaded(conns, |v: Value| {
             let list = v.get("connections").and_then(Value::as_array).cloned().unwrap_or_default();

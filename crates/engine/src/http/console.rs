@@ -55,6 +55,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .merge(super::console_shadows::routes())
         .merge(super::console_provisioning::routes())
         .merge(super::console_trace::routes())
+        .merge(super::console_export::routes())
         .route_layer(middleware::from_fn_with_state(state, require_token))
 }
 
@@ -366,7 +367,7 @@ async fn bundle(
     let cert = outcome.map_err(Error::from)?;
     let endpoints = s.endpoints.clone();
     let files = device_files(&thing, &cert.facts.pem, &issued.private_key_pem, s.ca.root_pem(), &endpoints);
-    zip_download(&format!("{thing}-device-bundle"), &thing, &files, &cert.facts.id)
+    zip_download(&format!("{thing}-device-bundle"), &thing, &files, Some(&cert.facts.id))
 }
 
 /// A zip download named `<name>.zip` holding `files` (name, text, unix mode) in the folder `dir`,
@@ -376,7 +377,7 @@ pub(super) fn zip_download(
     name: &str,
     dir: &str,
     files: &[(&str, impl AsRef<str>, u32)],
-    certificate_id: &str,
+    certificate_id: Option<&str>,
 ) -> Result<Response, ApiError> {
     let zipped = (|| -> zip::result::ZipResult<Vec<u8>> {
         let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
@@ -396,7 +397,7 @@ pub(super) fn zip_download(
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.zip\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    if let Ok(v) = HeaderValue::from_str(certificate_id) {
+    if let Some(v) = certificate_id.and_then(|c| HeaderValue::from_str(c).ok()) {
         h.insert("x-thingbox-certificate-id", v);
     }
     Ok(res)

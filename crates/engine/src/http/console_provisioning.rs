@@ -64,7 +64,7 @@ async fn claim_bundle(State(s): State<AppState>, Path(name): Path<String>) -> Re
         &format!("{name}-claim"),
         &format!("{name}-claim"),
         &files,
-        &claim.certificate_id,
+        Some(&claim.certificate_id),
     )
 }
 

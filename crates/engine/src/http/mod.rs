@@ -10,6 +10,7 @@
 pub mod access;
 pub mod assets;
 mod console;
+mod console_export;
 mod console_jobs;
 mod console_provisioning;
 mod console_rules;

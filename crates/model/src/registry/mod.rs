@@ -289,6 +289,31 @@ impl Registry {
         changes
     }
 
+    /// Every thing, by name.
+    pub fn things(&self) -> impl Iterator<Item = &Thing> {
+        self.things.values()
+    }
+
+    /// Every thing type, by name.
+    pub fn thing_types(&self) -> impl Iterator<Item = &ThingType> {
+        self.types.values()
+    }
+
+    /// Every thing group, by name.
+    pub fn thing_groups(&self) -> impl Iterator<Item = &ThingGroup> {
+        self.groups.values()
+    }
+
+    /// Every policy, by name.
+    pub fn policies(&self) -> impl Iterator<Item = &IotPolicy> {
+        self.policies.policies.values()
+    }
+
+    /// Every certificate, by id.
+    pub fn certificates(&self) -> impl Iterator<Item = &Certificate> {
+        self.certs.certs.values()
+    }
+
     /// Number of things.
     pub fn thing_count(&self) -> usize {
         self.things.len()

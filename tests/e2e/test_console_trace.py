@@ -10,7 +10,9 @@ from playwright.sync_api import expect
 
 from mqtt_helpers import Client
 from test_console import browser, go, page, shot  # noqa: F401  (fixtures)
+from conftest import wait_for
 from test_rules import republish, rule, uniq
+from test_viewer import call
 
 
 def step(page, title):
@@ -28,6 +30,13 @@ def test_a_viewer_message_opens_its_trace(server, page):
         expect(page.locator("#totals .dot.on")).to_be_visible()
         dev.publish("ui/trace/temp", json.dumps({"t": 21}), qos=1)
         assert sub.recv().topic == "ui/trace/temp"
+
+        def acked():
+            listed = call(server, f"/console/api/traces?client={dev.client_id}")[2]["traces"]
+            return listed and any(st["kind"] == "acknowledged"
+                                  for st in call(server, f"/console/api/traces/{listed[0]['id']}")[2]["steps"])
+
+        wait_for(acked, what="the subscriber's PUBACK in the trace")
         row = page.locator("#message-list .msg-row", has_text="ui/trace/temp").first
         row.click()
         expect(page.locator("#trace-link")).to_have_text("Trace ✓")
@@ -62,6 +71,13 @@ def test_arm_search_rules_and_why_not(server, iot, page):
         expect(page.locator("#armed")).to_contain_text(f"client {cid}")
         dev.publish("ui/oven/1", json.dumps({"temp": 20}), qos=1)
         dev.publish("ui/oven/1", json.dumps({"temp": 95}), qos=1)
+        # The page reads the list once per search: wait until the rules engine has had both.
+        def rule_steps():
+            listed = call(server, f"/console/api/traces?client={cid}")[2]["traces"]
+            return [s for t in listed for s in call(server, f"/console/api/traces/{t['id']}")[2]["steps"]
+                    if s["kind"] == "rule"]
+
+        wait_for(lambda: len(rule_steps()) == 2, what="both rule steps")
         page.fill("#trace-client", cid)
         page.fill("#trace-topic", "ui/oven/#")
         page.click("#trace-search-go")

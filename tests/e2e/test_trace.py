@@ -180,6 +180,8 @@ def flood(server, stuck_id, pub):
     for i in range(300):
         pub.publish(f"flood/{i}", payload, qos=1)
     t = traced(server, topic="flood/299", what="the last flood message")
+    t = settled(server, t["id"], lambda t: [s for s in steps(t, "subscriber") if s["clientId"] == stuck_id],
+                "the stuck subscriber's step")
     (sub,) = [s for s in steps(t, "subscriber") if s["clientId"] == stuck_id]
     assert sub["outcome"] == "droppedQueueFull" and t["problem"] and "dropped for 1" in t["outcome"]
     first = traced(server, topic="flood/0", what="the first flood message")

@@ -11,6 +11,7 @@ pub mod provisioning;
 pub mod rules;
 pub mod shadows;
 pub mod trace;
+pub mod usage;
 pub mod viewer;
 
 /// The body of every AWS error response: `{"message": "..."}`, plus the resource for

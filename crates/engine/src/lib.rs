@@ -24,6 +24,7 @@ pub mod rules;
 pub mod shadow;
 pub mod storage;
 pub mod trace;
+pub mod usage;
 pub mod viewer;
 
 use std::fs;
@@ -228,6 +229,7 @@ impl Engine {
             db.writer(),
             events.console.clone(),
         ));
+        broker.meter.restore(storage::usage::load(&pool).await?);
         let sessions = storage::sessions::load(&pool).await?;
         let restored = broker.restore(sessions, broker::now_ms());
         if restored > 0 {
@@ -360,6 +362,7 @@ impl Engine {
             tasks.spawn(gw.clone().serve_plain(l));
         }
         tasks.spawn(reap_sessions(broker.clone(), stop_rx.clone()));
+        tasks.spawn(broker.meter.clone().run(stop_rx.clone()));
         tasks.spawn(shadows.clone().serve_mqtt(broker.internal_client("shadow"), stop_rx.clone()));
         tasks.spawn(rules.clone().run(stop_rx.clone()));
         tasks.spawn(jobs.clone().serve_mqtt(broker.internal_client("jobs"), stop_rx.clone()));

@@ -20,6 +20,7 @@ pub mod shadow;
 pub mod tags;
 pub mod time;
 pub mod topic;
+pub mod usage;
 
 pub use names::ValidationError;
 pub use time::Timestamp;

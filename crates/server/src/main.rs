@@ -42,6 +42,16 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<std::path::PathBuf>,
     },
+    /// Print what this Thingbox's traffic would be billed as on AWS IoT Core — messages, connection
+    /// minutes, registry and shadow operations, rules, actions, job executions — and its cost.
+    Usage {
+        /// The data dir [default: the platform data dir]
+        #[arg(long, env = "THINGBOX_DATA_DIR", value_name = "DIR")]
+        data_dir: Option<std::path::PathBuf>,
+        /// How many days back, today included
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=366))]
+        days: u32,
+    },
     /// Make a CloudFormation template's AWS IoT resources (things, types, groups, policies, topic
     /// rules, job and provisioning templates) in this Thingbox — e.g. one `thingbox export` wrote.
     Import {
@@ -70,6 +80,7 @@ fn main() -> ExitCode {
         }
         Command::Export { data_dir, format, out } => one_shot(tools::export(data_dir, &format, out)),
         Command::Import { file, data_dir } => one_shot(tools::import(data_dir, &file)),
+        Command::Usage { data_dir, days } => one_shot(tools::usage(data_dir, days)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

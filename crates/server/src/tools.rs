@@ -134,3 +134,44 @@ pub async fn import(data_dir: Option<PathBuf>, file: &Path) -> anyhow::Result<()
     println!("{} resource call(s) from {}", made.len(), file.display());
     Ok(())
 }
+
+/// `thingbox usage`: the metered usage of the last `days` days and what it would cost on AWS.
+pub async fn usage(data_dir: Option<PathBuf>, days: u32) -> anyhow::Result<()> {
+    let t = target(data_dir).await?;
+    let result = call(&t, reqwest::Method::GET, &format!("/console/api/usage?days={days}"), None).await;
+    t.finish().await?;
+    let v = result?;
+    let e = &v["estimate"];
+    println!(
+        "Usage of the last {days} day(s), priced as AWS IoT Core in {} ({} prices of {}, {})",
+        e["region"].as_str().unwrap_or(""),
+        e["currency"].as_str().unwrap_or(""),
+        e["date"].as_str().unwrap_or(""),
+        e["source"].as_str().unwrap_or("")
+    );
+    println!("{:<22}{:>14}{:>16}", "metric", "units", "cost");
+    for l in e["lines"].as_array().into_iter().flatten() {
+        println!(
+            "{:<22}{:>14}{:>16.6}",
+            l["metric"].as_str().unwrap_or(""),
+            l["units"].as_u64().unwrap_or(0),
+            l["cost"].as_f64().unwrap_or(0.0)
+        );
+    }
+    println!("{:<22}{:>14}{:>16.6}", "total", "", e["total"].as_f64().unwrap_or(0.0));
+    let things: Vec<&Value> = v["things"].as_array().into_iter().flatten().collect();
+    if !things.is_empty() {
+        println!("\nBy thing (\"-\": usage no thing accounts for):");
+        for th in things {
+            let name = th["thing"].as_str().filter(|s| !s.is_empty()).unwrap_or("-");
+            let metrics: Vec<String> = th["metrics"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, n)| format!("{k} {}", n.as_u64().unwrap_or(0)))
+                .collect();
+            println!("  {name}: {}", metrics.join(", "));
+        }
+    }
+    Ok(())
+}

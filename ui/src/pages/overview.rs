@@ -9,6 +9,50 @@ use crate::api::{self, load};
 use crate::live::{Live, SAMPLES};
 use crate::widgets::{Copy, date, loaded, s};
 
+/// What the traffic would be billed as on AWS IoT Core, and what it would cost: the last 30 days,
+/// messages per day drawn, the metrics priced, the things that use the most.
+#[component]
+fn UsagePanel() -> impl IntoView {
+    let tick = crate::widgets::ticker(std::time::Duration::from_secs(10));
+    let report = load(move || {
+        tick.get();
+        async move { api::get_as::<thingbox_api::usage::UsageReport>("/console/api/usage?days=30").await }
+    });
+    view! {
+        <h2>"Usage and cost on AWS"</h2>
+        {loaded(report, |u: thingbox_api::usage::UsageReport| {
+            let e = u.estimate.clone();
+            let peak = u.days.iter().map(|d| d.metrics.get("messages").copied().unwrap_or(0)).max().unwrap_or(0).max(1);
+            let bars = u.days.iter().enumerate().map(|(i, d)| {
+                let n = d.metrics.get("messages").copied().unwrap_or(0);
+                let h = (n as f64 / peak as f64 * 60.0).max(1.0);
+                view! { <rect x=(i * 14).to_string() y=(64.0 - h).to_string() width="10" height=h.to_string() fill="var(--accent)">
+                    <title>{format!("{}: {n} messages", d.day)}</title></rect> }
+            }).collect_view();
+            let mut things = u.things.clone();
+            things.sort_by_key(|t| std::cmp::Reverse(t.metrics.get("messages").copied().unwrap_or(0)));
+            view! {
+                <p class="muted small">{format!("The last 30 days in AWS IoT Core's billing units, priced as {} in {} ({} prices of {}, {}). Edit a copy of the table as prices.json in the data dir to change them; `thingbox usage` prints the same.", "AWS IoT Core", e.region, e.currency, e.date, e.source)}</p>
+                <div class="split">
+                    <table id="usage"><thead><tr><th>"Metric"</th><th>"Units"</th><th>"Cost"</th></tr></thead><tbody>
+                        {e.lines.iter().map(|l| view! { <tr data-metric=l.metric.clone()><td>{l.metric.clone()}</td><td>{l.units}</td><td>{format!("{:.6} {}", l.cost, e.currency)}</td></tr> }).collect_view()}
+                        <tr><td><b>"Total"</b></td><td></td><td id="usage-total"><b>{format!("{:.6} {}", e.total, e.currency)}</b></td></tr>
+                    </tbody></table>
+                    <div>
+                        <div class="small muted">"Messages per day"</div>
+                        <svg id="usage-days" width="420" height="66" role="img">{bars}</svg>
+                        <div class="small muted" style="margin-top:8px">"Most messages"</div>
+                        <ul class="small">{things.into_iter().take(5).map(|t| {
+                            let name = if t.thing.is_empty() { "(no thing: HTTP, API, rules)".to_owned() } else { t.thing.clone() };
+                            view! { <li>{format!("{name}: {} messages", t.metrics.get("messages").copied().unwrap_or(0))}</li> }
+                        }).collect_view()}</ul>
+                    </div>
+                </div>
+            }
+        })}
+    }
+}
+
 /// Export to AWS: the CloudFormation template or the Terraform configuration, with the report of
 /// what to do by hand, as a zip.
 #[component]
@@ -166,6 +210,7 @@ pub fn Overview() -> impl IntoView {
         })}
         <h2>"Traffic"</h2>
         <RateChart/>
+        <UsagePanel/>
         <ExportPanel/>
         <h2>"Connected devices"</h2>
         {loaded(conns, |v: Value| {

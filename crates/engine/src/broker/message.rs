@@ -52,6 +52,15 @@ pub struct Properties {
 }
 
 impl Properties {
+    /// The bytes AWS meters besides topic and payload: user properties, response topic,
+    /// correlation data and content type.
+    pub fn metered_len(&self) -> usize {
+        self.response_topic.as_ref().map_or(0, String::len)
+            + self.correlation_data.as_ref().map_or(0, Bytes::len)
+            + self.content_type.as_ref().map_or(0, String::len)
+            + self.user_properties.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+    }
+
     /// Whether no property is set.
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
@@ -86,6 +95,11 @@ pub struct Message {
 }
 
 impl Message {
+    /// The bytes AWS meters a PUBLISH of this message on: topic, payload, MQTT 5 properties.
+    pub fn metered_len(&self) -> usize {
+        self.topic.len() + self.payload.len() + self.properties.metered_len()
+    }
+
     /// A QoS 1, non-retained message one of Thingbox's own services publishes now (replies,
     /// notifications, lifecycle events).
     pub fn from_service(service: &'static str, topic: String, payload: impl Into<Bytes>) -> Self {
@@ -120,11 +134,14 @@ impl Message {
 
     /// Starts this message's trace if the tracer wants it, with the publisher's step.
     pub fn begin_trace(&mut self, tracer: &crate::trace::Tracer, published: impl FnOnce() -> Step) {
+        // Decided before anything is built: an untraced message costs no allocation here.
+        let Some(armed) = tracer.wants(self.client_id.as_deref(), &self.topic, self.timestamp_ms) else {
+            return;
+        };
         let principal = self.principal.identifier();
-        if let Some(t) = tracer.begin(self.trace_head(&principal)) {
-            t.step_at(self.timestamp_ms, published());
-            self.trace = Some(t);
-        }
+        let t = tracer.open(self.trace_head(&principal), armed, None);
+        t.step_at(self.timestamp_ms, published());
+        self.trace = Some(t);
     }
 
     /// Traces this message when `cause`, the message it was published because of, is traced: it

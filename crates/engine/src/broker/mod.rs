@@ -93,6 +93,8 @@ pub struct Broker {
     /// The message-flow tracer: a traced message carries its trace, and the router adds the
     /// retain, subscription and queueing steps.
     pub tracer: Arc<crate::trace::Tracer>,
+    /// The meter (what the traffic would be billed as on AWS).
+    pub meter: Arc<crate::usage::Meter>,
 }
 
 /// The client ids of the engine's own services' sessions start with this.
@@ -212,6 +214,7 @@ impl Broker {
                 retained.into_iter().map(|r| (r.topic.clone(), Arc::new(Message::from_row(r)))).collect(),
             ),
             next_id: AtomicU64::new(1),
+            meter: Arc::new(crate::usage::Meter::new(writer.clone())),
             writer,
             stats: Stats::default(),
             console,
@@ -246,7 +249,13 @@ impl Broker {
                 self.retained.write().remove(&msg.topic);
                 Write::DeleteRetained(msg.topic.clone())
             } else {
-                self.retained.write().insert(msg.topic.clone(), msg.clone());
+                // The retained copy carries no trace: later subscribers get it as a new delivery,
+                // not as a step of a trace that has long left the ring.
+                let kept = match msg.trace {
+                    Some(_) => Arc::new(Message { trace: None, ..(*msg).clone() }),
+                    None => msg.clone(),
+                };
+                self.retained.write().insert(msg.topic.clone(), kept);
                 Write::PutRetained(msg.to_row())
             };
             self.writer.submit(vec![write]).wait().await?;
@@ -276,11 +285,10 @@ impl Broker {
         self.stats.published.fetch_add(1, Ordering::Relaxed);
         self.tap.capture(&msg);
         let target = self.ingest.read().clone();
-        let at = now_ms();
-        let traced = msg.trace.clone();
-        let queued = target
-            .is_some_and(|s| s.enqueue(Delivery { message: msg.clone(), qos: 1, retain: false, dup: false }));
-        if let Some(t) = traced
+        let traced = msg.trace.as_ref().map(|t| (t.clone(), now_ms()));
+        let queued =
+            target.is_some_and(|s| s.enqueue(Delivery { message: msg, qos: 1, retain: false, dup: false }));
+        if let Some((t, at)) = traced
             && !queued
         {
             let outcome = Queueing::DroppedQueueFull;
@@ -393,7 +401,7 @@ impl Broker {
                     self.stats.delivered.fetch_add(1, Ordering::Relaxed);
                     stored.push(write);
                 }
-                Queued::Dropped => {
+                Queued::Dropped | Queued::DroppedOffline => {
                     self.stats.dropped.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -401,9 +409,7 @@ impl Broker {
                 let outcome = match queued {
                     Queued::Online => Queueing::Queued,
                     Queued::Offline => Queueing::QueuedOffline,
-                    Queued::Dropped if qos == 0 && session.state.lock().connection.is_none() => {
-                        Queueing::DroppedOfflineQos0
-                    }
+                    Queued::DroppedOffline => Queueing::DroppedOfflineQos0,
                     Queued::Dropped => Queueing::DroppedQueueFull,
                 };
                 trace_subscriber(t, at, &session, &msg.topic, qos, outcome);

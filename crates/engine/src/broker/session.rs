@@ -164,7 +164,7 @@ impl Session {
 
     /// Queues a delivery; returns false if it was dropped.
     pub fn enqueue(&self, d: Delivery) -> bool {
-        !matches!(self.enqueue_for(d, None).0, Queued::Dropped)
+        !matches!(self.enqueue_for(d, None).0, Queued::Dropped | Queued::DroppedOffline)
     }
 
     /// Queues a delivery and says whether the session was connected. For a stored persistent
@@ -177,7 +177,11 @@ impl Session {
             let online = st.connection.is_some();
             let full = st.queue.len() >= self.max_queued
                 || st.queued_bytes + d.message.payload.len() > MAX_QUEUED_BYTES;
-            if (d.qos == 0 && !online) || full || (!online && !st.persistent) {
+            if !online && (d.qos == 0 || !st.persistent) {
+                st.dropped += 1;
+                return (Queued::DroppedOffline, Pending::done());
+            }
+            if full {
                 st.dropped += 1;
                 return (Queued::Dropped, Pending::done());
             }
@@ -203,8 +207,10 @@ impl Session {
 /// What [`Session::enqueue_for`] did with a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Queued {
-    /// Dropped (queue full, QoS 0 or a non-persistent session without a connection).
+    /// Dropped: the queue was full.
     Dropped,
+    /// Dropped: QoS 0 (or a session that is not persistent) without a connection.
+    DroppedOffline,
     /// Queued for the live connection.
     Online,
     /// Queued for a persistent session without a connection.

@@ -14,6 +14,9 @@ use super::codec::{self, ConnectInfo, Inbound, Proto, Refusal, ServerDisconnect,
 use super::{Authorizer, Caller};
 use thingbox_api::trace::Step;
 use thingbox_model::policy::Action;
+use thingbox_model::usage::Metric;
+
+use crate::usage::ConnMeter;
 
 use crate::broker::{Broker, Delivery, DisconnectReason, Message, Principal, Session, SubOptions, now_ms};
 
@@ -153,6 +156,9 @@ where
         }
     };
     let attached = ctx.broker.connect(&client_id, connect.clean, persistent, expiry);
+    let meter = ctx.broker.meter.connection(ctx.auth.thing_of(&caller), now_ms());
+    // CONNECT is metered on its size with the will's topic and payload.
+    meter.message(client_id.len() + connect.will.as_ref().map_or(0, |w| w.topic.len() + w.payload.len()));
     {
         let mut st = attached.session.state.lock();
         st.principal = Some(ctx.principal.clone());
@@ -185,6 +191,7 @@ where
         inflight_max,
         ctx.auth.clone(),
         caller.clone(),
+        meter.clone(),
     )));
 
     let mut conn = Conn {
@@ -196,6 +203,7 @@ where
         session_ident: &session_ident,
         ctl: ctl_tx,
         aliases: std::collections::HashMap::new(),
+        meter: &meter,
     };
     let reason = conn.read_loop(&mut rd, &mut buf, connect.keep_alive, attached.kicked).await;
     let (reason, publish_will) = reason;
@@ -206,6 +214,7 @@ where
     let _ = tokio::time::timeout(WRITER_GRACE, &mut writer.0).await;
 
     ctx.broker.disconnect(&attached.session, attached.connection);
+    ctx.broker.meter.closed(&meter, now_ms());
     if publish_will && let Some(w) = connect.will {
         let msg = Message {
             topic: w.topic,
@@ -258,6 +267,7 @@ struct Conn<'a> {
     session_ident: &'a str,
     ctl: mpsc::Sender<Ctl>,
     aliases: std::collections::HashMap<u16, String>,
+    meter: &'a Arc<ConnMeter>,
 }
 
 /// How a read loop ended: the reason, and whether the will is published.
@@ -356,6 +366,8 @@ impl Conn<'_> {
                 self.publish(topic, payload, qos, retain, pkid, properties, topic_alias).await
             }
             Inbound::PubAck(pkid) => {
+                // A PUBACK from the device is metered as one message.
+                self.meter.add(Metric::Messages, 1);
                 // The writer is woken only when the freed slot lets a queued delivery go (a new
                 // delivery wakes it anyway): one task wake-up less per QoS 1 delivery.
                 if self.ctx.broker.acked(self.session, pkid) {
@@ -447,6 +459,7 @@ impl Conn<'_> {
             rule_hops: 0,
             trace: None,
         };
+        self.meter.message(msg.metered_len());
         msg.begin_trace(&self.ctx.broker.tracer, || Step::Published {
             identity: self.ctx.principal.kind().into(),
             principal: self.ctx.principal.identifier(),
@@ -504,8 +517,13 @@ impl Conn<'_> {
         if ack_first {
             self.send(|b| codec::puback(self.proto, pkid, false, b)).await;
         }
+        let retained_len = retain.then(|| msg.metered_len());
         if let Err(e) = self.ctx.broker.publish(msg).await {
             return self.storage_failed(e).await;
+        }
+        if let Some(len) = retained_len {
+            // A retained publish is metered once more, as RETAINED.
+            self.meter.message(len);
         }
         if qos == 1 && !ack_first {
             self.send(|b| codec::puback(self.proto, pkid, false, b)).await;
@@ -539,6 +557,8 @@ impl Conn<'_> {
             // AWS IoT does not support QoS 2: no SUBACK.
             return None;
         }
+        // SUBSCRIBE is metered on the size of its topic filters.
+        self.meter.message(filters.iter().map(|f| f.filter.len()).sum());
         let mut results = Vec::with_capacity(filters.len());
         let mut granted = Vec::new();
         let too_many = filters.len() > MAX_FILTERS_PER_SUBSCRIBE;
@@ -585,6 +605,7 @@ impl Conn<'_> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn write_loop<W: AsyncWrite + Unpin>(
     mut wr: W,
     mut ctl: mpsc::Receiver<Ctl>,
@@ -593,6 +614,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     inflight_max: usize,
     auth: Arc<dyn Authorizer>,
     caller: Caller,
+    meter: Arc<ConnMeter>,
 ) {
     let mut out = BytesMut::new();
     let mut closing: Option<Option<ServerDisconnect>> = None;
@@ -614,7 +636,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             }
         }
         if closing.is_none() {
-            fill(&session, proto, inflight_max, &*auth, &caller, &mut out);
+            fill(&session, proto, inflight_max, &*auth, &caller, &meter, &mut out);
         }
         if let Some(why) = closing {
             if let Some(w) = why {
@@ -656,6 +678,7 @@ fn fill(
     inflight_max: usize,
     auth: &dyn Authorizer,
     caller: &Caller,
+    meter: &ConnMeter,
     out: &mut BytesMut,
 ) {
     let mut st = session.state.lock();
@@ -675,6 +698,7 @@ fn fill(
             }
             continue;
         }
+        meter.message(d.message.metered_len());
         let packet_id = (d.qos == 1).then(|| st.next_packet_id());
         if let Some(t) = &d.message.trace {
             let client_id = session.client_id.clone();

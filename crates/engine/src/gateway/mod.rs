@@ -62,6 +62,10 @@ pub trait Authorizer: Send + Sync + std::fmt::Debug {
     fn receive(&self, who: &Caller, topic: &str) -> bool;
     /// The caller's connection ended (caches may forget it).
     fn disconnected(&self, _who: &Caller) {}
+    /// The thing the caller's client id names, if one exists (usage is counted per thing).
+    fn thing_of(&self, _who: &Caller) -> Option<String> {
+        None
+    }
     /// The decision for `action` on `name` (a client id, topic or filter) explained, and why no
     /// policy was evaluated if none was. Slow: only for traced messages.
     fn explain(

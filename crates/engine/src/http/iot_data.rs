@@ -13,6 +13,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 use thingbox_api::console::TOKEN_HEADER;
 use thingbox_api::trace::Step;
+use thingbox_model::usage::{MESSAGE_UNIT, Metric, RECORD_UNIT, units};
 
 use super::AppState;
 use super::error::{ApiError, AwsErrorType, aws_message};
@@ -35,6 +36,7 @@ async fn get_shadow(
     Path(thing): Path<String>,
     q: Params,
 ) -> Result<Json<Value>, ApiError> {
+    s.broker.meter.add(Some(&thing), Metric::ShadowOperations, 1);
     Ok(Json(s.shadows.get(&thing, q.str("name").unwrap_or("")).await?))
 }
 
@@ -48,6 +50,7 @@ async fn update_shadow(
     // The console's editor sends its token: its changes are recorded as the console's.
     let from_console = header(&h, TOKEN_HEADER).is_some_and(|t| super::console::same(t, &s.console_token));
     let writer = if from_console { "console" } else { "api" };
+    s.broker.meter.add(Some(&thing), Metric::ShadowOperations, units(body.len(), RECORD_UNIT));
     Ok(Json(s.shadows.update(&thing, q.str("name").unwrap_or(""), &body, writer).await?))
 }
 
@@ -56,6 +59,7 @@ async fn delete_shadow(
     Path(thing): Path<String>,
     q: Params,
 ) -> Result<Json<Value>, ApiError> {
+    s.broker.meter.add(Some(&thing), Metric::ShadowOperations, 1);
     Ok(Json(s.shadows.delete(&thing, q.str("name").unwrap_or("")).await?))
 }
 
@@ -155,6 +159,8 @@ async fn publish(
         protocol: "HTTP".into(),
         peer: None,
     });
+    // AWS meters the request's body and the response's, each in 5 KB units.
+    s.broker.meter.add(None, Metric::Messages, units(msg.payload.len(), MESSAGE_UNIT) + 1);
     s.broker.publish(msg).await?;
     let trace = uuid::Uuid::new_v4().to_string();
     let mut res = Json(json!({"message": "OK", "traceId": trace})).into_response();

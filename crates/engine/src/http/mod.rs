@@ -16,6 +16,7 @@ mod console_provisioning;
 mod console_rules;
 mod console_shadows;
 mod console_trace;
+mod console_usage;
 mod console_viewer;
 pub mod error;
 pub mod extract;
@@ -213,10 +214,15 @@ async fn dispatch(State((state, routers)): State<(AppState, Arc<Routers>)>, req:
         Service::IotData => routers.iot_data.clone(),
         Service::IotJobsData => routers.jobs_data.clone(),
     };
-    match router.oneshot(req).await {
+    let registry_call = service == Service::Iot && crate::usage::is_registry_call(req.uri().path());
+    let res = match router.oneshot(req).await {
         Ok(res) => res,
         Err(never) => match never {},
+    };
+    if registry_call && res.status().is_success() {
+        state.broker.meter.add(None, thingbox_model::usage::Metric::RegistryOperations, 1);
     }
+    res
 }
 
 async fn unknown_operation(req: Request) -> Response {

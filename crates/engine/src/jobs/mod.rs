@@ -131,6 +131,15 @@ impl JobsService {
                     .map(|e| wire::event(e, now)),
             );
         }
+        // A job execution made is a remote action on AWS's bill.
+        for c in &fx.changes {
+            if let thingbox_model::jobs::JobChange::PutExecution(e) = c
+                && e.version == 1
+                && e.status == thingbox_model::jobs::ExecStatus::Queued
+            {
+                self.broker.meter.add(Some(&e.thing), thingbox_model::usage::Metric::JobExecutions, 1);
+            }
+        }
         let pending = self.db.writer().submit(fx.changes.into_iter().map(Write::Job).collect());
         Ok((out, pending, Announce { notes, jobs: fx.jobs }))
     }

@@ -473,4 +473,7 @@ impl Authorizer for PolicyAuthorizer {
     fn explain(&self, who: &Caller, action: Action, name: &str) -> (Explanation, Option<String>) {
         self.explain_caller(who, action, name)
     }
+    fn thing_of(&self, who: &Caller) -> Option<String> {
+        self.registry.read(|r| Ok(r.thing(&who.client_id).ok().map(|t| t.name.clone()))).ok().flatten()
+    }
 }

@@ -18,6 +18,7 @@ use base64::Engine as _;
 use serde_json::json;
 use thingbox_api::rules::{ActionResult, Firing, Outcome, PayloadView};
 use thingbox_api::trace::Step;
+use thingbox_model::usage::{MESSAGE_UNIT, Metric, units};
 use thingbox_sql::{Host, Input, Properties};
 use tokio::sync::{mpsc, watch};
 
@@ -224,12 +225,17 @@ impl RulesService {
         };
         counters.fired(host.now);
         let payload = Payload { bytes: output.to_bytes().into(), json: output.is_json() };
+        let meter = &self.ctx.broker.meter;
+        meter.add(None, Metric::RulesTriggered, units(msg.topic.len() + msg.payload.len(), MESSAGE_UNIT));
+        // Each action carried out is metered on what it sends (an errorAction's on AWS's message).
+        let action_units = units(payload.bytes.len(), MESSAGE_UNIT);
+        meter.add(None, Metric::ActionsExecuted, action_units * compiled.actions.len() as u64);
         if compiled.inline {
-            let tracer = &self.ctx.broker.tracer;
-            republish_inline(compiled, msg, input, host, payload, &eval.condition, out, tracer);
+            let broker = &self.ctx.broker;
+            republish_inline(compiled, msg, input, host, payload, &eval.condition, out, broker);
             return;
         }
-        let traced_output = msg.trace.as_ref().map(|_| view(&payload.bytes));
+        let traced_output = msg.trace.as_ref().map(|_| crate::trace::payload_view(&payload.bytes, 1024));
         let job = Job {
             msg: msg.clone(),
             condition: describe(&eval.condition),
@@ -295,8 +301,9 @@ fn republish_inline(
     payload: Payload,
     condition: &thingbox_sql::Value,
     out: &mut Vec<Message>,
-    tracer: &crate::trace::Tracer,
+    broker: &crate::broker::Broker,
 ) {
+    let (tracer, meter) = (&*broker.tracer, &*broker.meter);
     let counters = &rule.counters;
     // Checked and built here; routed with the rest of the batch's republishes.
     let mut send = |plan: &super::compiled::RepublishPlan, bytes: bytes::Bytes| {
@@ -332,10 +339,12 @@ fn republish_inline(
     {
         counters.error_actions.fetch_add(1, Ordering::Relaxed);
         let message = error_message(&rule.name, msg, &failures).to_string();
+        meter.add(None, Metric::ActionsExecuted, units(message.len(), MESSAGE_UNIT));
         error_result = Some((send(plan, message.into()), 0.0, plan.qos));
     }
     let traced = msg.trace.is_some();
-    if !traced && !counters.wants_firing(host.now, !failures.is_empty()) {
+    let keep = counters.wants_firing(host.now, !failures.is_empty());
+    if !traced && !keep {
         return;
     }
     let result = |index: Option<usize>, (r, millis, qos): Republished| match r {
@@ -375,7 +384,7 @@ fn republish_inline(
             },
         );
     }
-    if counters.wants_firing(host.now, f.actions.iter().any(|a| a.outcome == Outcome::Failed)) {
+    if keep {
         counters.keep_firing(f);
     }
 }
@@ -433,6 +442,7 @@ pub async fn worker(ctx: Arc<ActionCtx>, rule: Arc<CompiledRule>, mut rx: mpsc::
             counters.error_actions.fetch_add(1, Ordering::Relaxed);
             let message = error_message(&rule.name, &job.msg, &failed);
             let payload = Payload { bytes: message.to_string().into(), json: true };
+            ctx.broker.meter.add(None, Metric::ActionsExecuted, units(payload.bytes.len(), MESSAGE_UNIT));
             let r = actions::run(&ctx, ea.kind, ea.served, body, &payload, &job.msg, None).await;
             if r.outcome == Outcome::Failed {
                 tracing::warn!(rule = %rule.name, error = ?r.error, "errorAction failed");

@@ -411,6 +411,8 @@ impl ShadowService {
             if !matches!(op, "update" | "get" | "delete") {
                 continue;
             }
+            let units = thingbox_model::usage::units(msg.payload.len(), thingbox_model::usage::RECORD_UNIT);
+            self.broker.meter.add(Some(thing), thingbox_model::usage::Metric::ShadowOperations, units);
             let busy = {
                 let mut f = self.in_flight.lock();
                 let n = f.entry(writer.clone()).or_insert(0);

@@ -19,6 +19,7 @@ pub mod retained;
 pub mod rules;
 pub mod sessions;
 pub mod shadows;
+pub mod usage;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -114,6 +115,8 @@ pub enum Write {
     Job(thingbox_model::jobs::JobChange),
     /// A provisioning template change.
     Template(thingbox_model::provisioning::TemplateChange),
+    /// Metered usage totals.
+    Usage(Vec<usage::UsageRow>),
     /// Set a key in the settings table.
     Setting {
         /// Key.
@@ -135,6 +138,7 @@ impl Write {
             Write::Table(w) => rules::apply_table(conn, w).await,
             Write::Job(change) => jobs::apply(conn, change).await,
             Write::Template(change) => provisioning::apply(conn, change).await,
+            Write::Usage(rows) => usage::put(conn, rows).await,
             Write::Setting { key, value } => sqlx::query(
                 "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
             )

@@ -14,7 +14,7 @@
 
 pub mod why_not;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -92,14 +92,22 @@ impl Trace {
         self.step_at(crate::broker::now_ms(), step);
     }
 
-    /// Appends a step at `at`.
+    /// Appends a step at `at`. Per-subscriber steps past [`MAX_STEPS`] are counted, not kept; the
+    /// others (rules, services, what it caused) always are.
     pub fn step_at(&self, at: i64, step: Step) {
         let mut steps = self.steps.lock();
-        if steps.len() >= MAX_STEPS {
+        if per_subscriber(&step) && steps.len() >= MAX_STEPS {
             self.omitted.fetch_add(1, Ordering::Relaxed);
             return;
         }
         steps.push(TraceStep { at, step });
+    }
+
+    /// The steps in the order they happened (see [`in_order`]).
+    fn ordered(&self) -> Vec<TraceStep> {
+        let mut steps = self.steps.lock().clone();
+        in_order(&mut steps);
+        steps
     }
 
     /// Records the viewer's number for the message.
@@ -114,17 +122,7 @@ impl Trace {
 
     /// The trace as the console reads it.
     pub fn to_wire(&self) -> wire::Trace {
-        let mut steps = self.steps.lock().clone();
-        // A subscriber's writer may record the send before the router records the queueing
-        // (each takes its own time first): by time, then queueing before sending before the ack.
-        steps.sort_by_key(|s| {
-            let rank = match s.step {
-                Step::Delivered { .. } | Step::Policy { subscriber: Some(_), .. } => 1,
-                Step::Acknowledged { .. } => 2,
-                _ => 0,
-            };
-            (s.at, rank)
-        });
+        let mut steps = self.ordered();
         let omitted = self.omitted.load(Ordering::Relaxed);
         if omitted > 0 {
             let at = steps.last().map_or(self.timestamp, |s| s.at);
@@ -135,7 +133,7 @@ impl Trace {
 
     /// The list entry.
     pub fn summary(&self) -> TraceSummary {
-        self.summary_of(&self.steps.lock())
+        self.summary_of(&self.ordered())
     }
 
     fn summary_of(&self, steps: &[TraceStep]) -> TraceSummary {
@@ -173,7 +171,7 @@ impl Trace {
 
     /// What became of it for `client_id`, if the trace says.
     pub fn for_client(&self, client_id: &str) -> Option<String> {
-        let steps = self.steps.lock();
+        let steps = self.ordered();
         let mut said = None;
         for s in steps.iter() {
             let line = match &s.step {
@@ -201,49 +199,85 @@ impl Trace {
                 _ => None,
             })
         })
+        .or_else(|| {
+            (self.omitted.load(Ordering::Relaxed) > 0)
+                .then(|| "not recorded: the trace kept its first subscribers only".to_owned())
+        })
     }
+}
+
+/// Whether a step is about one subscriber (these are capped per trace).
+fn per_subscriber(step: &Step) -> bool {
+    matches!(
+        step,
+        Step::Subscriber { .. }
+            | Step::Delivered { .. }
+            | Step::Acknowledged { .. }
+            | Step::Policy { subscriber: Some(_), .. }
+    )
+}
+
+/// Sorts steps into the order they happened. Each records its own time, and tasks on other threads
+/// (a subscriber's writer) may append before the step that led to theirs: by time, then queueing
+/// before sending before the acknowledgement, and what the message caused last.
+pub fn in_order(steps: &mut [TraceStep]) {
+    steps.sort_by_key(|s| {
+        let rank = match s.step {
+            Step::Delivered { .. } | Step::Policy { subscriber: Some(_), .. } => 1,
+            Step::Acknowledged { .. } => 2,
+            Step::Caused { .. } => 3,
+            _ => 0,
+        };
+        (s.at, rank)
+    });
+}
+
+/// What became of a message for one subscriber, at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    Queued,
+    Offline,
+    Dropped,
+    Skipped,
+    Denied,
+    Sent,
 }
 
 /// What became of a message, in a few words, and whether something went wrong.
 fn outcome(steps: &[TraceStep]) -> (String, bool) {
     let mut parts: Vec<String> = Vec::new();
     let mut problem = false;
-    let (mut sent, mut queued, mut offline, mut dropped, mut denied) = (0, 0, 0, 0, 0);
+    let mut fates: BTreeMap<&str, Fate> = BTreeMap::new();
     let (mut fired, mut failed) = (0, 0);
-    let mut subscribers = 0;
+    let mut no_subscribers = false;
+    let failures = |a: &[thingbox_api::rules::ActionResult]| {
+        a.iter().filter(|a| a.outcome == thingbox_api::rules::Outcome::Failed).count()
+    };
     for s in steps {
         match &s.step {
-            Step::Refused { reason, .. } => {
-                return (format!("refused: {reason}"), true);
+            Step::Refused { reason, .. } => return (format!("refused: {reason}"), true),
+            Step::Subscriber { client_id, outcome, service: false, .. } => {
+                let fate = match outcome {
+                    Queueing::Queued => Fate::Queued,
+                    Queueing::QueuedOffline => Fate::Offline,
+                    Queueing::DroppedQueueFull | Queueing::DroppedOfflineQos0 => Fate::Dropped,
+                    Queueing::NoLocal => Fate::Skipped,
+                };
+                fates.insert(client_id, fate);
             }
-            Step::Subscriber { outcome, service, .. } => {
-                subscribers += 1;
-                match outcome {
-                    Queueing::Queued if !service => queued += 1,
-                    Queueing::Queued => {}
-                    Queueing::QueuedOffline => offline += 1,
-                    Queueing::DroppedQueueFull | Queueing::DroppedOfflineQos0 => dropped += 1,
-                    Queueing::NoLocal => {}
-                }
+            Step::Delivered { client_id, .. } | Step::Acknowledged { client_id, .. } => {
+                fates.insert(client_id, Fate::Sent);
             }
-            Step::Delivered { .. } => sent += 1,
-            Step::Policy { subscriber: Some(_), explanation, .. } if explanation.decision != "ALLOWED" => {
-                denied += 1;
+            Step::Policy { subscriber: Some(c), explanation, .. } if explanation.decision != "ALLOWED" => {
+                fates.insert(c, Fate::Denied);
             }
+            Step::NoSubscribers => no_subscribers = true,
             Step::Rule { output, actions, error_action, dropped: d, .. } => {
-                if output.is_some() {
-                    fired += 1;
-                }
-                failed +=
-                    actions.iter().filter(|a| a.outcome == thingbox_api::rules::Outcome::Failed).count();
-                if d.is_some() || error_action.is_some() {
-                    problem = true;
-                }
+                fired += usize::from(output.is_some());
+                failed += failures(actions);
+                problem |= d.is_some() || error_action.is_some();
             }
-            Step::RuleActions { actions, .. } => {
-                failed +=
-                    actions.iter().filter(|a| a.outcome == thingbox_api::rules::Outcome::Failed).count();
-            }
+            Step::RuleActions { actions, .. } => failed += failures(actions),
             Step::Shadow { operation, accepted, version, code, .. } => {
                 if *accepted {
                     parts.push(match version {
@@ -270,22 +304,20 @@ fn outcome(steps: &[TraceStep]) -> (String, bool) {
             _ => {}
         }
     }
+    let count = |f: Fate| fates.values().filter(|x| **x == f).count();
     let mut head = Vec::new();
-    if sent > 0 {
-        head.push(format!("sent to {sent}"));
-    } else if queued > 0 {
-        head.push(format!("queued for {queued}"));
-    }
-    if offline > 0 {
-        head.push(format!("queued offline for {offline}"));
-    }
-    if dropped > 0 {
-        problem = true;
-        head.push(format!("dropped for {dropped}"));
-    }
-    if denied > 0 {
-        problem = true;
-        head.push(format!("receive denied for {denied}"));
+    for (fate, words, bad) in [
+        (Fate::Sent, "sent to", false),
+        (Fate::Queued, "queued for", false),
+        (Fate::Offline, "queued offline for", false),
+        (Fate::Dropped, "dropped for", true),
+        (Fate::Denied, "receive denied for", true),
+    ] {
+        let n = count(fate);
+        if n > 0 {
+            problem |= bad;
+            head.push(format!("{words} {n}"));
+        }
     }
     if fired > 0 {
         head.push(format!("{fired} rule{} fired", if fired == 1 { "" } else { "s" }));
@@ -294,7 +326,7 @@ fn outcome(steps: &[TraceStep]) -> (String, bool) {
         problem = true;
         head.push(format!("{failed} action{} failed", if failed == 1 { "" } else { "s" }));
     }
-    if subscribers == 0 && steps.iter().any(|s| matches!(s.step, Step::NoSubscribers)) {
+    if no_subscribers {
         head.push("no subscribers".into());
     }
     head.extend(parts);
@@ -315,6 +347,16 @@ struct Arm {
     /// Messages it matched over its per-second cap, not traced.
     skipped: AtomicU64,
     window: Budget,
+}
+
+/// What the armed sessions say of a message.
+enum Armed {
+    /// One traces it.
+    Traced,
+    /// One matched, over its cap.
+    Skipped,
+    /// None matched.
+    No,
 }
 
 /// Messages one armed session traces per second at most: the armed ring keeps 5,000, so a client
@@ -340,7 +382,10 @@ impl Budget {
         }
         self.0
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
-                if w >> 20 != second {
+                if w >> 20 > second {
+                    // A later second has begun on another thread: this late caller gets nothing.
+                    None
+                } else if w >> 20 < second {
                     Some(second << 20 | 1)
                 } else if w & mask < per_second {
                     Some(w + 1)
@@ -401,16 +446,21 @@ impl Tracer {
 
     /// Whether a message from `client_id` on `topic` is traced: `Some(true)` for an armed session,
     /// `Some(false)` for a sample, `None` when not.
-    fn wants(&self, client_id: Option<&str>, topic: &str, now: i64) -> Option<bool> {
-        if self.armed_count.load(Ordering::Relaxed) > 0 && self.armed_match(client_id, topic, now) {
-            return Some(true);
+    pub fn wants(&self, client_id: Option<&str>, topic: &str, now: i64) -> Option<bool> {
+        if self.armed_count.load(Ordering::Relaxed) > 0 {
+            match self.armed_match(client_id, topic, now) {
+                Armed::Traced => return Some(true),
+                // Over its cap: counted there, and not sampled either.
+                Armed::Skipped => return None,
+                Armed::No => {}
+            }
         }
         self.sample(now).then_some(false)
     }
 
-    fn armed_match(&self, client_id: Option<&str>, topic: &str, now: i64) -> bool {
+    fn armed_match(&self, client_id: Option<&str>, topic: &str, now: i64) -> Armed {
         let armed = self.armed.read();
-        let (mut hit, mut expired) = (false, false);
+        let (mut hit, mut skipped, mut expired) = (false, false, false);
         for a in armed.iter() {
             if a.until <= now {
                 expired = true;
@@ -424,6 +474,7 @@ impl Tracer {
                     hit = true;
                 } else {
                     a.skipped.fetch_add(1, Ordering::Relaxed);
+                    skipped = true;
                 }
             }
         }
@@ -431,7 +482,11 @@ impl Tracer {
         if expired {
             self.prune(now);
         }
-        hit
+        match (hit, skipped) {
+            (true, _) => Armed::Traced,
+            (false, true) => Armed::Skipped,
+            _ => Armed::No,
+        }
     }
 
     /// Forgets the armed sessions that have ended.
@@ -460,7 +515,8 @@ impl Tracer {
         t
     }
 
-    fn open(&self, head: Head<'_>, armed: bool, parent: Option<u64>) -> Arc<Trace> {
+    /// Opens a trace [`Tracer::wants`] asked for (`armed` as it said).
+    pub fn open(&self, head: Head<'_>, armed: bool, parent: Option<u64>) -> Arc<Trace> {
         let t = Arc::new(Trace {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             parent,

@@ -28,6 +28,7 @@ pub fn why_not(
     if let Some(s) = &session {
         receives &= check_subscriptions(s, topic, &mut findings);
         receives &= check_receive(auth, s, client_id, topic, &mut findings);
+        receives &= check_queue(s, &mut findings);
         if s.dropped > 0 {
             let detail = format!(
                 "its session has dropped {} deliveries so far (its queue holds at most {}, now {}; \
@@ -108,6 +109,15 @@ fn check_subscriptions(s: &SessionFacts, topic: &str, out: &mut Vec<Finding>) ->
     let mut any = false;
     for (filter, opts) in &s.subscriptions {
         match thingbox_model::topic::why_no_match(filter, topic) {
+            // Without a connection only QoS 1 is kept for it: a QoS 0 subscription gets nothing.
+            None if !s.connected && opts.qos == 0 => out.push(finding(
+                "subscription",
+                false,
+                format!(
+                    "'{filter}' matches, at QoS 0: while it is offline its session keeps QoS 1 messages only, \
+                     so these are dropped until it reconnects"
+                ),
+            )),
             None => {
                 any = true;
                 out.push(finding("subscription", true, format!("'{filter}' matches (QoS {})", opts.qos)));
@@ -124,6 +134,22 @@ fn check_subscriptions(s: &SessionFacts, topic: &str, out: &mut Vec<Finding>) ->
     any
 }
 
+fn check_queue(s: &SessionFacts, out: &mut Vec<Finding>) -> bool {
+    if s.queued < s.max_queued {
+        return true;
+    }
+    out.push(finding(
+        "queue",
+        false,
+        format!(
+            "its session's queue is full ({} deliveries waiting, the most it holds): a new message is \
+             dropped for it until it catches up",
+            s.queued
+        ),
+    ));
+    false
+}
+
 fn check_receive(
     auth: &PolicyAuthorizer,
     s: &SessionFacts,
@@ -131,15 +157,26 @@ fn check_receive(
     topic: &str,
     out: &mut Vec<Finding>,
 ) -> bool {
-    let Some(principal) = s.principal.clone() else { return true };
+    let Some(principal) = s.principal.clone() else {
+        out.push(finding(
+            "policy",
+            true,
+            "iot:Receive cannot be told yet: the session came back from storage and no connection has \
+             said who it is since; it is checked when the client reconnects"
+                .into(),
+        ));
+        return true;
+    };
     if matches!(principal, Principal::Service(_)) {
         return true;
     }
+    // The live connection's attributes as far as the session knows them (a will is not kept).
+    let connect_attributes = if s.persistent { vec!["PersistentConnect"] } else { Vec::new() };
     let caller = Caller {
         principal,
         client_id: client_id.to_owned(),
         ip: s.peer_ip.unwrap_or(std::net::IpAddr::from([127, 0, 0, 1])),
-        connect_attributes: Vec::new(),
+        connect_attributes,
         cache: Default::default(),
     };
     let (explanation, note) = auth.explain_caller(&caller, Action::Receive, topic);

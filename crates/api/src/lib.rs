@@ -8,6 +8,7 @@ pub mod console;
 pub mod iot;
 pub mod jobs;
 pub mod provisioning;
+pub mod quotas;
 pub mod rules;
 pub mod shadows;
 pub mod trace;

@@ -19,6 +19,7 @@ pub mod http;
 pub mod jobs;
 pub mod policy;
 pub mod provisioning;
+pub mod quotas;
 pub mod registry;
 pub mod rules;
 pub mod shadow;

@@ -14,6 +14,7 @@ pub mod names;
 pub mod paging;
 pub mod policy;
 pub mod provisioning;
+pub mod quotas;
 pub mod registry;
 pub mod rules;
 pub mod shadow;

@@ -48,6 +48,11 @@ pub struct ServeArgs {
     /// Megabytes (topic + payload) the topic viewer's history keeps [default: 256]
     #[arg(long, value_name = "MB")]
     pub history_mb: Option<u64>,
+    /// Strict-AWS mode: refuse what AWS's quotas would (100 publishes and 512 KB a second per
+    /// connection, 1 CONNECT a second per client id, 20 shadow requests a second per thing, thing
+    /// type deletion 5 minutes after deprecation) instead of only reporting it
+    #[arg(long)]
+    pub strict: bool,
     /// Messages the message-flow tracer samples per second (besides every message of an armed
     /// trace session); 0 = only armed sessions [default: 100]
     #[arg(long, value_name = "N")]
@@ -151,6 +156,8 @@ struct FileConfig {
     history_messages: Option<u64>,
     history_mb: Option<u64>,
     trace_per_second: Option<u32>,
+    #[serde(default)]
+    strict: bool,
     account: Option<String>,
     region: Option<String>,
     endpoint_host: Option<String>,
@@ -213,6 +220,7 @@ pub struct Settings {
     pub history_messages: u64,
     pub history_mb: u64,
     pub trace_per_second: u32,
+    pub strict: bool,
     pub account: String,
     pub region: String,
     pub endpoint_host: String,
@@ -386,6 +394,7 @@ impl Settings {
             history_messages: args.history_messages.or(file.history_messages).unwrap_or(100_000),
             history_mb: args.history_mb.or(file.history_mb).unwrap_or(256),
             trace_per_second: args.trace_per_second.or(file.trace_per_second).unwrap_or(100),
+            strict: args.strict || file.strict,
             account: args.account.or(file.account).unwrap_or_else(|| "000000000000".into()),
             region: args.region.or(file.region).unwrap_or_else(|| "us-east-1".into()),
             endpoint_host: args.endpoint_host.or(file.endpoint_host).unwrap_or_else(|| "localhost".into()),
@@ -492,6 +501,7 @@ impl Settings {
             max_bytes: self.history_mb * 1024 * 1024,
         };
         config.broker.trace.per_second = self.trace_per_second;
+        config.broker.strict = self.strict;
         config.console_assets = thingbox_console_assets::ASSETS;
         config.rules.lambdas = self.lambdas.clone();
         config.rules.forward = self.forward.clone();

@@ -9,6 +9,46 @@ use crate::api::{self, load};
 use crate::live::{Live, SAMPLES};
 use crate::widgets::{Copy, date, loaded, s};
 
+/// Strict-AWS mode: the switch, each quota with how often it was exceeded, and the newest notices.
+#[component]
+fn QuotaPanel() -> impl IntoView {
+    let tick = crate::widgets::ticker(std::time::Duration::from_secs(5));
+    let changed = RwSignal::new(0u64);
+    let err = RwSignal::new(None::<api::ApiError>);
+    let state = load(move || {
+        tick.get();
+        changed.get();
+        async move { api::get_as::<thingbox_api::quotas::QuotaState>("/console/api/quotas").await }
+    });
+    let set = move |strict: bool| {
+        api::act(
+            err,
+            async move {
+                api::call("PUT", "/console/api/quotas", Some(serde_json::json!({ "strict": strict }))).await
+            },
+            move |_| changed.update(|n| *n += 1),
+        );
+    };
+    view! {
+        <h2>"AWS quotas"</h2>
+        <crate::widgets::ErrorBox err=err/>
+        {loaded(state, move |q: thingbox_api::quotas::QuotaState| view! {
+            <div class="row">
+                <label class="row"><input type="checkbox" id="strict-mode" prop:checked=q.strict
+                    on:change=move |e| set(event_target_checked(&e))/>
+                    <b>"Strict-AWS mode"</b></label>
+                <span class="muted small">{if q.strict { "exceeded quotas are refused, as AWS refuses them" } else { "exceeded quotas are only reported: this would be throttled on AWS" }}</span>
+            </div>
+            <table id="quotas"><thead><tr><th>"Quota"</th><th>"Limit"</th><th>"Exceeded"</th></tr></thead><tbody>
+                {q.quotas.iter().map(|x| view! { <tr data-quota=x.quota.clone()><td>{x.aws_name.clone()}</td><td>{x.limit.clone()}</td><td>{x.exceeded}</td></tr> }).collect_view()}
+            </tbody></table>
+            <ul id="quota-notices" class="small">
+                {q.notices.iter().take(8).map(|n| view! { <li class=if n.refused { "IMPLICIT_DENY" } else { "warn" }>{n.text.clone()}</li> }).collect_view()}
+            </ul>
+        })}
+    }
+}
+
 /// What the traffic would be billed as on AWS IoT Core, and what it would cost: the last 30 days,
 /// messages per day drawn, the metrics priced, the things that use the most.
 #[component]
@@ -210,6 +250,7 @@ pub fn Overview() -> impl IntoView {
         })}
         <h2>"Traffic"</h2>
         <RateChart/>
+        <QuotaPanel/>
         <UsagePanel/>
         <ExportPanel/>
         <h2>"Connected devices"</h2>

@@ -43,6 +43,8 @@ pub struct BrokerConfig {
     pub max_session_expiry_secs: u64,
     /// What the message-flow tracer samples and keeps.
     pub trace: crate::trace::TraceConfig,
+    /// Strict-AWS mode: exceeded AWS quotas are refused, not only reported.
+    pub strict: bool,
 }
 
 impl Default for BrokerConfig {
@@ -52,6 +54,7 @@ impl Default for BrokerConfig {
             default_session_expiry_secs: 3600,
             max_session_expiry_secs: 7 * 24 * 3600,
             trace: crate::trace::TraceConfig::default(),
+            strict: false,
         }
     }
 }
@@ -95,6 +98,8 @@ pub struct Broker {
     pub tracer: Arc<crate::trace::Tracer>,
     /// The meter (what the traffic would be billed as on AWS).
     pub meter: Arc<crate::usage::Meter>,
+    /// AWS's quotas, enforced in strict mode and reported otherwise.
+    pub quotas: Arc<crate::quotas::Quotas>,
 }
 
 /// The client ids of the engine's own services' sessions start with this.
@@ -223,6 +228,7 @@ impl Broker {
             ingest: RwLock::new(None),
             offline: std::sync::atomic::AtomicUsize::new(0),
             tracer: Arc::new(crate::trace::Tracer::new(config.trace)),
+            quotas: Arc::new(crate::quotas::Quotas::new(config.strict)),
             config,
         }
     }

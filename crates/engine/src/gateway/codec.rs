@@ -373,6 +373,19 @@ pub enum Refusal {
     NotAuthorized,
     /// Server unavailable.
     ServerUnavailable,
+    /// CONNECTs too fast for this client id (strict-AWS mode).
+    ConnectionRateExceeded,
+}
+
+/// How a QoS 1 PUBLISH is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ack {
+    /// Accepted.
+    Success,
+    /// Denied by policy (MQTT 5: 0x87).
+    NotAuthorized,
+    /// Over a quota (MQTT 5: 0x97).
+    QuotaExceeded,
 }
 
 /// Writes CONNACK. `refused` = `None` accepts.
@@ -390,7 +403,9 @@ pub fn connack(
                 None => v4::ConnectReturnCode::Success,
                 Some(Refusal::BadClientId) => v4::ConnectReturnCode::BadClientId,
                 Some(Refusal::NotAuthorized) => v4::ConnectReturnCode::NotAuthorized,
-                Some(Refusal::ServerUnavailable) => v4::ConnectReturnCode::ServiceUnavailable,
+                Some(Refusal::ServerUnavailable | Refusal::ConnectionRateExceeded) => {
+                    v4::ConnectReturnCode::ServiceUnavailable
+                }
             },
         }
         .write(buf)
@@ -422,6 +437,7 @@ pub fn connack(
                     Some(Refusal::BadClientId) => v5::ConnectReturnCode::ClientIdentifierNotValid,
                     Some(Refusal::NotAuthorized) => v5::ConnectReturnCode::NotAuthorized,
                     Some(Refusal::ServerUnavailable) => v5::ConnectReturnCode::ServerUnavailable,
+                    Some(Refusal::ConnectionRateExceeded) => v5::ConnectReturnCode::ConnectionRateExceeded,
                 },
                 properties: Some(props),
             }
@@ -480,12 +496,16 @@ pub fn publish(proto: Proto, d: &Delivery, pkid: u16, dup: bool, buf: &mut Bytes
 }
 
 /// Writes PUBACK (`not_authorized` only changes the v5 reason code).
-pub fn puback(proto: Proto, pkid: u16, not_authorized: bool, buf: &mut BytesMut) {
+pub fn puback(proto: Proto, pkid: u16, ack: Ack, buf: &mut BytesMut) {
     let result = match proto {
         Proto::V4 => v4::PubAck { pkid }.write(buf).is_ok(),
         Proto::V5 => v5::PubAck {
             pkid,
-            reason: if not_authorized { v5::PubAckReason::NotAuthorized } else { v5::PubAckReason::Success },
+            reason: match ack {
+                Ack::Success => v5::PubAckReason::Success,
+                Ack::NotAuthorized => v5::PubAckReason::NotAuthorized,
+                Ack::QuotaExceeded => v5::PubAckReason::QuotaExceeded,
+            },
             properties: None,
         }
         .write(buf)

@@ -10,10 +10,11 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
-use super::codec::{self, ConnectInfo, Inbound, Proto, Refusal, ServerDisconnect, SubResult};
+use super::codec::{self, Ack, ConnectInfo, Inbound, Proto, Refusal, ServerDisconnect, SubResult};
 use super::{Authorizer, Caller};
 use thingbox_api::trace::Step;
 use thingbox_model::policy::Action;
+use thingbox_model::quotas::{Quota, Window};
 use thingbox_model::usage::Metric;
 
 use crate::usage::ConnMeter;
@@ -134,6 +135,14 @@ where
         connect_attributes,
         cache: Default::default(),
     };
+    let quotas = &ctx.broker.quotas;
+    let now = now_ms();
+    if quotas.connect_over(&client_id, now) && quotas.exceeded(Quota::ConnectRate, &client_id, now) {
+        // Strict-AWS mode: AWS takes one CONNECT a second per client id.
+        codec::connack(proto, false, Some(Refusal::ConnectionRateExceeded), None, &mut out);
+        let _ = wr.write_all(&out).await;
+        return;
+    }
     if !ctx.auth.connect(&caller) {
         codec::connack(proto, false, Some(Refusal::NotAuthorized), None, &mut out);
         let _ = wr.write_all(&out).await;
@@ -204,6 +213,9 @@ where
         ctl: ctl_tx,
         aliases: std::collections::HashMap::new(),
         meter: &meter,
+        publishes: Window::default(),
+        throughput: Window::default(),
+        noted: [i64::MIN; 2],
     };
     let reason = conn.read_loop(&mut rd, &mut buf, connect.keep_alive, attached.kicked).await;
     let (reason, publish_will) = reason;
@@ -268,6 +280,11 @@ struct Conn<'a> {
     ctl: mpsc::Sender<Ctl>,
     aliases: std::collections::HashMap<u16, String>,
     meter: &'a Arc<ConnMeter>,
+    /// This second's publishes and bytes (AWS's per-connection quotas).
+    publishes: Window,
+    throughput: Window,
+    /// The second each of those was last reported exceeded.
+    noted: [i64; 2],
 }
 
 /// How a read loop ended: the reason, and whether the will is published.
@@ -492,6 +509,16 @@ impl Conn<'_> {
             self.close(Some(ServerDisconnect::TopicNameInvalid)).await;
             return Some((DisconnectReason::ClientError, true));
         }
+        if let Some(quota) = self.over_quota(msg.metered_len() as u64, msg.timestamp_ms) {
+            // Strict-AWS mode: dropped, as AWS throttles; MQTT 5 hears why.
+            let why = format!("over the quota {}", quota.aws_name());
+            refused(&msg, why, "PUBACK 0x97 Quota exceeded on MQTT 5; nothing on MQTT 3.1.1");
+            if qos == 1 {
+                let ack = if self.proto == Proto::V5 { Ack::QuotaExceeded } else { Ack::Success };
+                self.send(|b| codec::puback(self.proto, pkid, ack, b)).await;
+            }
+            return None;
+        }
         let allowed =
             self.authorize(&msg, Action::Publish) && (!retain || self.authorize(&msg, Action::RetainPublish));
         if !allowed {
@@ -501,7 +528,7 @@ impl Conn<'_> {
                 let answer = if qos == 1 { "PUBACK 0x87 Not authorized" } else { "nothing (QoS 0)" };
                 refused(&msg, "denied by policy".into(), &format!("{answer}; MQTT 5 keeps the connection"));
                 if qos == 1 {
-                    self.send(|b| codec::puback(self.proto, pkid, true, b)).await;
+                    self.send(|b| codec::puback(self.proto, pkid, Ack::NotAuthorized, b)).await;
                 }
                 return None;
             }
@@ -515,7 +542,7 @@ impl Conn<'_> {
         // acknowledged only once it is durable.
         let ack_first = qos == 1 && !retain && !self.ctx.broker.has_offline_sessions();
         if ack_first {
-            self.send(|b| codec::puback(self.proto, pkid, false, b)).await;
+            self.send(|b| codec::puback(self.proto, pkid, Ack::Success, b)).await;
         }
         let retained_len = retain.then(|| msg.metered_len());
         if let Err(e) = self.ctx.broker.publish(msg).await {
@@ -526,7 +553,33 @@ impl Conn<'_> {
             self.meter.message(len);
         }
         if qos == 1 && !ack_first {
-            self.send(|b| codec::puback(self.proto, pkid, false, b)).await;
+            self.send(|b| codec::puback(self.proto, pkid, Ack::Success, b)).await;
+        }
+        None
+    }
+
+    /// Counts a publish of `bytes` against the per-connection quotas: the quota to refuse it by,
+    /// in strict-AWS mode (otherwise an exceeded quota is only reported).
+    fn over_quota(&mut self, bytes: u64, now: i64) -> Option<Quota> {
+        let quotas = &self.ctx.broker.quotas;
+        let second = now.div_euclid(1000);
+        let [noted_rate, noted_bytes] = &mut self.noted;
+        for (quota, window, amount, noted) in [
+            (Quota::PublishRate, &mut self.publishes, 1, noted_rate),
+            (Quota::PublishThroughput, &mut self.throughput, bytes, noted_bytes),
+        ] {
+            if !window.over(now, amount, quota.limit()) {
+                continue;
+            }
+            // A flood past the quota costs one atomic add a message; the notice once a second.
+            let refuse = quotas.hit(quota);
+            if *noted != second {
+                *noted = second;
+                quotas.note(quota, self.client_id, now, refuse);
+            }
+            if refuse {
+                return Some(quota);
+            }
         }
         None
     }

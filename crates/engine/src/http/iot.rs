@@ -7,6 +7,7 @@ use axum::{Json, Router};
 use thingbox_api::iot::*;
 use thingbox_model::Timestamp;
 use thingbox_model::arn::{Arn, ResourceType, Scope};
+use thingbox_model::quotas::Quota;
 use thingbox_model::registry::{
     self, NewResource, Registry, ThingFilter, ThingGroupProps, ThingTypeProps, ThingUpdate,
 };
@@ -251,6 +252,22 @@ async fn deprecate_thing_type(
 }
 
 async fn delete_thing_type(State(s): State<AppState>, Name(name): Name) -> Result<Empty, ApiError> {
+    // AWS deletes a thing type only 5 minutes after its deprecation; Thingbox does not wait unless
+    // strict-AWS mode is on (then it refuses, as AWS does; otherwise it reports it).
+    let wait = Quota::ThingTypeDeletionWait.limit() as i64 * 60_000;
+    let now = crate::broker::now_ms();
+    let deprecated = s.registry.read(|r| Ok(r.thing_type(&name).ok().and_then(|t| t.deprecation_date)))?;
+    if let Some(at) = deprecated
+        && now - at.millis() < wait
+        && s.broker.quotas.exceeded(Quota::ThingTypeDeletionWait, &name, now)
+    {
+        let left = (wait - (now - at.millis()) + 999) / 1000;
+        return Err(crate::Error::InvalidRequest(format!(
+            "Thing type {name} was deprecated less than 5 minutes ago; it can be deleted in {left} s \
+             (AWS waits 5 minutes after deprecation; strict-AWS mode does too)"
+        ))
+        .into());
+    }
     s.registry.change(|r| r.delete_thing_type(&name)).await?;
     Ok(empty())
 }

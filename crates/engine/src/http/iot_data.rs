@@ -31,12 +31,27 @@ pub fn routes() -> Router<AppState> {
         .route("/api/things/shadow/ListNamedShadowsForThing/{thingName}", get(list_named_shadows))
 }
 
+/// Strict-AWS mode's per-thing shadow rate: AWS's ThrottlingException.
+fn throttled(s: &AppState, thing: &str) -> Result<(), ApiError> {
+    if s.shadows.throttled(thing) {
+        let message = "Rate exceeded: more than 20 Device Shadow requests a second for this thing \
+                       (strict-AWS mode enforces AWS's quota)";
+        return Err(crate::Error::from(thingbox_model::shadow::ShadowError {
+            code: 429,
+            message: message.into(),
+        })
+        .into());
+    }
+    Ok(())
+}
+
 async fn get_shadow(
     State(s): State<AppState>,
     Path(thing): Path<String>,
     q: Params,
 ) -> Result<Json<Value>, ApiError> {
     s.broker.meter.add(Some(&thing), Metric::ShadowOperations, 1);
+    throttled(&s, &thing)?;
     Ok(Json(s.shadows.get(&thing, q.str("name").unwrap_or("")).await?))
 }
 
@@ -51,6 +66,7 @@ async fn update_shadow(
     let from_console = header(&h, TOKEN_HEADER).is_some_and(|t| super::console::same(t, &s.console_token));
     let writer = if from_console { "console" } else { "api" };
     s.broker.meter.add(Some(&thing), Metric::ShadowOperations, units(body.len(), RECORD_UNIT));
+    throttled(&s, &thing)?;
     Ok(Json(s.shadows.update(&thing, q.str("name").unwrap_or(""), &body, writer).await?))
 }
 
@@ -60,6 +76,7 @@ async fn delete_shadow(
     q: Params,
 ) -> Result<Json<Value>, ApiError> {
     s.broker.meter.add(Some(&thing), Metric::ShadowOperations, 1);
+    throttled(&s, &thing)?;
     Ok(Json(s.shadows.delete(&thing, q.str("name").unwrap_or("")).await?))
 }
 

@@ -13,6 +13,7 @@ mod console;
 mod console_export;
 mod console_jobs;
 mod console_provisioning;
+mod console_quotas;
 mod console_rules;
 mod console_shadows;
 mod console_trace;
@@ -171,6 +172,14 @@ async fn dispatch(State((state, routers)): State<(AppState, Arc<Routers>)>, req:
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
+        // A body a little over the limit is read before answering (a client still writing it when
+        // the answer and the close come would see a broken pipe, not 413); a huge one is refused
+        // unread, and a slow one is not waited for long.
+        if declared.is_some_and(|n| n <= DRAIN_LIMIT as u64) {
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(5), drain(req.into_body(), DRAIN_LIMIT))
+                    .await;
+        }
         return aws_message(
             AwsErrorType::RequestEntityTooLarge,
             format!(
@@ -223,6 +232,22 @@ async fn dispatch(State((state, routers)): State<(AppState, Arc<Routers>)>, req:
         state.broker.meter.add(None, thingbox_model::usage::Metric::RegistryOperations, 1);
     }
     res
+}
+
+/// Body bytes read and discarded before refusing a request as too large.
+const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Reads and discards a body, at most `limit` bytes of it.
+async fn drain(body: axum::body::Body, limit: usize) {
+    use futures_util::StreamExt as _;
+    let mut stream = body.into_data_stream();
+    let mut read = 0;
+    while let Some(Ok(chunk)) = stream.next().await {
+        read += chunk.len();
+        if read > limit {
+            break;
+        }
+    }
 }
 
 async fn unknown_operation(req: Request) -> Response {

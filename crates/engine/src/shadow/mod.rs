@@ -291,6 +291,14 @@ impl ShadowService {
         d.reply
     }
 
+    /// Whether a request for `thing` is over AWS's per-thing rate and refused (strict-AWS mode;
+    /// lenient, it is only reported).
+    pub fn throttled(&self, thing: &str) -> bool {
+        let q = &self.broker.quotas;
+        let now = now_ms();
+        q.shadow_over(thing, now) && q.exceeded(thingbox_model::quotas::Quota::ShadowRate, thing, now)
+    }
+
     /// UpdateThingShadow (HTTP): replies with the accepted document; publishes delta and documents.
     /// `writer` is what the history records: `api`, or `console` for the console's editor.
     pub async fn update(
@@ -418,7 +426,7 @@ impl ShadowService {
                 let n = f.entry(writer.clone()).or_insert(0);
                 *n += 1;
                 *n > MAX_IN_FLIGHT
-            };
+            } || self.throttled(thing);
             let mut decided = if busy {
                 let e = ShadowError { code: 429, message: "Too Many Requests".into() };
                 let token = shadow::client_token_of(&msg.payload);

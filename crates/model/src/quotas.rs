@@ -1,0 +1,114 @@
+//! The AWS IoT quotas Thingbox relaxes by default and enforces in strict-AWS mode (`--strict`),
+//! by AWS's names, and the per-second window they are counted in. Lenient, an exceeded quota is
+//! only reported ("this would be throttled on AWS"); strict, it is refused as AWS refuses it.
+
+use serde::{Deserialize, Serialize};
+
+/// A quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Quota {
+    /// Inbound publishes per second per connection.
+    PublishRate,
+    /// Inbound bytes per second per connection.
+    PublishThroughput,
+    /// CONNECT requests per second per client id.
+    ConnectRate,
+    /// Device Shadow requests per second per thing.
+    ShadowRate,
+    /// The wait between deprecating a thing type and deleting it.
+    ThingTypeDeletionWait,
+}
+
+impl Quota {
+    /// Every quota.
+    pub const ALL: [Quota; 5] = [
+        Quota::PublishRate,
+        Quota::PublishThroughput,
+        Quota::ConnectRate,
+        Quota::ShadowRate,
+        Quota::ThingTypeDeletionWait,
+    ];
+
+    /// AWS's name for it.
+    pub const fn aws_name(self) -> &'static str {
+        match self {
+            Self::PublishRate => "Publish requests per second per connection",
+            Self::PublishThroughput => "Throughput per second per connection",
+            Self::ConnectRate => "Connect requests per second per client ID",
+            Self::ShadowRate => "Device Shadow requests per second per thing",
+            Self::ThingTypeDeletionWait => "Thing type deletion after deprecation",
+        }
+    }
+
+    /// Its value (per second, or minutes for the deletion wait).
+    pub const fn limit(self) -> u64 {
+        match self {
+            Self::PublishRate => 100,
+            Self::PublishThroughput => 512 * 1024,
+            Self::ConnectRate => 1,
+            Self::ShadowRate => 20,
+            Self::ThingTypeDeletionWait => 5,
+        }
+    }
+
+    /// The limit for a person.
+    pub fn describe(self) -> String {
+        match self {
+            Self::PublishRate => "100 publishes a second".into(),
+            Self::PublishThroughput => "512 KB a second".into(),
+            Self::ConnectRate => "1 CONNECT a second".into(),
+            Self::ShadowRate => "20 requests a second".into(),
+            Self::ThingTypeDeletionWait => "5 minutes after deprecation".into(),
+        }
+    }
+}
+
+/// Counts within one-second windows (a fixed window, as AWS's per-second quotas are described).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    second: i64,
+    used: u64,
+}
+
+impl Window {
+    /// Adds `amount` at `now_ms`; true if the second's total is now over `limit` (the amount is
+    /// then not kept: what was refused does not count).
+    pub fn over(&mut self, now_ms: i64, amount: u64, limit: u64) -> bool {
+        let second = now_ms.div_euclid(1000);
+        if second != self.second {
+            self.second = second;
+            self.used = 0;
+        }
+        if self.used + amount > limit {
+            return true;
+        }
+        self.used += amount;
+        false
+    }
+}
+
+impl Window {
+    /// Whether nothing was counted in the second of `now_ms` (the window may be forgotten).
+    pub fn idle(&self, now_ms: i64) -> bool {
+        self.second != now_ms.div_euclid(1000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_admits_its_limit_each_second() {
+        let mut w = Window::default();
+        let admitted = (0..150).filter(|_| !w.over(5_000, 1, 100)).count();
+        assert_eq!(admitted, 100);
+        assert!(!w.over(6_000, 1, 100), "a new second starts afresh");
+        let mut b = Window::default();
+        assert!(!b.over(0, 400 * 1024, Quota::PublishThroughput.limit()));
+        assert!(b.over(10, 200 * 1024, Quota::PublishThroughput.limit()));
+        assert!(!b.over(20, 100 * 1024, Quota::PublishThroughput.limit()), "the refused bytes did not count");
+        assert_eq!(Quota::ALL.len(), 5);
+    }
+}

@@ -528,6 +528,7 @@ mod tests {
             history_messages: None,
             history_mb: None,
             trace_per_second: None,
+            strict: false,
             account: None,
             region: None,
             endpoint_host: None,

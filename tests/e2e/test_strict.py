@@ -1,6 +1,7 @@
 """Strict-AWS mode through real clients: with `--strict` (or the console's switch) Thingbox refuses
 what AWS's quotas refuse — a burst of publishes on one connection (MQTT 5: PUBACK 0x97 Quota
-exceeded; MQTT 3.1.1: dropped), a second CONNECT within a second for a client id (CONNACK 0x9F),
+exceeded; MQTT 3.1.1: dropped), a second CONNECT within a second for a client id (CONNACK 0x9F), more than 200 topic filters a
+second (SUBACK 0x97),
 a burst of shadow requests for one thing (ThrottlingException), deleting a thing type within 5
 minutes of deprecating it (InvalidRequestException) — and lenient, the default, lets them through
 and reports "this would be throttled on AWS" with the quota's name."""
@@ -14,6 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from conftest import wait_for
 from mqtt_helpers import Client, host_port
@@ -93,6 +95,20 @@ def test_strict_mode_refuses_what_aws_would(fresh_server):
     assert 100 <= len(got) <= 200, len(got)
     for c in (pub, sub, marker):
         c.close()
+
+    # Subscriptions: 200 topic filters a second per account; a SUBSCRIBE over it is refused whole.
+    c, _, connacks = v5_client(s)
+    assert connacks.get(timeout=10) == 0
+    subacks = queue.Queue()
+    c.on_subscribe = lambda cl, u, mid, codes, props: subacks.put([rc.value for rc in codes])
+    filters = [(f"strict/sub/{i}", SubscribeOptions(qos=0)) for i in range(8)]
+    for _ in range(60):  # 480 filters: over 200 a second even if it takes two seconds
+        c.subscribe(filters)
+    results = [subacks.get(timeout=10) for _ in range(60)]
+    assert any(r == [0x97] * 8 for r in results), results
+    assert all(r in ([0] * 8, [0x97] * 8) for r in results)
+    c.disconnect()
+    c.loop_stop()
 
     # A second CONNECT within a second for the same client id: 0x9F Connection rate exceeded.
     cid = f"fast-{uuid.uuid4().hex[:6]}"

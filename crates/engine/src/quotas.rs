@@ -21,11 +21,13 @@ const MAX_KEYS: usize = 100_000;
 #[derive(Debug)]
 pub struct Quotas {
     strict: AtomicBool,
-    exceeded: [AtomicU64; 5],
+    exceeded: [AtomicU64; 7],
     notices: Mutex<VecDeque<Notice>>,
     last_notice: Mutex<HashMap<(Quota, String), i64>>,
     connects: Mutex<HashMap<String, Window>>,
     shadows: Mutex<HashMap<String, Window>>,
+    account_connects: Mutex<Window>,
+    subscriptions: Mutex<Window>,
 }
 
 impl Quotas {
@@ -38,6 +40,8 @@ impl Quotas {
             last_notice: Mutex::new(HashMap::new()),
             connects: Mutex::new(HashMap::new()),
             shadows: Mutex::new(HashMap::new()),
+            account_connects: Mutex::new(Window::default()),
+            subscriptions: Mutex::new(Window::default()),
         }
     }
 
@@ -100,9 +104,19 @@ impl Quotas {
         m.entry(key.to_owned()).or_default().over(now_ms, 1, limit)
     }
 
-    /// A CONNECT by `client_id`: true if it is over the per-client-id rate.
-    pub fn connect_over(&self, client_id: &str, now_ms: i64) -> bool {
-        Self::over(&self.connects, client_id, now_ms, Quota::ConnectRate.limit())
+    /// A CONNECT by `client_id`: the quota it is over, if any (the per-client-id rate, then the
+    /// account's).
+    pub fn connect_over(&self, client_id: &str, now_ms: i64) -> Option<Quota> {
+        if Self::over(&self.connects, client_id, now_ms, Quota::ConnectRate.limit()) {
+            return Some(Quota::ConnectRate);
+        }
+        let limit = Quota::AccountConnectRate.limit();
+        self.account_connects.lock().over(now_ms, 1, limit).then_some(Quota::AccountConnectRate)
+    }
+
+    /// A SUBSCRIBE of `filters` topic filters: true if it is over the account's rate.
+    pub fn subscribe_over(&self, filters: u64, now_ms: i64) -> bool {
+        self.subscriptions.lock().over(now_ms, filters, Quota::SubscriptionRate.limit())
     }
 
     /// A shadow request for `thing`: true if it is over the per-thing rate.

@@ -14,6 +14,10 @@ pub enum Quota {
     PublishThroughput,
     /// CONNECT requests per second per client id.
     ConnectRate,
+    /// CONNECT requests per second per account.
+    AccountConnectRate,
+    /// Subscriptions (topic filters) per second per account.
+    SubscriptionRate,
     /// Device Shadow requests per second per thing.
     ShadowRate,
     /// The wait between deprecating a thing type and deleting it.
@@ -22,10 +26,12 @@ pub enum Quota {
 
 impl Quota {
     /// Every quota.
-    pub const ALL: [Quota; 5] = [
+    pub const ALL: [Quota; 7] = [
         Quota::PublishRate,
         Quota::PublishThroughput,
         Quota::ConnectRate,
+        Quota::AccountConnectRate,
+        Quota::SubscriptionRate,
         Quota::ShadowRate,
         Quota::ThingTypeDeletionWait,
     ];
@@ -36,6 +42,8 @@ impl Quota {
             Self::PublishRate => "Publish requests per second per connection",
             Self::PublishThroughput => "Throughput per second per connection",
             Self::ConnectRate => "Connect requests per second per client ID",
+            Self::AccountConnectRate => "Connect requests per second per account",
+            Self::SubscriptionRate => "Subscriptions per second per account",
             Self::ShadowRate => "Device Shadow requests per second per thing",
             Self::ThingTypeDeletionWait => "Thing type deletion after deprecation",
         }
@@ -47,6 +55,8 @@ impl Quota {
             Self::PublishRate => 100,
             Self::PublishThroughput => 512 * 1024,
             Self::ConnectRate => 1,
+            Self::AccountConnectRate => 500,
+            Self::SubscriptionRate => 200,
             Self::ShadowRate => 20,
             Self::ThingTypeDeletionWait => 5,
         }
@@ -58,6 +68,8 @@ impl Quota {
             Self::PublishRate => "100 publishes a second".into(),
             Self::PublishThroughput => "512 KB a second".into(),
             Self::ConnectRate => "1 CONNECT a second".into(),
+            Self::AccountConnectRate => "500 CONNECTs a second".into(),
+            Self::SubscriptionRate => "200 topic filters a second".into(),
             Self::ShadowRate => "20 requests a second".into(),
             Self::ThingTypeDeletionWait => "5 minutes after deprecation".into(),
         }
@@ -109,6 +121,6 @@ mod tests {
         assert!(!b.over(0, 400 * 1024, Quota::PublishThroughput.limit()));
         assert!(b.over(10, 200 * 1024, Quota::PublishThroughput.limit()));
         assert!(!b.over(20, 100 * 1024, Quota::PublishThroughput.limit()), "the refused bytes did not count");
-        assert_eq!(Quota::ALL.len(), 5);
+        assert_eq!(Quota::ALL.len(), 7);
     }
 }

@@ -49,8 +49,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MB")]
     pub history_mb: Option<u64>,
     /// Strict-AWS mode: refuse what AWS's quotas would (100 publishes and 512 KB a second per
-    /// connection, 1 CONNECT a second per client id, 20 shadow requests a second per thing, thing
-    /// type deletion 5 minutes after deprecation) instead of only reporting it
+    /// connection, 1 CONNECT a second per client id and 500 in all, 200 topic filters subscribed a
+    /// second, 20 shadow requests a second per thing, thing type deletion 5 minutes after
+    /// deprecation) instead of only reporting it
     #[arg(long)]
     pub strict: bool,
     /// Messages the message-flow tracer samples per second (besides every message of an armed

@@ -137,8 +137,10 @@ where
     };
     let quotas = &ctx.broker.quotas;
     let now = now_ms();
-    if quotas.connect_over(&client_id, now) && quotas.exceeded(Quota::ConnectRate, &client_id, now) {
-        // Strict-AWS mode: AWS takes one CONNECT a second per client id.
+    if let Some(quota) = quotas.connect_over(&client_id, now)
+        && quotas.exceeded(quota, &client_id, now)
+    {
+        // Strict-AWS mode: AWS takes one CONNECT a second per client id, 500 per account.
         codec::connack(proto, false, Some(Refusal::ConnectionRateExceeded), None, &mut out);
         let _ = wr.write_all(&out).await;
         return;
@@ -614,11 +616,17 @@ impl Conn<'_> {
         self.meter.message(filters.iter().map(|f| f.filter.len()).sum());
         let mut results = Vec::with_capacity(filters.len());
         let mut granted = Vec::new();
+        let now = now_ms();
+        let quotas = &self.ctx.broker.quotas;
+        // Strict-AWS mode: 200 topic filters a second per account; a SUBSCRIBE over it is refused
+        // whole (SUBACK 0x97 Quota exceeded on MQTT 5, 0x80 on MQTT 3.1.1).
+        let throttled = quotas.subscribe_over(filters.len() as u64, now)
+            && quotas.exceeded(Quota::SubscriptionRate, self.client_id, now);
         let too_many = filters.len() > MAX_FILTERS_PER_SUBSCRIBE;
         for f in &filters {
             let held = self.session.state.lock().subscriptions.len();
             let already = self.session.state.lock().subscriptions.contains_key(&f.filter);
-            let r = if too_many || (held >= MAX_SUBSCRIPTIONS && !already) {
+            let r = if throttled || too_many || (held >= MAX_SUBSCRIPTIONS && !already) {
                 SubResult::Quota
             } else if thingbox_model::topic::check_filter(&f.filter).is_err() {
                 SubResult::InvalidFilter

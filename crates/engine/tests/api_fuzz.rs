@@ -9,29 +9,13 @@
 //! `THINGBOX_FUZZ_CASES` (default 2,000) and `THINGBOX_FUZZ_SEED` (default 1), as in
 //! `mqtt_stream_fuzz.rs`.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use thingbox_engine::{Engine, EngineConfig, Listeners};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.below(xs.len())]
-    }
-}
+mod common;
+use common::Rng;
 
 /// (service, method, path, body) of real calls.
 const CALLS: &[(&str, &str, &str, &str)] = &[
@@ -269,35 +253,15 @@ fn request(rng: &mut Rng, addr: &str) -> (String, Vec<u8>) {
     (format!("{method} {path} [{scope}] {body}"), bytes)
 }
 
-static PANICS: AtomicUsize = AtomicUsize::new(0);
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutated_api_calls_get_aws_shaped_answers() {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        PANICS.fetch_add(1, Ordering::SeqCst);
-        previous(info);
-    }));
-    let cases: usize = std::env::var("THINGBOX_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
-    let seed: u64 = std::env::var("THINGBOX_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
-    let dir = tempfile::tempdir().unwrap();
-    let listeners = Listeners {
-        api: TcpListener::bind("127.0.0.1:0").await.unwrap(),
-        mqtt_tls: None,
-        mqtt: None,
-        https: None,
-    };
-    let mut config = EngineConfig::new(dir.path());
-    config.history.max_messages = 0;
-    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    let handle = Engine::start(config, listeners, async {
-        let _ = rx.await;
-    })
-    .await
-    .unwrap();
+    let panicked = common::panics();
+    let (cases, seed) = common::params(2000);
+    let engine = common::Running::start(false).await;
+    let handle = &engine.handle;
     let addr = handle.endpoints().api.trim_start_matches("http://").to_owned();
 
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = Rng::seeded(seed);
     let mut failures = Vec::new();
     for case in 0..cases {
         let (what, bytes) = request(&mut rng, &addr);
@@ -342,7 +306,6 @@ async fn mutated_api_calls_get_aws_shaped_answers() {
         }
     }
     assert!(failures.is_empty(), "seed {seed}: {} bad answers:\n{}", failures.len(), failures.join("\n"));
-    assert_eq!(PANICS.load(Ordering::SeqCst), 0, "a task panicked (seed {seed})");
-    let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(15), handle.wait()).await.expect("engine stops").unwrap();
+    assert_eq!(common::panics(), panicked, "a task panicked (seed {seed})");
+    engine.stop().await;
 }

@@ -14,24 +14,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-use thingbox_engine::{Engine, EngineConfig, Listeners};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
-/// xorshift64*: small, seeded, reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+mod common;
+use common::Rng;
 
 fn varint(mut n: usize, out: &mut Vec<u8>) {
     loop {
@@ -172,37 +159,16 @@ async fn run(port: u16, data: Vec<u8>) -> bool {
     ended.is_ok()
 }
 
-static PANICS: AtomicUsize = AtomicUsize::new(0);
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutated_streams_never_panic_or_hang_the_gateway() {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        PANICS.fetch_add(1, Ordering::SeqCst);
-        previous(info);
-    }));
-    let cases: usize = std::env::var("THINGBOX_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(3000);
-    let seed: u64 = std::env::var("THINGBOX_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
-
-    let dir = tempfile::tempdir().unwrap();
-    let listeners = Listeners {
-        api: TcpListener::bind("127.0.0.1:0").await.unwrap(),
-        mqtt_tls: None,
-        mqtt: Some(TcpListener::bind("127.0.0.1:0").await.unwrap()),
-        https: None,
-    };
-    let mut config = EngineConfig::new(dir.path());
-    config.history.max_messages = 0;
-    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    let handle = Engine::start(config, listeners, async {
-        let _ = rx.await;
-    })
-    .await
-    .unwrap();
+    let panicked = common::panics();
+    let (cases, seed) = common::params(3000);
+    let engine = common::Running::start(true).await;
+    let handle = &engine.handle;
     let port: u16 = handle.endpoints().mqtt.clone().unwrap().rsplit_once(':').unwrap().1.parse().unwrap();
 
     let hung = Arc::new(AtomicUsize::new(0));
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = Rng::seeded(seed);
     let mut tasks = tokio::task::JoinSet::new();
     for case in 0..cases {
         let v5 = rng.below(2) == 1;
@@ -223,7 +189,7 @@ async fn mutated_streams_never_panic_or_hang_the_gateway() {
     while tasks.join_next().await.is_some() {}
 
     assert_eq!(hung.load(Ordering::SeqCst), 0, "connections the gateway never closed");
-    assert_eq!(PANICS.load(Ordering::SeqCst), 0, "a task panicked (see the output above; seed {seed})");
+    assert_eq!(common::panics(), panicked, "a task panicked (see the output above; seed {seed})");
 
     // A well-behaved client still gets its round trip.
     let (c, mut ev) = AsyncClient::new(MqttOptions::new("after-fuzz", "127.0.0.1", port), 10);
@@ -242,6 +208,5 @@ async fn mutated_streams_never_panic_or_hang_the_gateway() {
     .await
     .expect("round trip after the fuzzing");
     assert_eq!(&got[..], b"still here");
-    let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(15), handle.wait()).await.expect("engine stops").unwrap();
+    engine.stop().await;
 }

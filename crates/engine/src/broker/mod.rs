@@ -292,13 +292,13 @@ impl Broker {
         self.tap.capture(&msg);
         let target = self.ingest.read().clone();
         let traced = msg.trace.as_ref().map(|t| (t.clone(), now_ms()));
-        let queued =
-            target.is_some_and(|s| s.enqueue(Delivery { message: msg, qos: 1, retain: false, dup: false }));
-        if let Some((t, at)) = traced
+        let queued = target
+            .as_ref()
+            .is_some_and(|s| s.enqueue(Delivery { message: msg, qos: 1, retain: false, dup: false }));
+        if let (Some((t, at)), Some(rules)) = (traced, &target)
             && !queued
         {
-            let outcome = Queueing::DroppedQueueFull;
-            let client_id = "$thingbox/rules".to_owned();
+            let (outcome, client_id) = (Queueing::DroppedQueueFull, rules.client_id.clone());
             t.step_at(at, Step::Subscriber { client_id, filters: vec![], qos: 1, outcome, service: true });
         }
         if !queued {

@@ -478,7 +478,9 @@ impl Conn<'_> {
             rule_hops: 0,
             trace: None,
         };
-        self.meter.message(msg.metered_len());
+        // The size AWS meters (and the throughput quota counts) is taken once.
+        let metered = msg.metered_len();
+        self.meter.message(metered);
         msg.begin_trace(&self.ctx.broker.tracer, || Step::Published {
             identity: self.ctx.principal.kind().into(),
             principal: self.ctx.principal.identifier(),
@@ -511,7 +513,7 @@ impl Conn<'_> {
             self.close(Some(ServerDisconnect::TopicNameInvalid)).await;
             return Some((DisconnectReason::ClientError, true));
         }
-        if let Some(quota) = self.over_quota(msg.metered_len() as u64, msg.timestamp_ms) {
+        if let Some(quota) = self.over_quota(metered as u64, msg.timestamp_ms) {
             // Strict-AWS mode: dropped, as AWS throttles; MQTT 5 hears why.
             let why = format!("over the quota {}", quota.aws_name());
             refused(&msg, why, "PUBACK 0x97 Quota exceeded on MQTT 5; nothing on MQTT 3.1.1");
@@ -546,13 +548,12 @@ impl Conn<'_> {
         if ack_first {
             self.send(|b| codec::puback(self.proto, pkid, Ack::Success, b)).await;
         }
-        let retained_len = retain.then(|| msg.metered_len());
         if let Err(e) = self.ctx.broker.publish(msg).await {
             return self.storage_failed(e).await;
         }
-        if let Some(len) = retained_len {
+        if retain {
             // A retained publish is metered once more, as RETAINED.
-            self.meter.message(len);
+            self.meter.message(metered);
         }
         if qos == 1 && !ack_first {
             self.send(|b| codec::puback(self.proto, pkid, Ack::Success, b)).await;

@@ -25,10 +25,14 @@ pub fn routes() -> Router<AppState> {
         .route("/console/api/traces/{id}", get(one))
 }
 
+fn check_filter(name: &str, f: &str) -> Result<(), Error> {
+    thingbox_model::topic::check_filter(f)
+        .map_err(|e| Error::InvalidRequest(format!("{name} '{f}' is not a valid topic filter: {e}")))
+}
+
 fn topic_filter(q: &Params, name: &str) -> Result<Option<String>, Error> {
     let Some(f) = q.str(name).filter(|f| !f.is_empty()) else { return Ok(None) };
-    thingbox_model::topic::check_filter(f)
-        .map_err(|e| Error::InvalidRequest(format!("{name} '{f}' is not a valid topic filter: {e}")))?;
+    check_filter(name, f)?;
     Ok(Some(f.to_owned()))
 }
 
@@ -103,8 +107,7 @@ async fn arm(State(s): State<AppState>, AwsJson(req): AwsJson<ArmRequest>) -> Re
         return Err(Error::InvalidRequest("give clientId, topic (a topic filter), or both".into()).into());
     }
     if let Some(f) = &topic {
-        thingbox_model::topic::check_filter(f)
-            .map_err(|e| Error::InvalidRequest(format!("topic '{f}' is not a valid topic filter: {e}")))?;
+        check_filter("topic", f)?;
     }
     let minutes = req.minutes.unwrap_or(10);
     if !(1..=MAX_ARM_MINUTES).contains(&minutes) {

@@ -6,7 +6,7 @@
 //!
 //! A traced message carries an `Arc<Trace>` (`Message::trace`); whoever handles it appends a
 //! step. An untraced message carries `None`, so tracing costs the hot path one branch per
-//! component. [`Tracer::begin`] decides which messages are traced: every message of an armed trace
+//! component. [`Tracer::wants`] decides which messages are traced: every message of an armed trace
 //! session (a client id or a topic filter, for a while), plus a sample of the rest — at most
 //! `per_second` a second, so a demo's every message is traced and a load test's cost stays flat.
 //! Traces live in two bounded rings (sampled, armed) in memory: a sampled flood never pushes out
@@ -152,16 +152,6 @@ impl Trace {
             outcome,
             problem,
         }
-    }
-
-    /// Whether a step of this trace satisfies `f`.
-    pub fn any_step(&self, f: impl Fn(&Step) -> bool) -> bool {
-        self.steps.lock().iter().any(|s| f(&s.step))
-    }
-
-    /// The topic.
-    pub fn topic(&self) -> &str {
-        &self.topic
     }
 
     /// When the message arrived.
@@ -499,12 +489,6 @@ impl Tracer {
     /// One of this second's samples, if any is left.
     fn sample(&self, now: i64) -> bool {
         self.window.take(now, u64::from(self.config.per_second))
-    }
-
-    /// Starts the trace of a message if it is to be traced.
-    pub fn begin(&self, head: Head<'_>) -> Option<Arc<Trace>> {
-        let armed = self.wants(head.client_id, head.topic, head.now_ms)?;
-        Some(self.open(head, armed, None))
     }
 
     /// The trace of a message published because of a traced one (a republish, a shadow reply): it

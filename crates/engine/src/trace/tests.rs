@@ -5,7 +5,7 @@ fn head(client: &str, topic: &'static str, now: i64) -> (String, &'static str, i
 }
 
 fn begin(t: &Tracer, (client, topic, now): (String, &str, i64)) -> Option<Arc<Trace>> {
-    t.begin(Head {
+    let head = Head {
         topic,
         qos: 1,
         retain: false,
@@ -13,7 +13,8 @@ fn begin(t: &Tracer, (client, topic, now): (String, &str, i64)) -> Option<Arc<Tr
         principal: "cert",
         payload: b"{}",
         now_ms: now,
-    })
+    };
+    t.wants(head.client_id, topic, now).map(|armed| t.open(head, armed, None))
 }
 
 #[test]
@@ -123,7 +124,13 @@ fn a_child_trace_points_back_and_its_parent_points_to_it() {
         },
     );
     assert_eq!(child.summary().parent, Some(parent.id));
-    assert!(parent.any_step(|s| matches!(s, Step::Caused { trace, .. } if *trace == child.id)));
+    assert!(
+        parent
+            .to_wire()
+            .steps
+            .iter()
+            .any(|s| matches!(s.step, Step::Caused { trace, .. } if trace == child.id))
+    );
 }
 
 #[test]

@@ -67,8 +67,12 @@ impl Running {
             true => Some(TcpListener::bind("127.0.0.1:0").await.unwrap()),
             false => None,
         };
-        let listeners =
-            Listeners { api: TcpListener::bind("127.0.0.1:0").await.unwrap(), mqtt_tls: None, mqtt, https: None };
+        let listeners = Listeners {
+            api: TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            mqtt_tls: None,
+            mqtt,
+            https: None,
+        };
         let mut config = EngineConfig::new(dir.path());
         config.history.max_messages = 0;
         let (stop, rx) = tokio::sync::oneshot::channel::<()>();
@@ -83,6 +87,9 @@ impl Running {
     /// Stops the engine and waits for it (15 s at most).
     pub async fn stop(self) {
         let _ = self.stop.send(());
-        tokio::time::timeout(Duration::from_secs(15), self.handle.wait()).await.expect("engine stops").unwrap();
+        tokio::time::timeout(Duration::from_secs(15), self.handle.wait())
+            .await
+            .expect("engine stops")
+            .unwrap();
     }
 }

@@ -232,6 +232,16 @@ fn parents_first(items: Vec<Item>) -> Vec<Item> {
     out
 }
 
+/// The API body of properties named by `(CloudFormation, API)` pairs, plus the tags.
+fn members(p: &Map<String, Value>, names: &[(&str, &str)]) -> Map<String, Value> {
+    let mut body = Map::new();
+    for (cfn, api) in names {
+        insert(&mut body, api, p.get(*cfn).map(|v| camel_keys(v, &[])));
+    }
+    insert(&mut body, "tags", tags(p));
+    body
+}
+
 fn call(kind: &str, id: &str, name: &str, p: &Map<String, Value>) -> Result<Vec<Call>, ImportError> {
     let mk = |method, path: String, body: Value| Call {
         resource: id.to_owned(),
@@ -296,36 +306,34 @@ fn call(kind: &str, id: &str, name: &str, p: &Map<String, Value>) -> Result<Vec<
             vec![c]
         }
         "AWS::IoT::JobTemplate" => {
-            let mut body = Map::new();
-            for (cfn, api) in [
-                ("Description", "description"),
-                ("Document", "document"),
-                ("DocumentSource", "documentSource"),
-                ("PresignedUrlConfig", "presignedUrlConfig"),
-                ("JobExecutionsRolloutConfig", "jobExecutionsRolloutConfig"),
-                ("AbortConfig", "abortConfig"),
-                ("TimeoutConfig", "timeoutConfig"),
-                ("JobExecutionsRetryConfig", "jobExecutionsRetryConfig"),
-            ] {
-                insert(&mut body, api, p.get(cfn).map(|v| camel_keys(v, &[])));
-            }
-            insert(&mut body, "tags", tags(p));
+            let body = members(
+                p,
+                &[
+                    ("Description", "description"),
+                    ("Document", "document"),
+                    ("DocumentSource", "documentSource"),
+                    ("PresignedUrlConfig", "presignedUrlConfig"),
+                    ("JobExecutionsRolloutConfig", "jobExecutionsRolloutConfig"),
+                    ("AbortConfig", "abortConfig"),
+                    ("TimeoutConfig", "timeoutConfig"),
+                    ("JobExecutionsRetryConfig", "jobExecutionsRetryConfig"),
+                ],
+            );
             vec![mk("PUT", format!("/job-templates/{n}"), Value::Object(body))]
         }
         _ => {
-            let mut body = Map::new();
+            let mut body = members(
+                p,
+                &[
+                    ("Description", "description"),
+                    ("TemplateBody", "templateBody"),
+                    ("Enabled", "enabled"),
+                    ("ProvisioningRoleArn", "provisioningRoleArn"),
+                    ("TemplateType", "type"),
+                    ("PreProvisioningHook", "preProvisioningHook"),
+                ],
+            );
             body.insert("templateName".into(), json!(name));
-            for (cfn, api) in [
-                ("Description", "description"),
-                ("TemplateBody", "templateBody"),
-                ("Enabled", "enabled"),
-                ("ProvisioningRoleArn", "provisioningRoleArn"),
-                ("TemplateType", "type"),
-                ("PreProvisioningHook", "preProvisioningHook"),
-            ] {
-                insert(&mut body, api, p.get(cfn).map(|v| camel_keys(v, &[])));
-            }
-            insert(&mut body, "tags", tags(p));
             vec![mk("POST", "/provisioning-templates".into(), Value::Object(body))]
         }
     })

@@ -35,6 +35,10 @@ const ACTION_BLOCKS: &[(&str, &str)] = &[
     ("timestream", "timestream"),
 ];
 
+/// Action members the provider's blocks lack: (action, member, what it is).
+const MISSING_MEMBERS: &[(&str, &str, &str)] =
+    &[("republish", "headers", "MQTT 5 headers"), ("http", "auth", "SigV4 auth")];
+
 /// Members that become repeated blocks of another name.
 const LIST_BLOCKS: &[(&str, &str)] = &[("headers", "http_header"), ("dimensions", "dimension")];
 
@@ -241,23 +245,16 @@ fn action_block(o: &mut Out<'_>, indent: usize, act: &Value, rule: &str, report:
         return false;
     };
     let mut body = body.clone();
-    if kind == "republish"
-        && let Some(m) = body.as_object_mut()
-        && m.remove("headers").is_some()
-    {
-        report.not_exported(
-            format!("rule {rule} (republish)"),
-            "the AWS provider's republish block has no MQTT 5 headers: add them on AWS by hand",
-        );
-    }
-    if kind == "http"
-        && let Some(m) = body.as_object_mut()
-        && m.remove("auth").is_some()
-    {
-        report.not_exported(
-            format!("rule {rule} (http)"),
-            "the AWS provider's http block has no SigV4 auth: add it on AWS by hand",
-        );
+    for (action, member, what) in MISSING_MEMBERS {
+        if kind == action
+            && let Some(m) = body.as_object_mut()
+            && m.remove(*member).is_some()
+        {
+            report.not_exported(
+                format!("rule {rule} ({kind})"),
+                format!("the AWS provider's {kind} block has no {what}: add it on AWS by hand"),
+            );
+        }
     }
     o.line(indent, &format!("{block} {{"));
     o.body(indent + 2, &body);

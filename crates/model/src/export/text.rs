@@ -3,7 +3,7 @@
 //! `aws_caller_identity`/`aws_region` data sources in Terraform), and what the target language would
 //! read as its own interpolation — IoT policy variables like `${iot:ClientId}` — is escaped.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// A piece of a rewritten string.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,36 +153,29 @@ pub fn hcl_value(v: &Value, account: &str, region: &str, indent: usize) -> Strin
 }
 
 /// `someName` → `SomeName`, recursively over object keys — AWS's API members to CloudFormation's
-/// property names — except inside `keep`'s members, whose keys are the user's (Kafka client
-/// properties).
+/// property names — except inside `keep`'s members (named as the API names them), whose keys are
+/// the user's (Kafka client properties).
 pub fn pascal_keys(v: &Value, keep: &[&str]) -> Value {
-    match v {
-        Value::Array(items) => Value::Array(items.iter().map(|i| pascal_keys(i, keep)).collect()),
-        Value::Object(m) => {
-            let mut out = Map::new();
-            for (k, v) in m {
-                let value = if keep.contains(&k.as_str()) { v.clone() } else { pascal_keys(v, keep) };
-                out.insert(pascal(k), value);
-            }
-            Value::Object(out)
-        }
-        other => other.clone(),
-    }
+    rekey(v, keep, pascal)
 }
 
 /// `SomeName` → `someName`, recursively: [`pascal_keys`] undone.
 pub fn camel_keys(v: &Value, keep: &[&str]) -> Value {
+    rekey(v, keep, camel)
+}
+
+fn rekey(v: &Value, keep: &[&str], to: fn(&str) -> String) -> Value {
     match v {
-        Value::Array(items) => Value::Array(items.iter().map(|i| camel_keys(i, keep)).collect()),
-        Value::Object(m) => {
-            let mut out = Map::new();
-            for (k, v) in m {
-                let key = camel(k);
-                let value = if keep.contains(&key.as_str()) { v.clone() } else { camel_keys(v, keep) };
-                out.insert(key, value);
-            }
-            Value::Object(out)
-        }
+        Value::Array(items) => Value::Array(items.iter().map(|i| rekey(i, keep, to)).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| {
+                    let value =
+                        if keep.contains(&camel(k).as_str()) { v.clone() } else { rekey(v, keep, to) };
+                    (to(k), value)
+                })
+                .collect(),
+        ),
         other => other.clone(),
     }
 }

@@ -3,7 +3,8 @@ what AWS's quotas refuse — a burst of publishes on one connection (MQTT 5: PUB
 exceeded; MQTT 3.1.1: dropped), a second CONNECT within a second for a client id (CONNACK 0x9F), more than 200 topic filters a
 second (SUBACK 0x97),
 a burst of shadow requests for one thing (ThrottlingException), deleting a thing type within 5
-minutes of deprecating it (InvalidRequestException) — and lenient, the default, lets them through
+minutes of deprecating it (InvalidRequestException), a job rolling out faster than AWS's 1,000
+executions a minute (paced) — and lenient, the default, lets them through
 and reports "this would be throttled on AWS" with the quota's name."""
 
 import queue
@@ -174,3 +175,47 @@ def test_lenient_mode_lets_it_through_and_says_what_aws_would_do(fresh_server):
     iot.delete_thing_type(thingTypeName="again")
     status, headers, body = call(s, "/console/api/quotas", "PUT", {"strict": "yes"})
     assert status == 400 and headers["x-amzn-ErrorType"].startswith("InvalidRequestException")
+
+
+def queued(iot, job):
+    return iot.describe_job(jobId=job)["job"]["jobProcessDetails"]["numberOfQueuedThings"]
+
+
+def test_job_rollouts_go_at_aws_pace(fresh_server):
+    """AWS rolls a job out at 1,000 executions a minute: lenient, a 1,001-thing job is queued at
+    once and reported; strict, it is paced at that rate (the console shows the rate) until strict
+    mode is switched off."""
+    s = fresh_server().start()
+    iot = s.client()
+    iot.create_thing_group(thingGroupName="fleet")
+
+    def enrol(i):
+        iot.create_thing(thingName=f"dev-{i}")
+        iot.add_thing_to_thing_group(thingGroupName="fleet", thingName=f"dev-{i}")
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(enrol, range(1001)))
+    group = iot.describe_thing_group(thingGroupName="fleet")["thingGroupArn"]
+
+    iot.create_job(jobId="wide", targets=[group], document='{"op":"reboot"}')
+    assert queued(iot, "wide") == 1001, "lenient: every execution at once"
+    notices = [n for n in quotas(s)["notices"] if n["quota"] == "jobRolloutRate"]
+    assert [n["text"] for n in notices] == [
+        "this would be throttled on AWS: Job executions rolled out per minute (1,000 executions a minute per job) — wide"]
+
+    assert call(s, "/console/api/quotas", "PUT", {"strict": True})[2]["strict"]
+    iot.create_job(jobId="paced", targets=[group], document='{"op":"reboot"}')
+    first = queued(iot, "paced")
+    assert 1 <= first < 100, f"strict: paced from the first execution, {first} queued at once"
+    status, _, detail = call(s, "/console/api/jobs/paced")
+    job = detail["job"]
+    assert status == 200 and job["ratePerMinute"] == 1000.0 and job["waiting"] > 900, job
+    wait_for(lambda: queued(iot, "paced") >= first + 10, what="the paced rollout to go on")
+    q = quotas(s)
+    paced = [n for n in q["notices"] if n["quota"] == "jobRolloutRate" and n["refused"]]
+    assert paced and paced[0]["text"].startswith("paced as on AWS: Job executions rolled out per minute")
+    assert paced[0]["key"] == "paced"
+    assert {x["quota"]: x["exceeded"] for x in q["quotas"]}["jobRolloutRate"] >= 2
+
+    assert not call(s, "/console/api/quotas", "PUT", {"strict": False})[2]["strict"]
+    wait_for(lambda: queued(iot, "paced") == 1001, what="the rest of the rollout once strict mode is off")

@@ -1,5 +1,6 @@
 //! Strict-AWS mode: the quotas of `thingbox_model::quotas`, counted where they apply (the gateway
-//! for publishes and CONNECTs, the shadow service, DeleteThingType) and, when exceeded, refused
+//! for publishes and CONNECTs, the shadow service, DeleteThingType, the jobs service's rollouts)
+//! and, when exceeded, refused (a rollout: paced)
 //! (`--strict`, or the console's switch) or only reported — "this would be throttled on AWS" —
 //! so a prototype meets its limits before production does.
 
@@ -21,13 +22,14 @@ const MAX_KEYS: usize = 100_000;
 #[derive(Debug)]
 pub struct Quotas {
     strict: AtomicBool,
-    exceeded: [AtomicU64; 7],
+    exceeded: [AtomicU64; Quota::ALL.len()],
     notices: Mutex<VecDeque<Notice>>,
     last_notice: Mutex<HashMap<(Quota, String), i64>>,
     connects: Mutex<HashMap<String, Window>>,
     shadows: Mutex<HashMap<String, Window>>,
     account_connects: Mutex<Window>,
     subscriptions: Mutex<Window>,
+    rollouts: Mutex<HashMap<String, Window>>,
 }
 
 impl Quotas {
@@ -42,6 +44,7 @@ impl Quotas {
             shadows: Mutex::new(HashMap::new()),
             account_connects: Mutex::new(Window::default()),
             subscriptions: Mutex::new(Window::default()),
+            rollouts: Mutex::new(HashMap::new()),
         }
     }
 
@@ -68,8 +71,9 @@ impl Quotas {
         self.strict()
     }
 
-    /// Reports that `key` exceeded `quota` (at most one notice per quota and key in ten seconds).
-    pub fn note(&self, quota: Quota, key: &str, now_ms: i64, refused: bool) {
+    /// Reports that `key` exceeded `quota` (at most one notice per quota and key in ten seconds);
+    /// true if a notice was made.
+    pub fn note(&self, quota: Quota, key: &str, now_ms: i64, refused: bool) -> bool {
         let due = {
             let mut last = self.last_notice.lock();
             if last.len() > MAX_KEYS {
@@ -83,7 +87,7 @@ impl Quotas {
             due
         };
         if due {
-            let what = if refused { "refused as on AWS" } else { "this would be throttled on AWS" };
+            let what = if refused { quota.strict_verb() } else { "this would be throttled on AWS" };
             let text = format!("{what}: {} ({}) — {key}", quota.aws_name(), quota.describe());
             if !refused {
                 tracing::info!(quota = quota.aws_name(), key, "this would be throttled on AWS");
@@ -93,6 +97,15 @@ impl Quotas {
                 n.pop_back();
             }
             n.push_front(Notice { at: now_ms, quota: quota_id(quota), key: key.to_owned(), refused, text });
+        }
+        due
+    }
+
+    /// Strict mode paced `key` (a job's rollout) below what it asked for: reported, and counted
+    /// once per notice (a paced rollout is not a stream of refusals).
+    pub fn paced(&self, quota: Quota, key: &str, now_ms: i64) {
+        if self.note(quota, key, now_ms, true) {
+            self.exceeded[quota as usize].fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -122,6 +135,20 @@ impl Quotas {
     /// A shadow request for `thing`: true if it is over the per-thing rate.
     pub fn shadow_over(&self, thing: &str, now_ms: i64) -> bool {
         Self::over(&self.shadows, thing, now_ms, Quota::ShadowRate.limit())
+    }
+
+    /// `executions` rolled out for job `key` now: true if its minute is over AWS's rollout rate.
+    pub fn rollout_over(&self, key: &str, executions: u64, now_ms: i64) -> bool {
+        let mut m = self.rollouts.lock();
+        if m.len() > MAX_KEYS {
+            m.clear();
+        }
+        m.entry(key.to_owned()).or_default().over_span(
+            now_ms,
+            60_000,
+            executions,
+            Quota::JobRolloutRate.limit(),
+        )
     }
 
     /// The console's view.

@@ -22,11 +22,13 @@ pub enum Quota {
     ShadowRate,
     /// The wait between deprecating a thing type and deleting it.
     ThingTypeDeletionWait,
+    /// Job executions rolled out (created and notified) per minute per job.
+    JobRolloutRate,
 }
 
 impl Quota {
     /// Every quota.
-    pub const ALL: [Quota; 7] = [
+    pub const ALL: [Quota; 8] = [
         Quota::PublishRate,
         Quota::PublishThroughput,
         Quota::ConnectRate,
@@ -34,6 +36,7 @@ impl Quota {
         Quota::SubscriptionRate,
         Quota::ShadowRate,
         Quota::ThingTypeDeletionWait,
+        Quota::JobRolloutRate,
     ];
 
     /// AWS's name for it.
@@ -46,10 +49,11 @@ impl Quota {
             Self::SubscriptionRate => "Subscriptions per second per account",
             Self::ShadowRate => "Device Shadow requests per second per thing",
             Self::ThingTypeDeletionWait => "Thing type deletion after deprecation",
+            Self::JobRolloutRate => "Job executions rolled out per minute",
         }
     }
 
-    /// Its value (per second, or minutes for the deletion wait).
+    /// Its value (per second; minutes for the deletion wait; per minute for the job rollout).
     pub const fn limit(self) -> u64 {
         match self {
             Self::PublishRate => 100,
@@ -59,6 +63,7 @@ impl Quota {
             Self::SubscriptionRate => 200,
             Self::ShadowRate => 20,
             Self::ThingTypeDeletionWait => 5,
+            Self::JobRolloutRate => 1000,
         }
     }
 
@@ -72,14 +77,24 @@ impl Quota {
             Self::SubscriptionRate => "200 topic filters a second".into(),
             Self::ShadowRate => "20 requests a second".into(),
             Self::ThingTypeDeletionWait => "5 minutes after deprecation".into(),
+            Self::JobRolloutRate => "1,000 executions a minute per job".into(),
+        }
+    }
+
+    /// What strict mode does to what exceeds it: refuse it, or (the job rollout) pace it.
+    pub const fn strict_verb(self) -> &'static str {
+        match self {
+            Self::JobRolloutRate => "paced as on AWS",
+            _ => "refused as on AWS",
         }
     }
 }
 
-/// Counts within one-second windows (a fixed window, as AWS's per-second quotas are described).
+/// Counts within fixed windows — one second, as AWS's per-second quotas are described, unless
+/// [`over_span`](Self::over_span) names another span.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Window {
-    second: i64,
+    slot: i64,
     used: u64,
 }
 
@@ -87,9 +102,14 @@ impl Window {
     /// Adds `amount` at `now_ms`; true if the second's total is now over `limit` (the amount is
     /// then not kept: what was refused does not count).
     pub fn over(&mut self, now_ms: i64, amount: u64, limit: u64) -> bool {
-        let second = now_ms.div_euclid(1000);
-        if second != self.second {
-            self.second = second;
+        self.over_span(now_ms, 1000, amount, limit)
+    }
+
+    /// Like [`over`](Self::over) in windows of `span_ms`.
+    pub fn over_span(&mut self, now_ms: i64, span_ms: i64, amount: u64, limit: u64) -> bool {
+        let slot = now_ms.div_euclid(span_ms.max(1));
+        if slot != self.slot {
+            self.slot = slot;
             self.used = 0;
         }
         if self.used + amount > limit {
@@ -98,12 +118,10 @@ impl Window {
         self.used += amount;
         false
     }
-}
 
-impl Window {
     /// Whether nothing was counted in the second of `now_ms` (the window may be forgotten).
     pub fn idle(&self, now_ms: i64) -> bool {
-        self.second != now_ms.div_euclid(1000)
+        self.slot != now_ms.div_euclid(1000)
     }
 }
 
@@ -121,6 +139,10 @@ mod tests {
         assert!(!b.over(0, 400 * 1024, Quota::PublishThroughput.limit()));
         assert!(b.over(10, 200 * 1024, Quota::PublishThroughput.limit()));
         assert!(!b.over(20, 100 * 1024, Quota::PublishThroughput.limit()), "the refused bytes did not count");
-        assert_eq!(Quota::ALL.len(), 7);
+        assert_eq!(Quota::ALL.len(), 8);
+        let mut m = Window::default();
+        assert!(!m.over_span(0, 60_000, 1000, Quota::JobRolloutRate.limit()));
+        assert!(m.over_span(59_999, 60_000, 1, Quota::JobRolloutRate.limit()));
+        assert!(!m.over_span(60_000, 60_000, 1, Quota::JobRolloutRate.limit()), "a new minute");
     }
 }

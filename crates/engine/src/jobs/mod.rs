@@ -14,7 +14,7 @@ pub mod files;
 pub mod mqtt;
 pub mod wire;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +25,7 @@ use thingbox_model::Timestamp;
 use thingbox_model::arn::{Arn, ResourceType};
 use thingbox_model::event_config::EventType;
 use thingbox_model::jobs::{Effects, Jobs, JobsError};
+use thingbox_model::quotas::Quota;
 use tokio::sync::watch;
 
 use crate::Error;
@@ -119,6 +120,8 @@ impl JobsService {
         f: impl FnOnce(&mut Jobs) -> Result<(R, Effects), JobsError>,
     ) -> Result<(R, crate::storage::Pending, Announce), JobsError> {
         let mut state = self.state.write();
+        let strict = self.broker.quotas.strict();
+        state.rollout_ceiling = strict.then_some(Quota::JobRolloutRate.limit() as f64);
         let (out, fx) = f(&mut state)?;
         let mut notes = state.notifications(&fx, now, &self.presigner(now));
         if !fx.events.is_empty() {
@@ -131,17 +134,44 @@ impl JobsService {
                     .map(|e| wire::event(e, now)),
             );
         }
-        // A job execution made is a remote action on AWS's bill.
+        // A job execution made is a remote action on AWS's bill, and a step of its job's rollout.
+        let mut rolled_out: BTreeMap<&str, u64> = BTreeMap::new();
         for c in &fx.changes {
             if let thingbox_model::jobs::JobChange::PutExecution(e) = c
                 && e.version == 1
                 && e.status == thingbox_model::jobs::ExecStatus::Queued
             {
                 self.broker.meter.add(Some(&e.thing), thingbox_model::usage::Metric::JobExecutions, 1);
+                *rolled_out.entry(&e.job_id).or_default() += 1;
             }
         }
+        self.check_rollouts(&state, &fx.jobs, rolled_out, strict, now);
         let pending = self.db.writer().submit(fx.changes.into_iter().map(Write::Job).collect());
         Ok((out, pending, Announce { notes, jobs: fx.jobs }))
+    }
+
+    /// AWS's rollout rate: strict, the model paced the jobs (reported when it slowed one down);
+    /// lenient, a job that rolled out more in a minute is reported as AWS would have paced it.
+    fn check_rollouts(
+        &self,
+        state: &Jobs,
+        jobs: &BTreeSet<String>,
+        rolled_out: BTreeMap<&str, u64>,
+        strict: bool,
+        now: Timestamp,
+    ) {
+        let quotas = &self.broker.quotas;
+        if strict {
+            for job in jobs.iter().filter(|j| state.rollout_capped(j)) {
+                quotas.paced(Quota::JobRolloutRate, job, now.millis());
+            }
+        } else {
+            for (job, n) in rolled_out {
+                if quotas.rollout_over(job, n, now.millis()) {
+                    quotas.exceeded(Quota::JobRolloutRate, job, now.millis());
+                }
+            }
+        }
     }
 
     /// Runs a mutating operation: decides under the lock, queues its changes, waits until they are

@@ -369,6 +369,9 @@ pub struct Jobs {
     templates: BTreeMap<String, JobTemplate>,
     /// How long a job "minute" is for timeouts, in milliseconds.
     pub minute_ms: i64,
+    /// The most executions a rollout creates per minute whatever its configuration (strict-AWS
+    /// mode: AWS's own pace, [`crate::quotas::Quota::JobRolloutRate`]); `None`: as configured.
+    pub rollout_ceiling: Option<f64>,
 }
 
 impl Default for Jobs {
@@ -379,6 +382,7 @@ impl Default for Jobs {
             counts: HashMap::new(),
             templates: BTreeMap::new(),
             minute_ms: 60_000,
+            rollout_ceiling: None,
         }
     }
 }

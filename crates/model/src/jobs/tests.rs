@@ -264,6 +264,37 @@ fn rollout_paces_creation() {
 }
 
 #[test]
+fn a_rollout_ceiling_paces_every_job() {
+    let mut jobs = Jobs { rollout_ceiling: Some(60.0), ..Jobs::default() };
+    create(&mut jobs, "free", json!({}), &["a", "b", "c"], 100);
+    create(
+        &mut jobs,
+        "fast",
+        json!({"jobExecutionsRolloutConfig": {"maximumPerMinute": 600}}),
+        &["a", "b", "c"],
+        100,
+    );
+    create(
+        &mut jobs,
+        "slow",
+        json!({"jobExecutionsRolloutConfig": {"maximumPerMinute": 30}}),
+        &["a", "b", "c"],
+        100,
+    );
+    assert_eq!(jobs.rollout_rate("free"), Some(60.0), "an unpaced job takes the ceiling");
+    assert_eq!(jobs.rollout_rate("fast"), Some(60.0), "a faster one is slowed to it");
+    assert_eq!(jobs.rollout_rate("slow"), Some(30.0), "a slower one keeps its own pace");
+    assert!(jobs.rollout_capped("free") && jobs.rollout_capped("fast") && !jobs.rollout_capped("slow"));
+    assert_eq!(jobs.counts("free").total(), 1, "the first at once, the rest paced");
+    jobs.tick(t(101));
+    assert_eq!(jobs.counts("free").total(), 2);
+    jobs.rollout_ceiling = None;
+    jobs.tick(t(101));
+    assert_eq!(jobs.counts("free").total(), 3, "lifted, the rest go at once");
+    assert!(!jobs.rollout_capped("free"));
+}
+
+#[test]
 fn exponential_rate_grows() {
     let mut jobs = Jobs::default();
     let names: Vec<String> = (0..20).map(|i| format!("t{i}")).collect();

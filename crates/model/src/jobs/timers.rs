@@ -5,7 +5,8 @@
 //! bucket paces creation at the current rate (`maximumPerMinute`, or the exponential rate —
 //! `baseRatePerMinute` multiplied by `incrementFactor` each time `rateIncreaseCriteria` is met,
 //! never above `maximumPerMinute`): the first execution at once, the next as credit accrues, with
-//! at most one second's worth banked.
+//! at most one second's worth banked. A [`Jobs::rollout_ceiling`] (strict-AWS mode) caps every
+//! rollout, configured or not, at that many a minute.
 
 use std::collections::BTreeSet;
 
@@ -57,16 +58,21 @@ impl Jobs {
     /// The executions-per-minute a job's rollout allows now (`None`: unlimited).
     pub fn rollout_rate(&self, id: &str) -> Option<f64> {
         let job = self.jobs.get(id)?;
-        let cfg = job.spec.job_executions_rollout_config.as_ref()?;
-        let max = cfg.maximum_per_minute.map(|m| m as f64);
-        let exp = cfg
-            .exponential_rate
-            .as_ref()
-            .map(|e| e.base_rate_per_minute as f64 * e.increment_factor.powi(job.rollout.increases as i32));
-        match (exp, max) {
-            (Some(e), Some(m)) => Some(e.min(m)),
-            (a, b) => a.or(b),
-        }
+        let configured = job.spec.job_executions_rollout_config.as_ref().and_then(|cfg| {
+            let max = cfg.maximum_per_minute.map(|m| m as f64);
+            let exp = cfg.exponential_rate.as_ref().map(|e| {
+                e.base_rate_per_minute as f64 * e.increment_factor.powi(job.rollout.increases as i32)
+            });
+            min_rate(exp, max)
+        });
+        min_rate(configured, self.rollout_ceiling)
+    }
+
+    /// Whether the ceiling, not the job's own configuration, sets its pace now.
+    pub fn rollout_capped(&self, id: &str) -> bool {
+        let Some(ceiling) = self.rollout_ceiling else { return false };
+        let Some(job) = self.jobs.get(id) else { return false };
+        !job.rollout.waiting.is_empty() && self.rollout_rate(id) == Some(ceiling)
     }
 
     /// Queues as many waiting things as the rollout's credit allows.
@@ -265,5 +271,13 @@ impl Jobs {
             self.follow(&mut fx, &id, things, true, now);
         }
         fx
+    }
+}
+
+/// The lower of two rates, `None` being unlimited.
+fn min_rate(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }

@@ -17,6 +17,7 @@ pub mod provisioning;
 pub mod quotas;
 pub mod registry;
 pub mod rules;
+pub mod scenario;
 pub mod shadow;
 pub mod tags;
 pub mod time;

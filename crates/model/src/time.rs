@@ -25,6 +25,27 @@ impl Timestamp {
     pub fn epoch_seconds(self) -> f64 {
         self.0 as f64 / 1000.0
     }
+
+    /// ISO 8601 in UTC with milliseconds: `2026-12-06T12:00:00.000Z`.
+    pub fn to_rfc3339_millis(self) -> String {
+        let (days, ms) = (self.0.div_euclid(86_400_000), self.0.rem_euclid(86_400_000));
+        let (y, m, d) = civil_from_days(days);
+        let (h, mi, s, milli) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+        format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
+    }
+}
+
+/// The proleptic Gregorian date of a day count from 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// Days from 1970-01-01 to the proleptic Gregorian date `y-m-d` (Howard Hinnant's algorithm).
@@ -74,6 +95,14 @@ pub fn parse_utc_minute(s: &str) -> Option<Timestamp> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writes_iso_8601() {
+        assert_eq!(Timestamp(0).to_rfc3339_millis(), "1970-01-01T00:00:00.000Z");
+        let t = parse_utc_minute("2024-02-29T23:59:58").unwrap();
+        assert_eq!(Timestamp(t.0 + 7).to_rfc3339_millis(), "2024-02-29T23:59:58.007Z");
+        assert_eq!(Timestamp(-1).to_rfc3339_millis(), "1969-12-31T23:59:59.999Z");
+    }
 
     #[test]
     fn parses_aws_schedule_times() {

@@ -11,6 +11,7 @@ pub mod provisioning;
 pub mod quotas;
 pub mod rules;
 pub mod shadows;
+pub mod sim;
 pub mod trace;
 pub mod usage;
 pub mod viewer;

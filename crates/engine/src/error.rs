@@ -39,6 +39,9 @@ pub enum Error {
     /// answered with that service's error types.
     #[error("{0}")]
     JobsData(thingbox_model::jobs::JobsError),
+    /// The simulator refused (a bad scenario, one already running, …).
+    #[error(transparent)]
+    Sim(#[from] crate::sim::SimError),
 }
 
 impl From<thingbox_model::ValidationError> for Error {

@@ -6,7 +6,8 @@
 //! and every task has stopped, the database is closed and `endpoints.json` is removed.
 //!
 //! Module map: [`storage`] (SQLite, group-commit writer), [`ca`] (local CA), [`registry`] (things,
-//! types, groups), [`rules`] (topic rules and their actions), [`http`] (the AWS REST APIs).
+//! types, groups), [`rules`] (topic rules and their actions), [`http`] (the AWS REST APIs),
+//! [`sim`] (simulated devices, clients of the rest).
 
 pub mod broker;
 pub mod ca;
@@ -23,6 +24,7 @@ pub mod quotas;
 pub mod registry;
 pub mod rules;
 pub mod shadow;
+pub mod sim;
 pub mod storage;
 pub mod trace;
 pub mod usage;
@@ -315,6 +317,7 @@ impl Engine {
             config: config.gateway.clone(),
             shutdown: stop_rx.clone(),
         };
+        let sim = sim::Simulator::new(sim_target(&endpoints), Some(dir.join("simulator")), stop_rx.clone());
         let state = http::AppState::new(http::Shared {
             registry,
             broker: broker.clone(),
@@ -336,6 +339,7 @@ impl Engine {
             provisioning: provisioning.clone(),
             switches,
             access: config.access.clone(),
+            sim: sim.clone(),
         });
         let app = http::app(state);
 
@@ -374,6 +378,7 @@ impl Engine {
         let (history_tx, history_rx) = tokio::sync::mpsc::channel(viewer::HISTORY_QUEUE);
         tasks.spawn(history_writer.run_in_background(history_rx));
         tasks.spawn(viewer.run(history_tx, stop_rx.clone()));
+        tasks.spawn(sim.run(stop_rx.clone()));
 
         let json = serde_json::to_vec_pretty(&endpoints).map_err(std::io::Error::other)?;
         write_atomic(&endpoints_path, &json).map_err(data_dir_err(&dir))?;
@@ -405,6 +410,18 @@ impl Engine {
         });
         Ok(EngineHandle { endpoints, api_addr, task, events })
     }
+}
+
+/// Where the engine's own simulated devices connect: its mutual-TLS MQTT listener, trusting its CA.
+fn sim_target(endpoints: &Endpoints) -> Result<sim::Target, String> {
+    let addr = endpoints
+        .mqtt_tls
+        .as_deref()
+        .ok_or("simulated devices need the mutual-TLS MQTT listener, which is off")?;
+    let addr: SocketAddr = addr.parse().map_err(|e| format!("the MQTT address {addr}: {e}"))?;
+    let ca_pem =
+        fs::read(&endpoints.root_ca).map_err(|e| format!("the root CA {}: {e}", endpoints.root_ca))?;
+    Ok(sim::Target { host: addr.ip().to_string(), port: addr.port(), ca_pem, shared_identity: None })
 }
 
 /// The console token of a data dir: made once (random, 256 bits), kept in `console-token` (0600).

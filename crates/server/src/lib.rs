@@ -3,6 +3,7 @@
 //! desktop app both start the engine through [`start`], so they share data dir, ports and files.
 
 pub mod config;
+pub mod simulate;
 pub mod tools;
 pub mod trust;
 

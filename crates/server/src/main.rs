@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use thingbox_server::config::{self, ServeArgs, Settings};
-use thingbox_server::{start, tools, trust, wait_for_signal};
+use thingbox_server::{simulate, start, tools, trust, wait_for_signal};
 
 /// AWS IoT Core on the desk: device registry, local CA and the AWS APIs, on your machine.
 #[derive(Debug, Parser)]
@@ -61,6 +61,28 @@ enum Command {
         #[arg(long, env = "THINGBOX_DATA_DIR", value_name = "DIR")]
         data_dir: Option<std::path::PathBuf>,
     },
+    /// Run a scenario's simulated devices (YAML or JSON; see docs/simulator.md) against the
+    /// running Thingbox of the data dir, or, with --endpoint, --cert, --key and --ca, against any
+    /// AWS IoT endpoint. Ctrl-C stops them.
+    Simulate {
+        /// The scenario file
+        file: std::path::PathBuf,
+        /// The data dir of the Thingbox to simulate against [default: the platform data dir]
+        #[arg(long, env = "THINGBOX_DATA_DIR", value_name = "DIR")]
+        data_dir: Option<std::path::PathBuf>,
+        /// Another MQTT endpoint, host[:port] (8883 when absent), e.g. your AWS IoT data endpoint
+        #[arg(long, value_name = "HOST[:PORT]")]
+        endpoint: Option<String>,
+        /// With --endpoint: the device certificate (PEM) every simulated device presents
+        #[arg(long, value_name = "FILE", requires = "endpoint")]
+        cert: Option<std::path::PathBuf>,
+        /// With --endpoint: its private key (PEM)
+        #[arg(long, value_name = "FILE", requires = "endpoint")]
+        key: Option<std::path::PathBuf>,
+        /// With --endpoint: the CA of the endpoint's certificate (AmazonRootCA1.pem for AWS)
+        #[arg(long, value_name = "FILE", requires = "endpoint")]
+        ca: Option<std::path::PathBuf>,
+    },
 }
 
 /// Runs a command's future on a small runtime of its own.
@@ -81,6 +103,14 @@ fn main() -> ExitCode {
         Command::Export { data_dir, format, out } => one_shot(tools::export(data_dir, &format, out)),
         Command::Import { file, data_dir } => one_shot(tools::import(data_dir, &file)),
         Command::Usage { data_dir, days } => one_shot(tools::usage(data_dir, days)),
+        Command::Simulate { file, data_dir, endpoint, cert, key, ca } => {
+            let remote = simulate::Remote { endpoint, cert, key, ca };
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| rt.block_on(simulate::simulate(data_dir, &file, remote)))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

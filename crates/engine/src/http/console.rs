@@ -58,6 +58,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .merge(super::console_export::routes())
         .merge(super::console_usage::routes())
         .merge(super::console_quotas::routes())
+        .merge(super::console_sim::routes())
         .route_layer(middleware::from_fn_with_state(state, require_token))
 }
 

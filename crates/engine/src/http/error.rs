@@ -148,6 +148,18 @@ pub fn aws_error(kind: AwsErrorType, body: ErrorBody) -> Response {
     res
 }
 
+fn sim_error(e: crate::sim::SimError) -> (AwsErrorType, ErrorBody) {
+    use crate::sim::SimError;
+    let kind = match &e {
+        SimError::Invalid(_) | SimError::Request(_) | SimError::Unavailable(_) => {
+            AwsErrorType::InvalidRequest
+        }
+        SimError::Running(_) => AwsErrorType::ResourceAlreadyExists,
+        SimError::NotFound(_) => AwsErrorType::ResourceNotFound,
+    };
+    (kind, message(e.to_string()))
+}
+
 /// Builds an AWS error response with only a message.
 pub fn aws_message(kind: AwsErrorType, message: impl Into<String>) -> Response {
     aws_error(kind, ErrorBody { message: message.into(), resource_id: None, resource_arn: None })
@@ -205,6 +217,7 @@ impl IntoResponse for ApiError {
             ),
             Error::Jobs(e) => jobs_error(e, false),
             Error::Provisioning(e) => provisioning_error(e),
+            Error::Sim(e) => sim_error(e),
             Error::JobsData(e) => jobs_error(e, true),
             Error::Storage(e) => {
                 tracing::error!(error = %e, "storage failure while serving a request");

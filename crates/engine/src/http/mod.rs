@@ -16,6 +16,7 @@ mod console_provisioning;
 mod console_quotas;
 mod console_rules;
 mod console_shadows;
+pub mod console_sim;
 mod console_trace;
 mod console_usage;
 mod console_viewer;
@@ -93,6 +94,8 @@ pub struct Shared {
     pub rules: Arc<crate::rules::RulesService>,
     /// Jobs.
     pub jobs: Arc<crate::jobs::JobsService>,
+    /// Simulated devices.
+    pub sim: Arc<crate::sim::Simulator>,
     /// Provisioning templates, claims and fleet provisioning.
     pub provisioning: Arc<crate::provisioning::ProvisioningService>,
     /// Who may call (allowed hosts and origins, access keys).

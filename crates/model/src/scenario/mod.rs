@@ -1,7 +1,7 @@
 //! Scenarios for simulated devices: a fleet (N devices from a template, their thing type, groups,
 //! attributes and policy), what each device does (telemetry, shadow sync, a jobs agent, command
 //! replies, a connection pattern, faults) and timed steps (set desired state, start a job, inject a
-//! fault, create a rule, stop).
+//! fault, create a rule, store an OTA file, stop).
 //!
 //! A scenario is YAML (or JSON, which YAML reads too); [`parse`] checks it whole and names the line
 //! of the first problem. The schema is documented in `docs/simulator.md`; the examples in
@@ -19,6 +19,8 @@ pub use template::{GenState, Rng, Template, Text, Vars};
 
 /// At most this many devices in one scenario.
 pub const MAX_DEVICES: usize = 100_000;
+/// The largest OTA file a `file` step makes.
+pub const MAX_FILE: u64 = 64 << 20;
 
 /// A scenario that could not be read: what and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -336,6 +338,8 @@ pub enum Action {
     Fault { devices: String, faults: FaultChange },
     /// Creates a topic rule.
     Rule { name: String, sql: String, actions: Value },
+    /// Stores an OTA file of `size` bytes (jobs' presigned links point at it).
+    File { bucket: String, key: String, size: u64 },
     /// Ends the scenario.
     Stop,
 }
@@ -380,7 +384,17 @@ struct RawStep {
     #[serde(default)]
     rule: Option<RawRule>,
     #[serde(default)]
+    file: Option<RawFile>,
+    #[serde(default)]
     stop: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    bucket: String,
+    key: String,
+    size: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -446,13 +460,22 @@ impl TryFrom<RawStep> for Step {
                 .map_err(|e| format!("rule '{}': {e}", rule.name))?;
             actions.push(Action::Rule { name: rule.name, sql: rule.sql, actions: rule.actions });
         }
+        if let Some(f) = r.file {
+            if f.size > MAX_FILE {
+                return Err(format!("file: {} bytes is over {MAX_FILE}", f.size));
+            }
+            actions.push(Action::File { bucket: f.bucket, key: f.key, size: f.size });
+        }
         if r.stop {
             actions.push(Action::Stop);
         }
         match actions.len() {
             1 => Ok(Step { at: r.at, action: actions.remove(0) }),
-            0 => Err("a step needs one of desired, job, fault, rule or stop".into()),
-            _ => Err("a step does one thing: give one of desired, job, fault, rule or stop per step".into()),
+            0 => Err("a step needs one of desired, job, fault, rule, file or stop".into()),
+            _ => {
+                Err("a step does one thing: give one of desired, job, fault, rule, file or stop per step"
+                    .into())
+            }
         }
     }
 }

@@ -21,7 +21,8 @@ fn the_shipped_examples_parse() {
     assert!(matches!(lamps.steps[0].action, Action::Desired { .. }));
     let ota = parse(EXAMPLES[1].1).unwrap();
     assert_eq!(ota.devices[0].jobs.as_ref().unwrap().fail, Ratio(0.1));
-    let Action::Job { document, rollout_per_minute, .. } = &ota.steps[0].action else { panic!() };
+    assert!(matches!(&ota.steps[0].action, Action::File { size: 262_144, .. }));
+    let Action::Job { document, rollout_per_minute, .. } = &ota.steps[1].action else { panic!() };
     assert_eq!(*rollout_per_minute, Some(600));
     assert!(document["url"].as_str().unwrap().starts_with("${aws:iot:s3-presigned-url:"));
 }

@@ -88,6 +88,11 @@ pub fn server_config(
         .with_client_cert_verifier(verifier)
         .with_single_cert(id.chain.clone(), id.key.clone_key())
         .map_err(id.invalid())?;
+    // No session resumption: a resumed session skips the client certificate check, so a device
+    // whose certificate was revoked or deactivated since would get back in. Every device
+    // connection is a full handshake, checked against the registry as it is now.
+    config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+    config.send_tls13_tickets = 0;
     config.alpn_protocols = MQTT_ALPN.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
 }

@@ -42,12 +42,12 @@ steps:
   - at: 3s
     desired: {devices: "*", state: {mode: active, level: 3}}
   - at: 3s
-    file: {bucket: fw, key: unit.bin, size: 4096}
+    file: {bucket: firmware, key: unit.bin, size: 4096}
   - at: 4s
     job:
       id: update-units
       targets: [group:units]
-      document: {operation: update, url: "${aws:iot:s3-presigned-url:https://s3.amazonaws.com/fw/unit.bin}"}
+      document: {operation: update, url: "${aws:iot:s3-presigned-url:https://s3.amazonaws.com/firmware/unit.bin}"}
 """
 
 
@@ -81,6 +81,8 @@ def test_a_hundred_devices_run_for_a_minute(fresh_server):
 
     # The job over the group: every device downloads the file, reports progress and succeeds.
     def job_done():
+        if "update-units" not in {j["jobId"] for j in iot.list_jobs()["jobs"]}:
+            return None  # its step (at 4 s) is still to come
         j = iot.describe_job(jobId="update-units")["job"]
         return j["status"] == "COMPLETED" and j
     job = wait_for(job_done, timeout=45, what="the job to complete")
@@ -99,9 +101,11 @@ def test_a_hundred_devices_run_for_a_minute(fresh_server):
     assert status == 200
     pong = wait_for(lambda: history(s, filter="units/unit-9/pong", limit=5)["messages"], what="the pong")
     assert json.loads(pong[0]["payload"]) == {"pong": "unit-9"}
-    topics = wait_for(lambda: (t := {m["topic"] for m in history(s, filter="units/+/telemetry", limit=1000)["messages"]})
-                      if len(t) == 100 else None, timeout=20, what="telemetry from all 100")
-    assert len(topics) == 100
+    def telemetry_topics():
+        return {m["topic"] for m in history(s, filter="units/+/telemetry", limit=1000)["messages"]}
+    topics = wait_for(lambda: t if len(t := telemetry_topics()) == 100 else None, timeout=20,
+                      what="telemetry from all 100")
+    assert topics == {f"units/unit-{i}/telemetry" for i in range(1, 101)}
 
     # The minute ends: every device stopped, having connected exactly once.
     wait_for(lambda: scenario(s, "hundred")["phase"] == "stopped", timeout=90, what="the scenario to end")
@@ -112,8 +116,9 @@ def test_a_hundred_devices_run_for_a_minute(fresh_server):
     connected = Counter(m["topic"].rsplit("/", 1)[1] for m in
                         history(s, filter="$aws/events/presence/connected/+", limit=1000)["messages"])
     assert set(connected) == {f"unit-{i}" for i in range(1, 101)} and set(connected.values()) == {1}
-    disconnected = wait_for(lambda: (d := history(s, filter="$aws/events/presence/disconnected/+", limit=1000)
-                                     ["messages"]) if len(d) == 100 else None, what="100 disconnections")
+    def disconnections():
+        return history(s, filter="$aws/events/presence/disconnected/+", limit=1000)["messages"]
+    disconnected = wait_for(lambda: d if len(d := disconnections()) == 100 else None, what="100 disconnections")
     assert {json.loads(m["payload"])["disconnectReason"] for m in disconnected} == {"CLIENT_INITIATED_DISCONNECT"}
     log = [line["text"] for line in scenario(s, "hundred")["log"]]
     assert "its duration is over" in log and log[-1] == "stopped", log

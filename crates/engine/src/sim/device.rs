@@ -214,6 +214,12 @@ impl Device {
                         online_until = pattern.online.map(|d| Instant::now() + Duration::from_millis(d.0 as u64));
                         self.connected(&client);
                     }
+                    Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                        let refused = ack.return_codes.iter().filter(|c| matches!(c, rumqttc::SubscribeReasonCode::Failure)).count();
+                        if refused > 0 {
+                            self.cell.error(format!("{refused} topic filter(s) refused by the broker (SUBACK 0x80)"));
+                        }
+                    }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
                         self.cell.received.fetch_add(1, Ordering::Relaxed);
                         self.message(&client, &p.topic, &p.payload);
@@ -240,8 +246,9 @@ impl Device {
             }
         }
         filters.extend(self.commands.iter().map(|(f, _)| f.clone()));
-        if !filters.is_empty() {
-            let subs = filters.into_iter().map(|f| SubscribeFilter::new(f, QoS::AtLeastOnce));
+        // AWS IoT takes at most 8 topic filters per SUBSCRIBE.
+        for chunk in filters.chunks(8) {
+            let subs = chunk.iter().map(|f| SubscribeFilter::new(f.clone(), QoS::AtLeastOnce));
             if let Err(e) = client.try_subscribe_many(subs) {
                 self.cell.error(format!("subscribe: {e}"));
             }

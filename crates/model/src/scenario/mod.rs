@@ -461,6 +461,16 @@ impl TryFrom<RawStep> for Step {
             actions.push(Action::Rule { name: rule.name, sql: rule.sql, actions: rule.actions });
         }
         if let Some(f) = r.file {
+            let bucket_ok = (3..=63).contains(&f.bucket.len())
+                && f.bucket
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+            if !bucket_ok {
+                return Err(format!(
+                    "file: bucket '{}' is not an S3 bucket name (3–63 of a-z, 0-9, '.', '-')",
+                    f.bucket
+                ));
+            }
             if f.size > MAX_FILE {
                 return Err(format!("file: {} bytes is over {MAX_FILE}", f.size));
             }

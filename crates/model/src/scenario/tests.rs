@@ -88,6 +88,11 @@ const BAD: &[(&str, usize, &str)] = &[
         "qos 2",
     ),
     ("name: x\n", 1, "missing field `devices`"),
+    (
+        "name: x\ndevices:\n  - name: lamp\nsteps:\n  - at: 1s\n    file: {bucket: fw, key: k, size: 1}\n",
+        6,
+        "bucket 'fw'",
+    ),
     ("devices: [\n", 2, ""),
 ];
 

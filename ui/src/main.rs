@@ -81,6 +81,7 @@ fn keyboard() {
                 "j" => "jobs",
                 "s" => "shadows",
                 "f" => "trace",
+                "d" => "devices",
                 _ => return,
             };
             e.prevent_default();
@@ -170,6 +171,8 @@ fn App() -> impl IntoView {
             }
             ("trace", Some(id)) => view! { <pages::trace::TraceDetail id=id/> }.into_any(),
             ("trace", None) => view! { <pages::trace::Traces/> }.into_any(),
+            ("devices", Some(name)) => view! { <pages::devices::DeviceDetailPage name=name/> }.into_any(),
+            ("devices", None) => view! { <pages::devices::Devices/> }.into_any(),
             _ => view! { <pages::overview::Overview/> }.into_any(),
         }
     };
@@ -187,6 +190,7 @@ fn App() -> impl IntoView {
                 <NavLink to="trace" label="Message flow" key="f"/>
                 <NavLink to="rules" label="Rules" key="r"/>
                 <NavLink to="jobs" label="Jobs" key="j"/>
+                <NavLink to="devices" label="Simulated devices" key="d"/>
                 <div class="foot">
                     <div class="row" style="margin-bottom:6px">
                         <span class=move || if live.online.get() { "dot on" } else { "dot" }></span>

@@ -1,6 +1,7 @@
 //! The console's pages, one module per area.
 
 pub mod certs;
+pub mod devices;
 pub mod groups;
 pub mod jobs;
 pub mod messages;

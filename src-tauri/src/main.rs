@@ -227,7 +227,7 @@ fn run() -> anyhow::Result<i32> {
             "quit" => app.exit(0),
             _ => {}
         })
-        .build(tauri::generate_context!())?;
+        .build(tauri::generate_context!("../tauri.conf.json"))?;
     let main_window_closed = |app: &tauri::AppHandle, event: RunEvent| {
         if let RunEvent::WindowEvent { label, event: tauri::WindowEvent::Destroyed, .. } = &event
             && label == "main"

@@ -27,6 +27,17 @@ fn the_shipped_examples_parse() {
     assert!(document["url"].as_str().unwrap().starts_with("${aws:iot:s3-presigned-url:"));
 }
 
+#[test]
+fn the_documented_schema_parses() {
+    let doc = include_str!("../../../../docs/simulator.md");
+    let yaml = doc.split("```yaml\n").nth(1).and_then(|b| b.split("```").next()).expect("a yaml block");
+    let s = parse(yaml).unwrap_or_else(|e| panic!("docs/simulator.md: {e}"));
+    assert_eq!(s.steps.len(), 6);
+    let lamp = &s.devices[0];
+    assert_eq!(lamp.shadow.as_ref().unwrap().ignore, ["colour"]);
+    assert_eq!(lamp.jobs.as_ref().unwrap().reject_operations, ["reboot"]);
+}
+
 /// A scenario with one problem, the line it is on, and words the message must have.
 const BAD: &[(&str, usize, &str)] = &[
     ("name: x\ndevices:\n  - name: lamp\n    cont: 3\n", 4, "unknown field `cont`"),

@@ -227,3 +227,40 @@ def test_invalid_scenarios_are_refused_with_their_line(fresh_server, tmp_path):
     assert {t["thingName"] for t in s.client().list_things()["things"]} == {"f-1", "f-2", "f-3"}
     connected = history(s, filter="$aws/events/presence/connected/+", limit=100)["messages"]
     assert {m["topic"].rsplit("/", 1)[1] for m in connected} == {"f-1", "f-2", "f-3"}
+
+
+def test_simulate_against_another_endpoint_with_a_given_certificate(fresh_server, tmp_path):
+    """`--endpoint` mode, as against AWS: nothing is made; every device presents the given
+    certificate with its thing name as client id; steps needing the API are skipped and said so."""
+    s = fresh_server().start()
+    iot = s.client()
+    made = iot.create_keys_and_certificate(setAsActive=True)
+    iot.create_policy(policyName="any", policyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}))
+    iot.attach_policy(policyName="any", target=made["certificateArn"])
+    (tmp_path / "dev.crt").write_text(made["certificatePem"])
+    (tmp_path / "dev.key").write_text(made["keyPair"]["PrivateKey"])
+    scenario = tmp_path / "remote.yaml"
+    scenario.write_text("""name: remote
+duration: 3s
+devices:
+  - name: far
+    count: 2
+    telemetry:
+      - {topic: "far/${thing}", every: 200ms, payload: {n: {counter: {}}}}
+steps:
+  - at: 1s
+    desired: {devices: "*", state: {on: true}}
+""")
+    res = subprocess.run([str(BIN), "simulate", str(scenario), "--endpoint", s.endpoints["mqtt_tls"],
+                          "--cert", str(tmp_path / "dev.crt"), "--key", str(tmp_path / "dev.key"),
+                          "--ca", s.endpoints["root_ca"]],
+                         capture_output=True, text=True, timeout=90, env={**os.environ, "RUST_LOG": "warn"})
+    assert res.returncode == 0, res.stderr + res.stdout
+    assert "steps need the AWS API" in res.stdout and "Stopped: " in res.stdout, res.stdout
+    assert s.client().list_things()["things"] == [], "nothing was made"
+    got = {m["topic"] for m in history(s, filter="far/+", limit=100)["messages"]}
+    assert got == {"far/far-1", "far/far-2"}
+    clients = {m["topic"].rsplit("/", 1)[1] for m in
+               history(s, filter="$aws/events/presence/connected/+", limit=10)["messages"]}
+    assert clients == {"far-1", "far-2"}

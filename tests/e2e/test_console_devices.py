@@ -1,6 +1,6 @@
 """The Simulated devices page in headless Chromium: "Add 10 lamps" makes ten devices that connect
 (boto3 sees their things), a device's page disconnects it for a while with a fault and shows it
-come back, a scenario typed in the editor starts — or, invalid, is refused with its line — and a
+come back, stops and starts it by hand, a scenario typed in the editor starts — or, invalid, is refused with its line — and a
 running scenario is stopped from its row."""
 
 from playwright.sync_api import expect
@@ -32,6 +32,11 @@ def test_add_lamps_fault_one_and_start_a_scenario(server, iot, page):
     expect(page.locator("#device-status")).to_have_text("offline", timeout=10_000)
     expect(page.locator("#device-status")).to_have_text("online", timeout=15_000)
     expect(page.locator("#device-log")).to_contain_text("disconnected by a fault")
+    page.click("#stop-device")
+    expect(page.locator("#device-log")).to_contain_text("stopped by hand")
+    expect(page.locator("#device-status")).to_have_text("offline")
+    page.click("#start-device")
+    expect(page.locator("#device-status")).to_have_text("online", timeout=15_000)
     page.fill("#fault-drop", "25")
     page.click("#apply-drop")
     expect(page.locator("#device-faults")).to_have_text("drop 25%")

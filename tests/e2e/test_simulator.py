@@ -168,6 +168,16 @@ def test_faults_from_the_console(fresh_server):
     wait_for(lambda: device(s, "f-2")["device"]["status"] == "online", what="f-2 back online")
     assert "disconnected by a fault" in [l["text"] for l in device(s, "f-2")["log"]]
 
+    # Stopped by hand: offline until started again.
+    assert call(s, "/console/api/sim/devices/f-2/stop", "POST")[0] == 200
+    wait_for(lambda: device(s, "f-2")["device"]["status"] == "offline", what="f-2 stopped")
+    sent = device(s, "f-2")["device"]["sent"]
+    wait_for(lambda: "stopped by hand" in [l["text"] for l in device(s, "f-2")["log"]], what="the log")
+    assert device(s, "f-2")["device"]["status"] == "offline" and device(s, "f-2")["device"]["sent"] == sent
+    assert call(s, "/console/api/sim/devices/f-2/start", "POST")[0] == 200
+    wait_for(lambda: device(s, "f-2")["device"]["status"] == "online", what="f-2 started")
+    wait_for(lambda: device(s, "f-2")["device"]["sent"] > sent, what="f-2 sending again")
+
     # A revoked certificate: the device can no longer connect.
     d = fault(s, "f-3", {"revokeCertificate": True})["device"]
     assert d["faults"]["revoked"]

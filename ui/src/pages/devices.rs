@@ -215,6 +215,16 @@ pub fn DeviceDetailPage(name: String) -> impl IntoView {
                 </ul>
             }
         })}
+        <div class="row">
+            <button id="stop-device" on:click=move |_| {
+                api::act(err, async move { api::call("POST", &format!("/console/api/sim/devices/{}/stop", api::enc(&n.get_value())), None).await },
+                    move |_| changed.update(|x| *x += 1));
+            }>"Stop device"</button>
+            <button id="start-device" on:click=move |_| {
+                api::act(err, async move { api::call("POST", &format!("/console/api/sim/devices/{}/start", api::enc(&n.get_value())), None).await },
+                    move |_| changed.update(|x| *x += 1));
+            }>"Start device"</button>
+        </div>
         <h2>"Inject a fault"</h2>
         <div class="row">
             <label>"Drop "<input id="fault-drop" size="4" prop:value=move || drop_pct.get() on:input=move |e| drop_pct.set(event_target_value(&e))/>"%"</label>

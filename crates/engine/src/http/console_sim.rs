@@ -2,7 +2,8 @@
 //! examples), `POST /console/api/sim/scenarios` (start one from its YAML or JSON text),
 //! `DELETE /console/api/sim/scenarios/{name}` (stop it), `POST /console/api/sim/quick` ("add 10
 //! lamps"), `GET /console/api/sim/devices/{name}` (a device and its log) and
-//! `POST /console/api/sim/devices/{name}/fault`. The simulator makes and drives its fleets through
+//! `POST /console/api/sim/devices/{name}/fault`, `…/stop` and `…/start` (a device off until
+//! started, or on now). The simulator makes and drives its fleets through
 //! this same router, admitted by the console token, as a script using the AWS API would.
 
 use axum::Json;
@@ -31,6 +32,8 @@ pub fn routes() -> Router<AppState> {
         .route("/console/api/sim/quick", post(quick))
         .route("/console/api/sim/devices/{name}", get(device))
         .route("/console/api/sim/devices/{name}/fault", post(fault))
+        .route("/console/api/sim/devices/{name}/stop", post(stop_device))
+        .route("/console/api/sim/devices/{name}/start", post(start_device))
 }
 
 /// The AWS API through this engine's own router.
@@ -114,5 +117,21 @@ async fn fault(
     AwsJson(change): AwsJson<FaultChange>,
 ) -> Result<Json<DeviceDetail>, ApiError> {
     s.sim.fault(&name, &change, Some(&in_process(&s))).await.map_err(Error::from)?;
+    Ok(Json(s.sim.device(&name)?))
+}
+
+async fn stop_device(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<DeviceDetail>, ApiError> {
+    s.sim.stop_device(&name)?;
+    Ok(Json(s.sim.device(&name)?))
+}
+
+async fn start_device(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<DeviceDetail>, ApiError> {
+    s.sim.start_device(&name)?;
     Ok(Json(s.sim.device(&name)?))
 }

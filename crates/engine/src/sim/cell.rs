@@ -15,11 +15,14 @@ use tokio::sync::mpsc;
 
 /// Log lines a device keeps.
 const LOG_LINES: usize = 40;
+
 /// What the console and the scenario's steps can ask of a running device.
 #[derive(Debug)]
 pub enum Control {
-    /// Drop the connection and stay offline this long.
-    Disconnect(Duration),
+    /// Drop the connection and stay offline this long (`None`: until [`Control::Connect`]).
+    Disconnect(Option<Duration>),
+    /// Connect now (after a stop by hand, an outage or a failed attempt).
+    Connect,
 }
 
 /// A device's state as the console sees it; shared between its task and the simulator.
@@ -132,9 +135,14 @@ impl DeviceCell {
         self.revoked.store(true, Ordering::Relaxed);
     }
 
-    /// Asks the device to drop its connection for `offline`.
-    pub fn disconnect(&self, offline: Duration) {
+    /// Asks the device to drop its connection for `offline` (`None`: until [`Self::connect`]).
+    pub fn disconnect(&self, offline: Option<Duration>) {
         let _ = self.ctl.try_send(Control::Disconnect(offline));
+    }
+
+    /// Asks the device to connect now.
+    pub fn connect(&self) {
+        let _ = self.ctl.try_send(Control::Connect);
     }
 
     /// The console's view.

@@ -63,7 +63,7 @@ pub(super) enum Due {
 
 enum End {
     Stop,
-    Offline(Duration),
+    Offline(Option<Duration>),
     Lost(String),
 }
 
@@ -121,12 +121,14 @@ pub async fn run(
             break;
         }
         d.cell.set_status(DeviceStatus::Connecting);
-        let wait = match d.session(&mut ctl, &mut stop).await {
+        let mut wait = match d.session(&mut ctl, &mut stop).await {
             End::Stop => break,
             End::Offline(t) => {
                 backoff = Duration::from_secs(1);
                 d.cell.set_status(DeviceStatus::Offline);
-                d.cell.log(format!("offline for {} ms", t.as_millis()));
+                if let Some(t) = t {
+                    d.cell.log(format!("offline for {} ms", t.as_millis()));
+                }
                 t
             }
             End::Lost(e) => {
@@ -134,12 +136,27 @@ pub async fn run(
                 d.cell.error(format!("connection: {e}; retrying in {} s", backoff.as_secs()));
                 let t = backoff;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
-                t
+                Some(t)
             }
         };
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            () = stopped(&mut stop) => break,
+        // Offline until the wait is over, or until asked to connect (or to stay away longer).
+        loop {
+            let until = wait.map(|w| Instant::now() + w);
+            tokio::select! {
+                () = sleep_until(until) => break,
+                c = ctl.recv() => match c {
+                    Some(Control::Connect) => {
+                        d.cell.log("started by hand");
+                        break;
+                    }
+                    Some(Control::Disconnect(t)) => {
+                        d.cell.set_status(DeviceStatus::Offline);
+                        wait = t;
+                    }
+                    None => break,
+                },
+                () = stopped(&mut stop) => break,
+            }
         }
     }
     if let Some(h) = d.download.take() {
@@ -190,16 +207,17 @@ impl Device {
                 }
                 c = ctl.recv() => match c {
                     Some(Control::Disconnect(t)) => {
-                        self.cell.log("disconnected by a fault");
+                        self.cell.log(if t.is_some() { "disconnected by a fault" } else { "stopped by hand" });
                         goodbye(&client, &mut events).await;
                         return End::Offline(t);
                     }
+                    Some(Control::Connect) => {}
                     None => return End::Stop,
                 },
                 _ = sleep_until(online_until) => {
                     goodbye(&client, &mut events).await;
                     let offline = pattern.offline.map_or(0, |d| d.0.max(0));
-                    return End::Offline(Duration::from_millis(offline as u64));
+                    return End::Offline(Some(Duration::from_millis(offline as u64)));
                 }
                 _ = sleep_until(next) => {
                     if let Some(Reverse((_, _, due))) = self.timers.pop() {

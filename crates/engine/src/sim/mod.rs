@@ -268,6 +268,18 @@ impl Simulator {
         steps::apply_fault(&cell, change, api).await.map_err(SimError::Request)
     }
 
+    /// Disconnects a device until [`start_device`](Self::start_device) (or starts it again).
+    pub fn stop_device(&self, device: &str) -> Result<(), SimError> {
+        self.device_cell(device)?.disconnect(None);
+        Ok(())
+    }
+
+    /// Connects a device stopped by hand, offline or waiting to retry, now.
+    pub fn start_device(&self, device: &str) -> Result<(), SimError> {
+        self.device_cell(device)?.connect();
+        Ok(())
+    }
+
     fn device_cell(&self, name: &str) -> Result<Arc<DeviceCell>, SimError> {
         let runs = self.runs.lock();
         // The running scenario's device, else the newest ended one's.

@@ -126,9 +126,9 @@ pub(super) async fn apply_fault(cell: &DeviceCell, f: &FaultChange, api: Option<
             .ok_or_else(|| format!("{} has no certificate of its own", cell.name))?;
         api.set_certificate_status(&id, "REVOKED").await.map_err(|e| format!("revoking {id}: {e}"))?;
         cell.set_revoked();
-        cell.disconnect(Duration::ZERO);
+        cell.disconnect(Some(Duration::ZERO));
     } else if let Some(d) = f.disconnect {
-        cell.disconnect(Duration::from_millis(d.0.max(0) as u64));
+        cell.disconnect(Some(Duration::from_millis(d.0.max(0) as u64)));
     }
     Ok(())
 }

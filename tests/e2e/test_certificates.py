@@ -233,3 +233,47 @@ def test_thing_principals(iot):
     iot.detach_thing_principal(thingName=t1, principal=a)
     iot.detach_thing_principal(thingName=t1, principal=a)  # again: nothing to do
     assert iot.list_principal_things(principal=a)["things"] == [t2]
+
+
+def test_a_registered_certificate_that_expires_stops_connecting(server, iot, tmp_path):
+    """A certificate registered without a CA (SNI_ONLY) has no chain to verify, but its own validity
+    still counts: valid, it connects; once expired, the TLS handshake refuses it."""
+    import socket
+    import ssl
+
+    from conftest import wait_for
+    from mqtt_helpers import allow_all_policy, host_port
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("short-lived")).issuer_name(name("short-lived"))
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(seconds=4))
+        .sign(key, hashes.SHA256())
+    )
+    r = iot.register_certificate_without_ca(certificatePem=pem(cert), status="ACTIVE")
+    iot.attach_policy(policyName=allow_all_policy(iot), target=r["certificateArn"])
+    (tmp_path / "c.pem").write_text(pem(cert))
+    (tmp_path / "k.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    host, port = host_port(server.endpoints["mqtt_tls"])
+
+    def connect():
+        """CONNECT over TLS with the certificate: the CONNACK's bytes, or what refused it."""
+        ctx = ssl.create_default_context(cafile=server.endpoints["root_ca"])
+        ctx.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
+        try:
+            with ctx.wrap_socket(socket.create_connection((host, port), timeout=5), server_hostname=host) as s:
+                s.sendall(b"\x10\x0e\x00\x04MQTT\x04\x02\x00\x3c\x00\x02sl")
+                return s.recv(4)
+        except (ssl.SSLError, OSError) as e:
+            return e
+
+    assert connect() == b"\x20\x02\x00\x00"
+    refused = wait_for(lambda: c if not isinstance(c := connect(), bytes) or c == b"" else None, timeout=15,
+                       what="the expired certificate to be refused")
+    assert datetime.datetime.now(datetime.timezone.utc) >= cert.not_valid_after_utc, "refused only once expired"
+    assert "EXPIRED" in str(refused).upper() or isinstance(refused, bytes), refused

@@ -185,6 +185,16 @@ def test_faults_from_the_console(fresh_server):
     d = wait_for(lambda: (x := device(s, "f-3")["device"])["status"] == "retrying" and x, what="f-3 refused")
     assert "connection" in d["lastError"], d
 
+    # A certificate that expires (under a CA the simulator registers): refused once expired.
+    d = fault(s, "f-1", {"expireCertificate": "3s"})["device"]
+    desc = iot.describe_certificate(certificateId=d["certificateId"])["certificateDescription"]
+    assert desc["status"] == "ACTIVE" and desc["caCertificateId"], desc
+    ca = iot.describe_ca_certificate(certificateId=desc["caCertificateId"])["certificateDescription"]
+    assert ca["status"] == "ACTIVE"
+    d = wait_for(lambda: (x := device(s, "f-1")["device"])["status"] == "retrying" and x, timeout=20,
+                 what="f-1 refused with its expired certificate")
+    assert "expired" in d["lastError"].lower(), d
+
     status, headers, body = call(s, "/console/api/sim/devices/nobody/fault", "POST", {"drop": 0.5})
     assert status == 404 and headers["x-amzn-ErrorType"].startswith("ResourceNotFoundException")
     status, headers, body = call(s, "/console/api/sim/devices/f-1/fault", "POST", {"drop": 2})

@@ -177,14 +177,15 @@ impl ClientCertVerifier for DeviceVerifier {
         let id = certs::cert_id(end_entity.as_ref());
         let found = self.registry.read(|r| {
             let cert = r.certificate(&id).ok().map(|c| (c.status, c.mode, c.ca_id.clone()));
+            let validity = r.certificate(&id).ok().map(|c| (c.facts.not_before, c.facts.not_after));
             let cas: Vec<(String, String, bool)> = r
                 .ca_certificates()
                 .filter(|c| c.status == CaStatus::Active)
                 .map(|c| (c.facts.id.clone(), c.facts.pem.clone(), c.auto_registration))
                 .collect();
-            Ok((cert, cas))
+            Ok((cert, cas, validity))
         });
-        let Ok((cert, cas)) = found else { return Err(rejected("registry unavailable")) };
+        let Ok((cert, cas, validity)) = found else { return Err(rejected("registry unavailable")) };
         let pairs = || cas.iter().map(|(id, pem, _)| (id.clone(), pem.clone())).collect::<Vec<_>>();
         match cert {
             None if self.claims.template_of(&id, crate::provisioning::now()).is_some() => {
@@ -217,7 +218,16 @@ impl ClientCertVerifier for DeviceVerifier {
                 Err(rejected("certificate PENDING_ACTIVATION"))
             }
             Some((status, _, _)) if status != CertStatus::Active => Err(rejected("certificate not ACTIVE")),
-            Some((_, CertMode::SniOnly, _)) => Ok(ClientCertVerified::assertion()),
+            // No chain to verify, but the certificate's own validity still counts.
+            Some((_, CertMode::SniOnly, _)) => match validity {
+                Some((_, end)) if end.millis() < now.as_secs() as i64 * 1000 => {
+                    Err(TlsError::InvalidCertificate(CertificateError::Expired))
+                }
+                Some((start, _)) if start.millis() > now.as_secs() as i64 * 1000 => {
+                    Err(TlsError::InvalidCertificate(CertificateError::NotValidYet))
+                }
+                _ => Ok(ClientCertVerified::assertion()),
+            },
             Some((_, CertMode::Default, _)) => {
                 self.chain_verifier(pairs())?.verify_client_cert(end_entity, intermediates, now)
             }

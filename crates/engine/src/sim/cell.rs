@@ -23,6 +23,8 @@ pub enum Control {
     Disconnect(Option<Duration>),
     /// Connect now (after a stop by hand, an outage or a failed attempt).
     Connect,
+    /// Use this TLS set-up (another certificate) from the next connection on.
+    Identity(Arc<rustls::ClientConfig>),
 }
 
 /// A device's state as the console sees it; shared between its task and the simulator.
@@ -138,6 +140,11 @@ impl DeviceCell {
     /// Asks the device to drop its connection for `offline` (`None`: until [`Self::connect`]).
     pub fn disconnect(&self, offline: Option<Duration>) {
         let _ = self.ctl.try_send(Control::Disconnect(offline));
+    }
+
+    /// Gives the device another certificate for its next connections.
+    pub fn set_identity(&self, tls: Arc<rustls::ClientConfig>) {
+        let _ = self.ctl.try_send(Control::Identity(tls));
     }
 
     /// Asks the device to connect now.

@@ -153,6 +153,7 @@ pub async fn run(
                         d.cell.set_status(DeviceStatus::Offline);
                         wait = t;
                     }
+                    Some(Control::Identity(tls)) => d.spec.link.tls = tls,
                     None => break,
                 },
                 () = stopped(&mut stop) => break,
@@ -212,6 +213,7 @@ impl Device {
                         return End::Offline(t);
                     }
                     Some(Control::Connect) => {}
+                    Some(Control::Identity(tls)) => self.spec.link.tls = tls,
                     None => return End::Stop,
                 },
                 _ = sleep_until(online_until) => {

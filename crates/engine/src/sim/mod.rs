@@ -16,6 +16,7 @@ mod agent;
 pub mod api;
 pub mod cell;
 pub mod device;
+pub mod expire;
 pub mod provision;
 mod steps;
 
@@ -151,6 +152,7 @@ pub struct Simulator {
     runs: Mutex<BTreeMap<String, Arc<Run>>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     http: reqwest::Client,
+    certifier: expire::Certifier,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -163,12 +165,14 @@ impl Simulator {
         shutdown: watch::Receiver<bool>,
     ) -> Arc<Self> {
         let http = http_client(target.as_ref().ok());
+        let certifier = expire::Certifier::new(target.as_ref().ok().map(|t| t.ca_pem.as_slice()));
         Arc::new(Self {
             target,
             keys,
             runs: Mutex::new(BTreeMap::new()),
             tasks: Mutex::new(Vec::new()),
             http,
+            certifier,
             shutdown,
         })
     }
@@ -265,7 +269,7 @@ impl Simulator {
     /// Changes a device's faults (`api` revokes its certificate when asked).
     pub async fn fault(&self, device: &str, change: &FaultChange, api: Option<&Api>) -> Result<(), SimError> {
         let cell = self.device_cell(device)?;
-        steps::apply_fault(&cell, change, api).await.map_err(SimError::Request)
+        steps::apply_fault(&cell, change, api, &self.certifier).await.map_err(SimError::Request)
     }
 
     /// Disconnects a device until [`start_device`](Self::start_device) (or starts it again).
@@ -478,7 +482,7 @@ impl Simulator {
                 return;
             }
             let result = match api {
-                Some(api) => steps::take_step(run, &step.action, api).await,
+                Some(api) => steps::take_step(run, &step.action, api, &self.certifier).await,
                 None => Err("steps need the AWS API (not available against this endpoint)".into()),
             };
             run.steps_done.fetch_add(1, Ordering::Relaxed);

@@ -8,10 +8,16 @@ use thingbox_model::scenario::{Action, FaultChange, Faults};
 
 use super::api::Api;
 use super::cell::DeviceCell;
+use super::expire::Certifier;
 use super::{PROVISIONING, Run};
 
 /// Takes one step; what it did, for the log.
-pub(super) async fn take_step(run: &Run, action: &Action, api: &Api) -> Result<String, String> {
+pub(super) async fn take_step(
+    run: &Run,
+    action: &Action,
+    api: &Api,
+    certifier: &Certifier,
+) -> Result<String, String> {
     match action {
         Action::Desired { devices, shadow, state } => {
             let cells = run.selected(devices);
@@ -42,7 +48,7 @@ pub(super) async fn take_step(run: &Run, action: &Action, api: &Api) -> Result<S
         Action::Fault { devices, faults } => {
             let cells = run.selected(devices);
             for c in &cells {
-                apply_fault(c, faults, Some(api)).await?;
+                apply_fault(c, faults, Some(api), certifier).await?;
             }
             Ok(format!("fault {} on {} devices", describe_fault(faults), cells.len()))
         }
@@ -80,6 +86,8 @@ struct FaultView {
     disconnect_ms: Option<i64>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     revoke_certificate: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expire_certificate_ms: Option<i64>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     clear: bool,
 }
@@ -93,12 +101,18 @@ impl From<&FaultChange> for FaultView {
             oversize: f.oversize.map(|r| r.0),
             disconnect_ms: f.disconnect.map(|d| d.0),
             revoke_certificate: f.revoke_certificate,
+            expire_certificate_ms: f.expire_certificate.map(|d| d.0),
             clear: f.clear,
         }
     }
 }
 
-pub(super) async fn apply_fault(cell: &DeviceCell, f: &FaultChange, api: Option<&Api>) -> Result<(), String> {
+pub(super) async fn apply_fault(
+    cell: &DeviceCell,
+    f: &FaultChange,
+    api: Option<&Api>,
+    certifier: &Certifier,
+) -> Result<(), String> {
     cell.change_faults(|faults| {
         if f.clear {
             *faults = Faults::default();
@@ -127,6 +141,19 @@ pub(super) async fn apply_fault(cell: &DeviceCell, f: &FaultChange, api: Option<
         api.set_certificate_status(&id, "REVOKED").await.map_err(|e| format!("revoking {id}: {e}"))?;
         cell.set_revoked();
         cell.disconnect(Some(Duration::ZERO));
+    } else if let Some(life) = f.expire_certificate {
+        let api = api.ok_or("an expiring certificate needs the AWS API")?;
+        let life = Duration::from_millis(life.0.clamp(0, 3_600_000) as u64);
+        let policy = super::provision::policy_name(&cell.scenario, &cell.fleet);
+        let (id, tls) = certifier.short_lived(api, &cell.name, &policy, life).await?;
+        cell.log(format!(
+            "new certificate {} expires in {} ms; reconnecting once it has",
+            &id[..12.min(id.len())],
+            life.as_millis()
+        ));
+        *cell.certificate.lock() = Some(id);
+        cell.set_identity(tls);
+        cell.disconnect(Some(life + Duration::from_secs(1)));
     } else if let Some(d) = f.disconnect {
         cell.disconnect(Some(Duration::from_millis(d.0.max(0) as u64)));
     }

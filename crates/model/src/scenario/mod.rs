@@ -366,6 +366,10 @@ pub struct FaultChange {
     /// Revoke the device's certificate (it can no longer connect).
     #[serde(default)]
     pub revoke_certificate: bool,
+    /// Give the device a certificate that expires after this long (a few seconds); it reconnects
+    /// with it once it has expired.
+    #[serde(default)]
+    pub expire_certificate: Option<Dur>,
     /// Every fault off.
     #[serde(default)]
     pub clear: bool,

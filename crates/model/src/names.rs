@@ -132,6 +132,20 @@ pub fn check_attribute(field: &str, name: &str, value: &str) -> Result<(), Valid
     ATTRIBUTE_VALUE.check(&format!("{field}.{name}"), value)
 }
 
+/// Percent-encodes one URL path segment (RFC 3986's unreserved characters stay as they are): a
+/// name put in a REST path, or an OTA file's key.
+pub fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +190,11 @@ mod tests {
     fn long_values_are_shortened_in_messages() {
         let e = check_resource_name("thingName", &"y".repeat(1000)).unwrap_err();
         assert!(e.value.chars().count() <= 201);
+    }
+
+    #[test]
+    fn encodes_path_segments() {
+        assert_eq!(encode_segment("a-b_c.d~e"), "a-b_c.d~e");
+        assert_eq!(encode_segment("a/b c%é"), "a%2Fb%20c%25%C3%A9");
     }
 }

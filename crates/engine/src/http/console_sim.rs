@@ -21,7 +21,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{AwsJson, Params};
 use crate::Error;
-use crate::sim::api::{Api, ApiCall, ApiReply, scope_header};
+use crate::sim::api::{Api, ApiCall, ApiReply, error_type, scope_header};
 
 /// The routes (mounted behind the console token).
 pub fn routes() -> Router<AppState> {
@@ -69,11 +69,7 @@ pub fn in_process(s: &AppState) -> Api {
                 Err(never) => match never {},
             };
             let status = res.status().as_u16();
-            let error_type = res
-                .headers()
-                .get("x-amzn-ErrorType")
-                .and_then(|v| v.to_str().ok())
-                .map(|v| v.split(':').next().unwrap_or(v).to_owned());
+            let error_type = error_type(res.headers());
             let bytes = axum::body::to_bytes(res.into_body(), 16 << 20).await.map_err(|e| e.to_string())?;
             Ok(ApiReply { status, error_type, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) })
         })

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use thingbox_model::names::encode_segment;
 
 use crate::rules::actions::local::{bucket_ok, object_path};
 
@@ -16,19 +17,6 @@ pub struct Files {
     dir: PathBuf,
     base_url: String,
     secret: Vec<u8>,
-}
-
-/// Percent-encodes a path segment (RFC 3986 unreserved characters stay).
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// Bucket and key of an S3 URL in any of its forms (`https://s3.amazonaws.com/b/k`,
@@ -81,11 +69,11 @@ impl Files {
         }
         let expires = now_ms / 1000 + ttl_secs;
         let sig = hex::encode(self.mac(&bucket, &key, expires).finalize().into_bytes());
-        let key_path: Vec<String> = key.split('/').map(encode).collect();
+        let key_path: Vec<String> = key.split('/').map(encode_segment).collect();
         format!(
             "{}/ota/{}/{}?expires={expires}&signature={sig}",
             self.base_url,
-            encode(&bucket),
+            encode_segment(&bucket),
             key_path.join("/")
         )
     }

@@ -55,6 +55,12 @@ pub struct ApiReply {
     pub body: Value,
 }
 
+/// The AWS error type an answer's `x-amzn-ErrorType` header names (without its `:…` suffix).
+pub fn error_type(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    let v = headers.get("x-amzn-ErrorType")?.to_str().ok()?;
+    Some(v.split(':').next().unwrap_or(v).to_owned())
+}
+
 /// Makes calls.
 pub type Caller = Arc<dyn Fn(ApiCall) -> BoxFuture<'static, Result<ApiReply, String>> + Send + Sync>;
 
@@ -90,17 +96,7 @@ impl std::fmt::Debug for Api {
 }
 
 /// Percent-encodes a path segment.
-pub fn seg(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use thingbox_model::names::encode_segment as seg;
 
 impl Api {
     /// An API over `caller`.
@@ -326,11 +322,7 @@ pub fn remote(base: String, token: String, region: String) -> Caller {
             }
             let res = req.send().await.map_err(|e| format!("{base}: {e}"))?;
             let status = res.status().as_u16();
-            let error_type = res
-                .headers()
-                .get("x-amzn-ErrorType")
-                .and_then(|v| v.to_str().ok())
-                .map(|v| v.split(':').next().unwrap_or(v).to_owned());
+            let error_type = error_type(res.headers());
             let bytes = res.bytes().await.map_err(|e| e.to_string())?;
             let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             Ok(ApiReply { status, error_type, body })

@@ -83,6 +83,11 @@ pub(super) struct Device {
     pub(super) seq: u64,
 }
 
+/// What a device's templates fill their variables with.
+fn vars<'a>(cell: &'a DeviceCell, index: usize, fleet: &'a Fleet) -> Vars<'a> {
+    Vars { thing: &cell.name, index, fleet: &fleet.name, scenario: &cell.scenario }
+}
+
 fn mix(seed: u64, name: &str) -> u64 {
     name.bytes().fold(seed ^ 0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
@@ -95,7 +100,7 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
 ) {
     let fleet = spec.fleet.clone();
-    let vars = Vars { thing: &cell.name, index: spec.index, fleet: &fleet.name, scenario: &cell.scenario };
+    let vars = vars(&cell, spec.index, &fleet);
     let mut d = Device {
         rng: Rng::new(mix(spec.seed, &cell.name)),
         telemetry_gens: vec![GenState::default(); fleet.telemetry.len()],
@@ -280,12 +285,7 @@ impl Device {
                 let mut state = GenState::default();
                 let now = self.clock();
                 let fleet = self.spec.fleet.clone();
-                let vars = Vars {
-                    thing: &self.cell.name,
-                    index: self.spec.index,
-                    fleet: &fleet.name,
-                    scenario: &self.cell.scenario,
-                };
+                let vars = vars(&self.cell, self.spec.index, &fleet);
                 let reported = initial.template.render(&vars, now, &mut state, &mut self.rng);
                 *self.cell.reported.lock() = Some(reported.clone());
                 self.send(
@@ -329,12 +329,7 @@ impl Device {
         let fleet = self.spec.fleet.clone();
         let t = &fleet.telemetry[i];
         let now = self.clock();
-        let vars = Vars {
-            thing: &self.cell.name,
-            index: self.spec.index,
-            fleet: &fleet.name,
-            scenario: &self.cell.scenario,
-        };
+        let vars = vars(&self.cell, self.spec.index, &fleet);
         let mut payload = t.payload.template.render(&vars, now, &mut self.telemetry_gens[i], &mut self.rng);
         let oversize = self.cell.faults.lock().oversize.0;
         if self.rng.chance(oversize) {
@@ -412,12 +407,7 @@ impl Device {
             let reply = match &c.payload {
                 Some(t) => {
                     let now = self.clock();
-                    let vars = Vars {
-                        thing: &self.cell.name,
-                        index: self.spec.index,
-                        fleet: &fleet.name,
-                        scenario: &self.cell.scenario,
-                    };
+                    let vars = vars(&self.cell, self.spec.index, &fleet);
                     t.template
                         .render(&vars, now, &mut self.reply_gens[i], &mut self.rng)
                         .to_string()

@@ -364,6 +364,25 @@ def test_messages_page_shows_device_traffic_with_payload_diff_and_tree(server, p
     dev.close()
 
 
+def test_the_viewer_keeps_recording_while_another_page_is_shown(server, page):
+    """The viewer belongs to the console, not to the page that opened it: messages that arrive while
+    another page is shown are listed on return (and feeding it never touches the gone page)."""
+    dev = Client(server, client_id="ui-away-dev")
+    dev.connect()
+    try:
+        go(page, server, "messages")
+        expect(page.locator("#totals .dot.on")).to_be_visible()
+        go(page, server, "things")
+        dev.publish("ui/away/temp", json.dumps({"t": 1}), qos=1)
+        dev.publish("ui/away/temp", json.dumps({"t": 2}), qos=1)
+        go(page, server, "messages")
+        rows = page.locator("#message-list .msg-row", has_text="ui/away/temp")
+        expect(rows).to_have_count(2)
+        expect(rows.first).to_contain_text('"t": 2')
+    finally:
+        dev.close()
+
+
 def rumqttc_watch(server, topic_filter, count=1):
     """A rumqttc subscriber (thingbox-bench watch) on the plain listener; returns once subscribed."""
     assert BENCH.exists(), f"{BENCH} is missing: build it with `cargo build -p thingbox-bench`"

@@ -126,7 +126,7 @@ fn App() -> impl IntoView {
     let live = live::start();
     provide_context(live);
     keyboard();
-    provide_context(viewer::ViewerCell(StoredValue::new(None)));
+    provide_context(viewer::ViewerCell::here());
     let theme = RwSignal::new(current_theme());
     let toggle = move |_| {
         let next = if theme.get_untracked() == "dark" { "light" } else { "dark" };

@@ -180,9 +180,15 @@ impl Viewer {
 /// The viewer of this console, opened on first use with `#` and `$aws/#`.
 pub fn get() -> Viewer {
     let cell = expect_context::<ViewerCell>();
-    if let Some(v) = cell.0.get_value() {
+    if let Some(v) = cell.viewer.get_value() {
         return v;
     }
+    // The viewer outlives the page that first asks for it: its signals belong to the app's owner, not
+    // to that page's (which is disposed on navigation while the socket still feeds the viewer).
+    cell.owner.with(|| open(cell.viewer))
+}
+
+fn open(cell: StoredValue<Option<Viewer>>) -> Viewer {
     let v = Viewer {
         filters: RwSignal::new(Vec::new()),
         paused: RwSignal::new(false),
@@ -194,7 +200,7 @@ pub fn get() -> Viewer {
         socket: StoredValue::new_local(None),
         wanted: StoredValue::new(vec!["#".to_owned(), "$aws/#".to_owned()]),
     };
-    cell.0.set_value(Some(v));
+    cell.set_value(Some(v));
     crate::live::socket(
         "/console/api/messages",
         v.online,
@@ -214,5 +220,15 @@ pub fn get() -> Viewer {
 }
 
 /// Where the app keeps its one viewer (created lazily by [`get`]).
-#[derive(Clone, Copy)]
-pub struct ViewerCell(pub StoredValue<Option<Viewer>>);
+#[derive(Clone)]
+pub struct ViewerCell {
+    viewer: StoredValue<Option<Viewer>>,
+    owner: Owner,
+}
+
+impl ViewerCell {
+    /// An empty cell owned by the calling (app-wide) reactive owner.
+    pub fn here() -> Self {
+        Self { viewer: StoredValue::new(None), owner: Owner::current().expect("called inside the app") }
+    }
+}

@@ -346,6 +346,10 @@ MQTT = [
     ("v5-topic-alias-too-big", V5 + publish(b"a", props=b"\x23\xff\xff"), ("disconnect", 0x94)),
     ("v5-unknown-alias", V5 + publish(b"", props=b"\x23\x00\x01"), ("disconnect", 0x82)),
     ("v5-unknown-property", V5 + publish(b"a", props=b"\x7f\x00"), "closed"),
+    # Found by fuzzing: a field running past its frame was taken for "more bytes to come" and the
+    # packet skipped silently.
+    ("v5-properties-past-frame", V5 + packet(0x30, s16(b"a") + b"\xff\xff\xff"), ("disconnect", 0x82)),
+    ("filter-past-frame", V4 + packet(0x82, b"\x00\x01\x00\x09a"), "closed"),
     ("v5-receive-maximum-0", connect(level=5, props=b"\x21\x00\x00"), "closed"),
     ("v5-subscription-id", V5 + packet(0x82, b"\x00\x01\x02\x0b\x01" + s16(b"a") + b"\x00"), ("disconnect", 0xA1)),
     ("v5-subscribe-qos-bits", V5 + packet(0x82, b"\x00\x01\x00" + s16(b"a") + b"\xc0"), "closed"),

@@ -33,6 +33,14 @@ impl Timestamp {
         let (h, mi, s, milli) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
         format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
     }
+
+    /// ISO 8601 basic form in UTC to the second, as SigV4 dates are written: `20261206T120000Z`.
+    pub fn to_basic_iso(self) -> String {
+        let (days, ms) = (self.0.div_euclid(86_400_000), self.0.rem_euclid(86_400_000));
+        let (y, m, d) = civil_from_days(days);
+        let (h, mi, s) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60);
+        format!("{y:04}{m:02}{d:02}T{h:02}{mi:02}{s:02}Z")
+    }
 }
 
 /// The proleptic Gregorian date of a day count from 1970-01-01 (Howard Hinnant's algorithm).
@@ -102,6 +110,8 @@ mod tests {
         let t = parse_utc_minute("2024-02-29T23:59:58").unwrap();
         assert_eq!(Timestamp(t.0 + 7).to_rfc3339_millis(), "2024-02-29T23:59:58.007Z");
         assert_eq!(Timestamp(-1).to_rfc3339_millis(), "1969-12-31T23:59:59.999Z");
+        assert_eq!(Timestamp(t.0 + 7).to_basic_iso(), "20240229T235958Z");
+        assert_eq!(Timestamp(-1).to_basic_iso(), "19691231T235959Z");
     }
 
     #[test]

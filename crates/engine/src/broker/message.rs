@@ -34,38 +34,8 @@ impl Principal {
     }
 }
 
-/// MQTT 5 publish properties Thingbox carries end to end.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Properties {
-    /// Payload format indicator (1 = UTF-8).
-    pub payload_format_indicator: Option<u8>,
-    /// Message expiry in seconds.
-    pub message_expiry_interval: Option<u32>,
-    /// Response topic.
-    pub response_topic: Option<String>,
-    /// Correlation data.
-    pub correlation_data: Option<Bytes>,
-    /// User properties, in order.
-    pub user_properties: Vec<(String, String)>,
-    /// Content type.
-    pub content_type: Option<String>,
-}
-
-impl Properties {
-    /// The bytes AWS meters besides topic and payload: user properties, response topic,
-    /// correlation data and content type.
-    pub fn metered_len(&self) -> usize {
-        self.response_topic.as_ref().map_or(0, String::len)
-            + self.correlation_data.as_ref().map_or(0, Bytes::len)
-            + self.content_type.as_ref().map_or(0, String::len)
-            + self.user_properties.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
-    }
-
-    /// Whether no property is set.
-    pub fn is_empty(&self) -> bool {
-        *self == Self::default()
-    }
-}
+/// MQTT 5 publish properties Thingbox carries end to end (the wire crate reads and writes them).
+pub use thingbox_wire::mqtt::Properties;
 
 /// One published message.
 #[derive(Debug, Clone)]

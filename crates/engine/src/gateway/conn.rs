@@ -10,16 +10,19 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
-use super::codec::{self, Ack, ConnectInfo, Inbound, Proto, Refusal, ServerDisconnect, SubResult};
 use super::{Authorizer, Caller};
 use thingbox_api::trace::Step;
 use thingbox_model::policy::Action;
 use thingbox_model::quotas::{Quota, Window};
 use thingbox_model::usage::Metric;
+use thingbox_wire::mqtt::{
+    self as codec, Ack, ConnectInfo, Inbound, Proto, Refusal, ServerDisconnect, SubResult,
+};
 
+use super::writer::{Ctl, Writer};
 use crate::usage::ConnMeter;
 
-use crate::broker::{Broker, Delivery, DisconnectReason, Message, Principal, Session, SubOptions, now_ms};
+use crate::broker::{Broker, DisconnectReason, Message, Principal, Session, SubOptions, now_ms};
 
 /// AWS IoT's payload limit for PUBLISH (and CONNECT will) messages.
 pub const MAX_PAYLOAD: usize = thingbox_model::topic::MAX_PAYLOAD_BYTES;
@@ -65,11 +68,6 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
-}
-
-enum Ctl {
-    Bytes(BytesMut),
-    Close(Option<ServerDisconnect>),
 }
 
 /// Serves one connection until it closes.
@@ -194,16 +192,15 @@ where
         connect.receive_maximum.map_or(DEFAULT_INFLIGHT, |m| usize::from(m).min(DEFAULT_INFLIGHT));
     let (ctl_tx, ctl_rx) = mpsc::channel::<Ctl>(64);
     // Owned by this task: aborted when it ends or is aborted (the accept loop's shutdown deadline).
-    let mut writer = AbortOnDrop(tokio::spawn(write_loop(
-        wr,
-        ctl_rx,
-        attached.session.clone(),
+    let writer = Writer {
+        session: attached.session.clone(),
         proto,
         inflight_max,
-        ctx.auth.clone(),
-        caller.clone(),
-        meter.clone(),
-    )));
+        auth: ctx.auth.clone(),
+        caller: caller.clone(),
+        meter: meter.clone(),
+    };
+    let mut writer = AbortOnDrop(tokio::spawn(writer.run(wr, ctl_rx)));
 
     let mut conn = Conn {
         ctx: &ctx,
@@ -667,114 +664,9 @@ impl Conn<'_> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn write_loop<W: AsyncWrite + Unpin>(
-    mut wr: W,
-    mut ctl: mpsc::Receiver<Ctl>,
-    session: Arc<Session>,
-    proto: Proto,
-    inflight_max: usize,
-    auth: Arc<dyn Authorizer>,
-    caller: Caller,
-    meter: Arc<ConnMeter>,
-) {
-    let mut out = BytesMut::new();
-    let mut closing: Option<Option<ServerDisconnect>> = None;
-    loop {
-        tokio::select! {
-            biased;
-            c = ctl.recv() => match c {
-                Some(Ctl::Bytes(b)) => out.extend_from_slice(&b),
-                Some(Ctl::Close(why)) => closing = Some(why),
-                None => closing = Some(None),
-            },
-            () = session.notify.notified() => {}
-        }
-        while closing.is_none() {
-            match ctl.try_recv() {
-                Ok(Ctl::Bytes(b)) => out.extend_from_slice(&b),
-                Ok(Ctl::Close(why)) => closing = Some(why),
-                Err(_) => break,
-            }
-        }
-        if closing.is_none() {
-            fill(&session, proto, inflight_max, &*auth, &caller, &meter, &mut out);
-        }
-        if let Some(why) = closing {
-            if let Some(w) = why {
-                codec::disconnect(proto, w, &mut out);
-            }
-            let _ = wr.write_all(&out).await;
-            let _ = wr.shutdown().await;
-            return;
-        }
-        if !out.is_empty() {
-            if wr.write_all(&out).await.is_err() {
-                // The reader sees the broken socket too and ends the connection.
-                while let Some(c) = ctl.recv().await {
-                    if matches!(c, Ctl::Close(_)) {
-                        break;
-                    }
-                }
-                return;
-            }
-            out.clear();
-            if out.capacity() > 256 * 1024 {
-                out = BytesMut::new();
-            }
-        }
-    }
-}
-
 /// Records in `msg`'s trace that it went no further.
 fn refused(msg: &Message, reason: String, answer: &str) {
     if let Some(t) = &msg.trace {
         t.step(Step::Refused { reason, answer: answer.into() });
-    }
-}
-
-/// Moves deliveries from the session queue into `out`, up to the in-flight window for QoS 1.
-fn fill(
-    session: &Session,
-    proto: Proto,
-    inflight_max: usize,
-    auth: &dyn Authorizer,
-    caller: &Caller,
-    meter: &ConnMeter,
-    out: &mut BytesMut,
-) {
-    let mut st = session.state.lock();
-    let mut budget = 256;
-    while budget > 0 {
-        let Some(front) = st.front() else { break };
-        if front.qos == 1 && st.inflight.len() >= inflight_max {
-            break;
-        }
-        let d: Delivery = st.pop_front().expect("front exists");
-        budget -= 1;
-        if !auth.receive(caller, &d.message.topic) {
-            if let Some(t) = &d.message.trace {
-                let (explanation, note) = auth.explain(caller, Action::Receive, &d.message.topic);
-                let subscriber = Some(session.client_id.clone());
-                t.step(Step::Policy { action: "iot:Receive".into(), subscriber, explanation, note });
-            }
-            continue;
-        }
-        meter.message(d.message.metered_len());
-        let packet_id = (d.qos == 1).then(|| st.next_packet_id());
-        if let Some(t) = &d.message.trace {
-            let client_id = session.client_id.clone();
-            t.step(Step::Delivered { client_id, qos: d.qos, packet_id, dup: d.dup });
-        }
-        match packet_id {
-            Some(pkid) => {
-                codec::publish(proto, &d, pkid, d.dup, out);
-                st.inflight.insert(pkid, d);
-            }
-            None => codec::publish(proto, &d, 0, false, out),
-        }
-    }
-    if budget == 0 && st.queued() > 0 {
-        session.notify.notify_one();
     }
 }

@@ -6,10 +6,9 @@
 //! each have a deadline, so a silent socket only ever holds its own task.
 
 pub mod alpn;
-pub mod codec;
 pub mod conn;
-mod strict;
 pub mod tls;
+mod writer;
 
 use std::sync::Arc;
 use std::time::Duration;

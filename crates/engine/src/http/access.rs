@@ -12,7 +12,7 @@
 //!    (opening the console from a link is a cross-site navigation, and they hold no data).
 //!    Programs (the AWS CLI, SDKs, devices) send neither header and are unaffected.
 //! 3. **Signatures** (`--verify-signatures`): every AWS API request must be SigV4-signed with one
-//!    of the configured access keys ([`super::sigv4::verify`]). The console's own requests carry
+//!    of the configured access keys ([`thingbox_wire::sigv4::verify`]). The console's own requests carry
 //!    the console token instead; the console API always needs that token; OTA download links carry
 //!    their own signature.
 //!
@@ -28,7 +28,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::AppState;
 use super::error::{AwsErrorType, aws_message};
-use super::sigv4::{self, SignatureError, SignedRequest};
+use thingbox_wire::sigv4::{self, SignatureError, SignedRequest};
 
 /// Who may call, as configured.
 #[derive(Debug, Clone, Default)]

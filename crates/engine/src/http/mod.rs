@@ -32,7 +32,6 @@ mod iot_provisioning;
 mod iot_rules;
 mod jobs_data;
 mod mqtt_ws;
-pub mod sigv4;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -47,9 +46,9 @@ use tower::ServiceExt as _;
 
 use self::error::{AwsErrorType, aws_message};
 use self::extract::Ctx;
-use self::sigv4::Service;
 use crate::ca::LocalCa;
 use crate::registry::RegistryService;
+use thingbox_wire::sigv4::{self, Service};
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]

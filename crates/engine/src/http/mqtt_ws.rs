@@ -27,7 +27,7 @@ async fn upgrade(
     uri: Uri,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
-    let principal = match super::sigv4::presigned_access_key(uri.query()) {
+    let principal = match thingbox_wire::sigv4::presigned_access_key(uri.query()) {
         Ok(key) => Principal::Iam(key),
         Err(why) => {
             tracing::debug!(%peer, why, "WebSocket refused");

@@ -5,7 +5,7 @@
 //! DISCONNECT (3.1.1) and PUBACK (3.1.1). A frame that breaks one is a protocol error: the
 //! connection is closed (MQTT 5: after a DISCONNECT with the reason).
 
-use super::codec::{Proto, ServerDisconnect};
+use super::{Proto, ServerDisconnect};
 
 /// A broken rule: what to tell the client, and why (for the log).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! MQTT 3.1.1 and MQTT 5 on one port: the protocol level is read from the CONNECT packet, and
 //! rumqttc's `mqttbytes` codecs (v4 and v5) read and write the packets. This module turns both into
-//! one [`Inbound`] vocabulary and writes replies in the connection's protocol.
+//! one [`Inbound`] vocabulary (after [`strict`]'s checks of the rules those codecs leave out) and
+//! [`write`]s replies in the connection's protocol.
 
 use bytes::{Bytes, BytesMut};
 use rumqttc::mqttbytes::v4;
@@ -8,7 +9,13 @@ use rumqttc::mqttbytes::{Error as CodecError, QoS};
 use rumqttc::v5::mqttbytes::v5;
 use rumqttc::v5::mqttbytes::{Error as V5Error, QoS as V5QoS};
 
-use crate::broker::{Delivery, Properties};
+mod strict;
+mod write;
+
+pub use self::strict::Violation;
+pub use self::write::{
+    Ack, PublishOut, Refusal, SubResult, connack, disconnect, pingresp, puback, publish, suback, unsuback,
+};
 
 /// Largest frame read (AWS's 128 KB payload limit is checked separately, with its own error).
 pub const MAX_FRAME: usize = 512 * 1024;
@@ -29,6 +36,39 @@ impl Proto {
             Self::V4 => "MQTT 3.1.1",
             Self::V5 => "MQTT 5",
         }
+    }
+}
+
+/// MQTT 5 publish properties Thingbox carries end to end.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Properties {
+    /// Payload format indicator (1 = UTF-8).
+    pub payload_format_indicator: Option<u8>,
+    /// Message expiry in seconds.
+    pub message_expiry_interval: Option<u32>,
+    /// Response topic.
+    pub response_topic: Option<String>,
+    /// Correlation data.
+    pub correlation_data: Option<Bytes>,
+    /// User properties, in order.
+    pub user_properties: Vec<(String, String)>,
+    /// Content type.
+    pub content_type: Option<String>,
+}
+
+impl Properties {
+    /// The bytes AWS meters besides topic and payload: user properties, response topic,
+    /// correlation data and content type.
+    pub fn metered_len(&self) -> usize {
+        self.response_topic.as_ref().map_or(0, String::len)
+            + self.correlation_data.as_ref().map_or(0, Bytes::len)
+            + self.content_type.as_ref().map_or(0, String::len)
+            + self.user_properties.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+    }
+
+    /// Whether no property is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
     }
 }
 
@@ -207,9 +247,23 @@ fn topic_string(b: Bytes) -> Result<String, DecodeError> {
     })
 }
 
-/// Reads one packet; `Ok(None)` when more bytes are needed.
+/// Reads one packet; `Ok(None)` when more bytes are needed (and then nothing was consumed).
 pub fn read(proto: Proto, buf: &mut BytesMut) -> Result<Option<Inbound>, DecodeError> {
-    super::strict::check_frame(proto, buf)
+    let before = buf.len();
+    let packet = read_frame(proto, buf)?;
+    // The codecs split a whole frame off before decoding its fields, and a field that runs past the
+    // frame's end is then "insufficient bytes" too: that frame is malformed, not incomplete.
+    if packet.is_none() && buf.len() != before {
+        return Err(DecodeError {
+            reason: ServerDisconnect::ProtocolError,
+            detail: "malformed packet: its fields run past its remaining length".into(),
+        });
+    }
+    Ok(packet)
+}
+
+fn read_frame(proto: Proto, buf: &mut BytesMut) -> Result<Option<Inbound>, DecodeError> {
+    strict::check_frame(proto, buf)
         .map_err(|v| DecodeError { reason: v.reason, detail: v.detail.to_owned() })?;
     let reason = |too_large: bool| {
         if too_large { ServerDisconnect::PacketTooLarge } else { ServerDisconnect::ProtocolError }
@@ -364,225 +418,6 @@ fn from_v5(p: v5::Packet) -> Result<Inbound, DecodeError> {
     })
 }
 
-/// Why a CONNECT is refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// Client id not acceptable.
-    BadClientId,
-    /// Not authorized.
-    NotAuthorized,
-    /// Server unavailable.
-    ServerUnavailable,
-    /// CONNECTs too fast for this client id (strict-AWS mode).
-    ConnectionRateExceeded,
-}
-
-/// How a QoS 1 PUBLISH is acknowledged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ack {
-    /// Accepted.
-    Success,
-    /// Denied by policy (MQTT 5: 0x87).
-    NotAuthorized,
-    /// Over a quota (MQTT 5: 0x97).
-    QuotaExceeded,
-}
-
-/// Writes CONNACK. `refused` = `None` accepts.
-pub fn connack(
-    proto: Proto,
-    session_present: bool,
-    refused: Option<Refusal>,
-    assigned_client_id: Option<String>,
-    buf: &mut BytesMut,
-) {
-    let result = match proto {
-        Proto::V4 => v4::ConnAck {
-            session_present,
-            code: match refused {
-                None => v4::ConnectReturnCode::Success,
-                Some(Refusal::BadClientId) => v4::ConnectReturnCode::BadClientId,
-                Some(Refusal::NotAuthorized) => v4::ConnectReturnCode::NotAuthorized,
-                Some(Refusal::ServerUnavailable | Refusal::ConnectionRateExceeded) => {
-                    v4::ConnectReturnCode::ServiceUnavailable
-                }
-            },
-        }
-        .write(buf)
-        .is_ok(),
-        Proto::V5 => {
-            let props = v5::ConnAckProperties {
-                session_expiry_interval: None,
-                receive_max: Some(100),
-                max_qos: Some(1),
-                retain_available: Some(1),
-                max_packet_size: Some(MAX_FRAME as u32),
-                assigned_client_identifier: assigned_client_id,
-                topic_alias_max: Some(8),
-                reason_string: None,
-                user_properties: Vec::new(),
-                wildcard_subscription_available: Some(1),
-                subscription_identifiers_available: Some(0),
-                shared_subscription_available: Some(0),
-                server_keep_alive: None,
-                response_information: None,
-                server_reference: None,
-                authentication_method: None,
-                authentication_data: None,
-            };
-            v5::ConnAck {
-                session_present,
-                code: match refused {
-                    None => v5::ConnectReturnCode::Success,
-                    Some(Refusal::BadClientId) => v5::ConnectReturnCode::ClientIdentifierNotValid,
-                    Some(Refusal::NotAuthorized) => v5::ConnectReturnCode::NotAuthorized,
-                    Some(Refusal::ServerUnavailable) => v5::ConnectReturnCode::ServerUnavailable,
-                    Some(Refusal::ConnectionRateExceeded) => v5::ConnectReturnCode::ConnectionRateExceeded,
-                },
-                properties: Some(props),
-            }
-            .write(buf)
-            .is_ok()
-        }
-    };
-    debug_assert!(result);
-}
-
-fn v5_props(p: &Properties) -> Option<v5::PublishProperties> {
-    if p.is_empty() {
-        return None;
-    }
-    Some(v5::PublishProperties {
-        payload_format_indicator: p.payload_format_indicator,
-        message_expiry_interval: p.message_expiry_interval,
-        topic_alias: None,
-        response_topic: p.response_topic.clone(),
-        correlation_data: p.correlation_data.clone(),
-        user_properties: p.user_properties.clone(),
-        subscription_identifiers: Vec::new(),
-        content_type: p.content_type.clone(),
-    })
-}
-
-/// Writes a PUBLISH for a delivery.
-pub fn publish(proto: Proto, d: &Delivery, pkid: u16, dup: bool, buf: &mut BytesMut) {
-    let qos = if d.qos == 0 { QoS::AtMostOnce } else { QoS::AtLeastOnce };
-    let qos_v5 = if d.qos == 0 { V5QoS::AtMostOnce } else { V5QoS::AtLeastOnce };
-    let m = &d.message;
-    let result = match proto {
-        Proto::V4 => v4::Publish {
-            dup,
-            qos,
-            retain: d.retain,
-            topic: m.topic.clone(),
-            pkid: if d.qos == 0 { 0 } else { pkid },
-            payload: m.payload.clone(),
-        }
-        .write(buf)
-        .is_ok(),
-        Proto::V5 => v5::Publish {
-            dup,
-            qos: qos_v5,
-            retain: d.retain,
-            topic: Bytes::from(m.topic.clone()),
-            pkid: if d.qos == 0 { 0 } else { pkid },
-            payload: m.payload.clone(),
-            properties: v5_props(&m.properties),
-        }
-        .write(buf)
-        .is_ok(),
-    };
-    debug_assert!(result);
-}
-
-/// Writes PUBACK (`not_authorized` only changes the v5 reason code).
-pub fn puback(proto: Proto, pkid: u16, ack: Ack, buf: &mut BytesMut) {
-    let result = match proto {
-        Proto::V4 => v4::PubAck { pkid }.write(buf).is_ok(),
-        Proto::V5 => v5::PubAck {
-            pkid,
-            reason: match ack {
-                Ack::Success => v5::PubAckReason::Success,
-                Ack::NotAuthorized => v5::PubAckReason::NotAuthorized,
-                Ack::QuotaExceeded => v5::PubAckReason::QuotaExceeded,
-            },
-            properties: None,
-        }
-        .write(buf)
-        .is_ok(),
-    };
-    debug_assert!(result);
-}
-
-/// The outcome of one filter in a SUBACK.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SubResult {
-    /// Granted at this QoS.
-    Granted(u8),
-    /// The filter is malformed.
-    InvalidFilter,
-    /// Not authorized.
-    NotAuthorized,
-    /// Over a limit.
-    Quota,
-}
-
-/// Writes SUBACK.
-pub fn suback(proto: Proto, pkid: u16, results: &[SubResult], buf: &mut BytesMut) {
-    let q = |n: u8| if n == 0 { QoS::AtMostOnce } else { QoS::AtLeastOnce };
-    let q5 = |n: u8| if n == 0 { V5QoS::AtMostOnce } else { V5QoS::AtLeastOnce };
-    let result = match proto {
-        Proto::V4 => v4::SubAck {
-            pkid,
-            return_codes: results
-                .iter()
-                .map(|r| match r {
-                    SubResult::Granted(n) => v4::SubscribeReasonCode::Success(q(*n)),
-                    _ => v4::SubscribeReasonCode::Failure,
-                })
-                .collect(),
-        }
-        .write(buf)
-        .is_ok(),
-        Proto::V5 => v5::SubAck {
-            pkid,
-            return_codes: results
-                .iter()
-                .map(|r| match r {
-                    SubResult::Granted(n) => v5::SubscribeReasonCode::Success(q5(*n)),
-                    SubResult::InvalidFilter => v5::SubscribeReasonCode::TopicFilterInvalid,
-                    SubResult::NotAuthorized => v5::SubscribeReasonCode::NotAuthorized,
-                    SubResult::Quota => v5::SubscribeReasonCode::QuotaExceeded,
-                })
-                .collect(),
-            properties: None,
-        }
-        .write(buf)
-        .is_ok(),
-    };
-    debug_assert!(result);
-}
-
-/// Writes UNSUBACK for `n` filters.
-pub fn unsuback(proto: Proto, pkid: u16, n: usize, buf: &mut BytesMut) {
-    let result = match proto {
-        Proto::V4 => v4::UnsubAck { pkid }.write(buf).is_ok(),
-        Proto::V5 => v5::UnsubAck { pkid, reasons: vec![v5::UnsubAckReason::Success; n], properties: None }
-            .write(buf)
-            .is_ok(),
-    };
-    debug_assert!(result);
-}
-
-/// Writes PINGRESP.
-pub fn pingresp(proto: Proto, buf: &mut BytesMut) {
-    let result = match proto {
-        Proto::V4 => v4::PingResp.write(buf).is_ok(),
-        Proto::V5 => v5::PingResp::write(buf).is_ok(),
-    };
-    debug_assert!(result);
-}
-
 /// Server-side DISCONNECT reasons (MQTT 5 only; 3.1.1 just closes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServerDisconnect {
@@ -606,28 +441,6 @@ pub enum ServerDisconnect {
     SubscriptionIdsNotSupported,
 }
 
-/// Writes a server DISCONNECT (v5); nothing for v4.
-pub fn disconnect(proto: Proto, reason: ServerDisconnect, buf: &mut BytesMut) {
-    if proto == Proto::V4 {
-        return;
-    }
-    let reason_code = match reason {
-        ServerDisconnect::SessionTakenOver => v5::DisconnectReasonCode::SessionTakenOver,
-        ServerDisconnect::ShuttingDown => v5::DisconnectReasonCode::ServerShuttingDown,
-        ServerDisconnect::NotAuthorized => v5::DisconnectReasonCode::NotAuthorized,
-        ServerDisconnect::ProtocolError => v5::DisconnectReasonCode::ProtocolError,
-        ServerDisconnect::PacketTooLarge => v5::DisconnectReasonCode::PacketTooLarge,
-        ServerDisconnect::KeepAliveTimeout => v5::DisconnectReasonCode::KeepAliveTimeout,
-        ServerDisconnect::TopicNameInvalid => v5::DisconnectReasonCode::TopicNameInvalid,
-        ServerDisconnect::TopicAliasInvalid => v5::DisconnectReasonCode::TopicAliasInvalid,
-        ServerDisconnect::SubscriptionIdsNotSupported => {
-            v5::DisconnectReasonCode::SubscriptionIdentifiersNotSupported
-        }
-    };
-    let result = v5::Disconnect { reason_code, properties: None }.write(buf).is_ok();
-    debug_assert!(result);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -645,5 +458,22 @@ mod tests {
         assert_eq!(sniff(&b5), Ok(Some(Proto::V5)));
         assert!(sniff(&[0x30, 0x00]).is_err());
         assert!(sniff(b"\x10\x0c\x00\x06MQIsdp\x03").is_err());
+    }
+
+    /// Found by the `codec` fuzz target: a complete MQTT 5 PUBLISH whose property length runs past
+    /// its frame was consumed and reported as "need more bytes", so the gateway skipped it silently
+    /// instead of closing the connection with a protocol error.
+    #[test]
+    fn a_field_past_the_frame_is_malformed_not_incomplete() {
+        let mut frame = BytesMut::from(&b"\x30\x06\x00\x01a\xff\xff\xff"[..]);
+        let e = read(Proto::V5, &mut frame).unwrap_err();
+        assert_eq!(e.reason, ServerDisconnect::ProtocolError);
+        // v4: a SUBSCRIBE whose filter length runs past the frame.
+        let mut frame = BytesMut::from(&b"\x82\x05\x00\x01\x00\x09a"[..]);
+        assert!(read(Proto::V4, &mut frame).is_err());
+        // Truly incomplete: nothing consumed, more bytes asked for.
+        let mut part = BytesMut::from(&b"\x30\x06\x00\x01a"[..]);
+        assert_eq!(read(Proto::V5, &mut part).map(|p| p.is_none()), Ok(true));
+        assert_eq!(part.len(), 5);
     }
 }

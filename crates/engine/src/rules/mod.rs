@@ -108,11 +108,11 @@ fn rules_thread()
     let (handle_tx, handle_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::Builder::new().name("tb-rules".into()).spawn(move || {
-        // A background thread, like the history writer's: when the cores are busy the scheduler
-        // serves device traffic first, and the rules engine's bounded queue absorbs (then drops and
-        // counts) what it cannot keep up with (docs/benchmarks.md, "Rules").
+        // An idle-priority thread: when the cores are busy the scheduler serves device traffic
+        // first, and the rules engine's bounded queue absorbs (then drops and counts) what it
+        // cannot keep up with (docs/benchmarks.md, "Rules").
         #[cfg(target_os = "linux")]
-        crate::viewer::history::lower_priority_to(rustix::thread::gettid(), 19);
+        crate::viewer::history::idle_priority_here();
         let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
             Ok(rt) => rt,
             Err(e) => {

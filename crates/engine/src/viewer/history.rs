@@ -75,6 +75,24 @@ pub(crate) fn lower_priority_to(tid: rustix::process::Pid, nice: i32) {
     }
 }
 
+/// Makes the calling thread an idle-priority thread (Linux: `SCHED_IDLE`, else nice 19): it runs
+/// only on a core nothing else wants, and any other thread that wakes up takes its core at once.
+/// Nice 19 alone is not enough for the rules engine: the scheduler lets a nice-19 thread finish
+/// its slice before a woken device-traffic thread gets the core, and with ten republish rules
+/// that cost the 1→1 QoS 1 rate up to half (docs/benchmarks.md, "Rules").
+#[cfg(target_os = "linux")]
+pub(crate) fn idle_priority_here() {
+    use thread_priority::{
+        NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy, set_thread_priority_and_policy,
+        thread_native_id,
+    };
+    let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+    if let Err(e) = set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle) {
+        tracing::debug!(error = ?e, "no SCHED_IDLE for a background thread; nice 19 instead");
+        lower_priority_to(rustix::thread::gettid(), 19);
+    }
+}
+
 /// How much history to keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HistoryConfig {
@@ -448,6 +466,31 @@ impl HistoryWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A thread's scheduling policy, field 41 of its `/proc` stat line (5: `SCHED_IDLE`).
+    #[cfg(target_os = "linux")]
+    fn policy_of(tid: rustix::process::Pid) -> u32 {
+        let stat = std::fs::read_to_string(format!("/proc/self/task/{}/stat", tid.as_raw_nonzero()))
+            .expect("the thread's stat");
+        // The command name (field 2) is in parentheses and may hold spaces: count after it.
+        let after = &stat[stat.rfind(')').expect("a command name") + 2..];
+        after.split(' ').nth(41 - 3).expect("field 41").parse().expect("a number")
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_background_thread_runs_at_idle_priority() {
+        let (before, after) = std::thread::spawn(|| {
+            let me = rustix::thread::gettid();
+            let before = policy_of(me);
+            idle_priority_here();
+            (before, policy_of(me))
+        })
+        .join()
+        .expect("the thread");
+        assert_eq!(before, 0, "a new thread runs under SCHED_OTHER");
+        assert_eq!(after, 5, "then under SCHED_IDLE");
+    }
 
     #[test]
     fn glob_patterns_cover_what_the_filter_matches() {

@@ -169,6 +169,10 @@ pub struct EngineHandle {
     api_addr: SocketAddr,
     events: events::Events,
     task: JoinHandle<Result<(), StartError>>,
+    /// The API and console, for in-process calls.
+    app: axum::Router,
+    /// The device edge, for in-process connections.
+    gateway: gateway::Gateway,
 }
 
 fn data_dir_err(path: &Path) -> impl FnOnce(std::io::Error) -> StartError + '_ {
@@ -342,6 +346,7 @@ impl Engine {
             sim: sim.clone(),
         });
         let app = http::app(state);
+        let in_process = (app.clone(), gw.clone());
 
         let mut tasks = tokio::task::JoinSet::new();
         if let Some(l) = listeners.https {
@@ -408,7 +413,8 @@ impl Engine {
             drop(ca);
             served.map_err(StartError::from)
         });
-        Ok(EngineHandle { endpoints, api_addr, task, events })
+        let (app, gateway) = in_process;
+        Ok(EngineHandle { endpoints, api_addr, task, events, app, gateway })
     }
 }
 
@@ -464,9 +470,42 @@ impl EngineHandle {
         self.api_addr
     }
 
+    /// Answers one API request in process, as the API listener would (from 127.0.0.1): the AWS
+    /// services, the console API and its files. The fuzz targets call the API this way.
+    pub async fn call_api(&self, req: axum::http::Request<Vec<u8>>) -> axum::http::Response<bytes::Bytes> {
+        use tower::ServiceExt as _;
+        let (mut parts, body) = req.into_parts();
+        parts.extensions.insert(axum::extract::ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 0))));
+        let req = axum::http::Request::from_parts(parts, axum::body::Body::from(body));
+        let res = match self.app.clone().oneshot(req).await {
+            Ok(res) => res,
+            Err(never) => match never {},
+        };
+        let (parts, body) = res.into_parts();
+        // The API's bodies are in memory already; a streamed one that fails ends as what arrived.
+        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+        axum::http::Response::from_parts(parts, body)
+    }
+
+    /// Serves `stream` as one MQTT connection to the plain listener (its identity and policies,
+    /// from 127.0.0.1) until it closes, whether or not that listener is on. The fuzz targets
+    /// connect this way.
+    pub async fn serve_mqtt<S>(&self, stream: S)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+    {
+        let principal = broker::Principal::Plain(self.gateway.config.plain_identity.clone());
+        let peer = SocketAddr::from(([127, 0, 0, 1], 0));
+        self.gateway.serve_stream(stream, principal, peer, "the plain MQTT port").await;
+    }
+
     /// Waits until the engine has stopped (after the shutdown future completed).
     pub async fn wait(self) -> Result<(), StartError> {
-        match self.task.await {
+        // The in-process handles hold services (and so the storage writer) alive: let them go, or
+        // the engine's last step, waiting for the writer to drain, would wait for ever.
+        let Self { task, app, gateway, .. } = self;
+        drop((app, gateway));
+        match task.await {
             Ok(r) => r,
             Err(e) => Err(StartError::Io(std::io::Error::other(e))),
         }

@@ -251,9 +251,9 @@ impl Broker {
                 let action = if msg.payload.is_empty() { "cleared" } else { "stored" };
                 t.step(Step::Retained { action: action.into() });
             }
-            let write = if msg.payload.is_empty() {
-                self.retained.write().remove(&msg.topic);
-                Write::DeleteRetained(msg.topic.clone())
+            let (write, kept, previous) = if msg.payload.is_empty() {
+                let previous = self.retained.write().remove(&msg.topic);
+                (Write::DeleteRetained(msg.topic.clone()), None, previous)
             } else {
                 // The retained copy carries no trace: later subscribers get it as a new delivery,
                 // not as a step of a trace that has long left the ring.
@@ -261,10 +261,26 @@ impl Broker {
                     Some(_) => Arc::new(Message { trace: None, ..(*msg).clone() }),
                     None => msg.clone(),
                 };
-                self.retained.write().insert(msg.topic.clone(), kept);
-                Write::PutRetained(msg.to_row())
+                let previous = self.retained.write().insert(msg.topic.clone(), kept.clone());
+                (Write::PutRetained(msg.to_row()), Some(kept), previous)
             };
-            self.writer.submit(vec![write]).wait().await?;
+            if let Err(e) = self.writer.submit(vec![write]).wait().await {
+                // A refused message is not served either: what was retained before comes back,
+                // unless a later publish to the topic has replaced it meanwhile.
+                let mut retained = self.retained.write();
+                let ours = match (retained.get(&msg.topic), &kept) {
+                    (Some(now), Some(kept)) => Arc::ptr_eq(now, kept),
+                    (None, None) => true,
+                    _ => false,
+                };
+                if ours {
+                    match previous {
+                        Some(p) => retained.insert(msg.topic.clone(), p),
+                        None => retained.remove(&msg.topic),
+                    };
+                }
+                return Err(e);
+            }
         }
         // What it queued for sessions without a connection is durable before the publisher hears
         // back.

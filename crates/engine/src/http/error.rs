@@ -12,7 +12,6 @@ use thingbox_model::registry::RegistryError;
 use thingbox_model::rules::RuleError;
 
 use crate::Error;
-use crate::storage::StorageError;
 
 /// An error on its way to an AWS client.
 #[derive(Debug)]
@@ -221,26 +220,7 @@ impl IntoResponse for ApiError {
             Error::JobsData(e) => jobs_error(e, true),
             Error::Storage(e) => {
                 tracing::error!(error = %e, "storage failure while serving a request");
-                let m = match e {
-                    StorageError::WriterGone => {
-                        "Thingbox is shutting down; the request was not applied".to_owned()
-                    }
-                    other => {
-                        let text = other.to_string();
-                        let hint = if text.contains("disk is full") {
-                            " — the disk that holds the data dir is full: free some space and send the request \
-                             again (nothing was changed)"
-                        } else if text.contains("readonly") || text.contains("read-only") {
-                            " — the data dir cannot be written (read-only): fix its permissions or mount and send \
-                             the request again (nothing was changed)"
-                        } else {
-                            ""
-                        };
-                        format!(
-                            "Thingbox could not complete the request because of a storage failure: {text}{hint}"
-                        )
-                    }
-                };
+                let m = e.refusal();
                 (AwsErrorType::InternalFailure, message(m))
             }
         };

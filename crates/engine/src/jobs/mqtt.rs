@@ -190,7 +190,7 @@ impl JobsService {
                             me.reload(&e).await;
                             let mut m = Map::new();
                             m.insert("code".into(), json!("InternalError"));
-                            m.insert("message".into(), json!(format!("The update could not be stored: {e}")));
+                            m.insert("message".into(), json!(e.refusal()));
                             let token = d.reply.get("clientToken").and_then(Value::as_str);
                             let reply = with_token(m, token, now());
                             me.send_reply(&d.client, d.topic.replacen("/accepted", "/rejected", 1), &reply);

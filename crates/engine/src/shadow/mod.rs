@@ -52,6 +52,18 @@ fn now_secs() -> i64 {
     now_ms() / 1000
 }
 
+/// Loaded shadows, and their last writers, by (thing, name).
+type ByKey<T> = HashMap<(String, String), T>;
+
+fn by_key(rows: Vec<crate::storage::shadows::Loaded>) -> (ByKey<Shadow>, ByKey<String>) {
+    let (mut shadows, mut writers) = (HashMap::new(), HashMap::new());
+    for (t, n, s, w) in rows {
+        writers.insert((t.clone(), n.clone()), w);
+        shadows.insert((t, n), s);
+    }
+    (shadows, writers)
+}
+
 fn topic_prefix(thing: &str, name: &str) -> String {
     if name.is_empty() {
         format!("$aws/things/{thing}/shadow")
@@ -143,12 +155,7 @@ impl ShadowService {
     /// Loads every shadow.
     /// Loads every shadow; `keep` changes are kept per shadow.
     pub async fn load(db: Db, broker: Arc<Broker>, keep: i64) -> Result<Arc<Self>, StorageError> {
-        let mut shadows = HashMap::new();
-        let mut writers = HashMap::new();
-        for (t, n, s, w) in crate::storage::shadows::load(db.pool()).await? {
-            writers.insert((t.clone(), n.clone()), w);
-            shadows.insert((t, n), s);
-        }
+        let (shadows, writers) = by_key(crate::storage::shadows::load(db.pool()).await?);
         Ok(Arc::new(Self {
             shadows: Mutex::new(shadows),
             writers: Mutex::new(writers),
@@ -158,6 +165,21 @@ impl ShadowService {
             in_flight: Mutex::new(HashMap::new()),
             rejections: Rejections::default(),
         }))
+    }
+
+    /// After a failed write: memory ran ahead of the database (an update is applied in memory as it
+    /// is queued, so the next one builds on it), so it is read back from the database, where
+    /// every acknowledged change is and no refused one.
+    async fn reload(&self, e: &StorageError) {
+        tracing::error!(error = %e, "shadow write failed; reloading the shadows from the database");
+        match crate::storage::shadows::load(self.db.pool()).await {
+            Ok(rows) => {
+                let (shadows, writers) = by_key(rows);
+                *self.shadows.lock() = shadows;
+                *self.writers.lock() = writers;
+            }
+            Err(reload) => tracing::error!(error = %reload, "reloading the shadows failed"),
+        }
     }
 
     fn write(&self, shadow: &Shadow, thing: &str, name: &str, kind: &'static str, writer: &str) -> Pending {
@@ -272,8 +294,8 @@ impl ShadowService {
 
     async fn finish(&self, d: Decided) -> Result<Value, ShadowError> {
         if let Err(e) = d.pending.wait().await {
-            tracing::error!(error = %e, "shadow write failed");
-            return Err(ShadowError { code: 500, message: "Internal service failure".into() });
+            self.reload(&e).await;
+            return Err(ShadowError { code: 500, message: e.refusal() });
         }
         if let Some(e) = d.event {
             self.broker.console.emit(e);

@@ -89,6 +89,27 @@ pub enum StorageError {
     WriterGone,
 }
 
+impl StorageError {
+    /// What a request refused by this failure tells a person: what happened, and what to do when
+    /// the cause is the disk (full, or read-only). Every API and MQTT answer uses it.
+    pub fn refusal(&self) -> String {
+        if matches!(self, Self::WriterGone) {
+            return "Thingbox is shutting down; the request was not applied".to_owned();
+        }
+        let text = self.to_string();
+        let hint = if text.contains("disk is full") {
+            " — the disk that holds the data dir is full: free some space and send the request again \
+             (nothing was changed)"
+        } else if text.contains("readonly") || text.contains("read-only") {
+            " — the data dir cannot be written (read-only): fix its permissions or mount and send the \
+             request again (nothing was changed)"
+        } else {
+            ""
+        };
+        format!("Thingbox could not complete the request because of a storage failure: {text}{hint}")
+    }
+}
+
 /// One durable mutation, applied by the writer inside a transaction.
 #[derive(Debug, Clone)]
 pub enum Write {

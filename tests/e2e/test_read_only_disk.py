@@ -78,6 +78,7 @@ def assert_nothing_refused_is_there(iot):
     assert "refused" not in {r["ruleName"] for r in iot.list_topic_rules()["rules"]}
     assert "refused" not in {j["jobId"] for j in iot.list_jobs()["jobs"]}
     assert "refused" not in {g["groupName"] for g in iot.list_thing_groups()["thingGroups"]}
+    assert iot.describe_event_configurations()["eventConfigurations"]["THING"]["Enabled"] is False
 
 
 def test_a_data_dir_that_turns_read_only_refuses_writes_keeps_reads_and_loses_nothing(fresh_server, disk):
@@ -102,6 +103,7 @@ def test_a_data_dir_that_turns_read_only_refuses_writes_keeps_reads_and_loses_no
         (lambda: iot.create_topic_rule(ruleName="refused", topicRulePayload=RULE), "CreateTopicRule"),
         (lambda: iot.create_job(jobId="refused", targets=[THING_ARN], document='{"a":1}'), "CreateJob"),
         (lambda: iot.create_thing_group(thingGroupName="refused"), "CreateThingGroup"),
+        (lambda: iot.update_event_configurations(eventConfigurations={"THING": {"Enabled": True}}), "events"),
     ]:
         with pytest.raises(ClientError) as e:
             call()

@@ -10,6 +10,7 @@ use thingbox_model::Timestamp;
 use thingbox_model::event_config::{EventConfigurations, EventType};
 
 use crate::Error;
+use crate::storage::undo::Undo;
 use crate::storage::{Db, StorageError, Write};
 
 const KEY: &str = "event_configurations";
@@ -19,19 +20,15 @@ const KEY: &str = "event_configurations";
 pub struct EventSwitches {
     state: RwLock<EventConfigurations>,
     db: Db,
+    /// A pending update, to put the switches back if it is refused.
+    undo: Undo<()>,
 }
 
 impl EventSwitches {
     /// Loads the switches (all off in a new data dir).
     pub async fn load(db: Db) -> Result<Arc<Self>, StorageError> {
-        let state = match db.setting(KEY).await? {
-            Some(json) => serde_json::from_str(&json).unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "unreadable event configurations; every event type starts disabled");
-                EventConfigurations::default()
-            }),
-            None => EventConfigurations::default(),
-        };
-        Ok(Arc::new(Self { state: RwLock::new(state), db }))
+        let state = parse(db.setting(KEY).await?);
+        Ok(Arc::new(Self { state: RwLock::new(state), db, undo: Undo::default() }))
     }
 
     /// Whether events of type `t` are published.
@@ -51,15 +48,42 @@ impl EventSwitches {
         changes: &BTreeMap<String, Option<bool>>,
         now: Timestamp,
     ) -> Result<(), Error> {
-        let pending = {
+        let (pending, ticket) = {
             let mut state = self.state.write();
             let mut next = state.clone();
             next.update(changes, now).map_err(|e| Error::InvalidRequest(e.0))?;
             let value = serde_json::to_string(&next).expect("event configurations serialize");
             *state = next;
-            self.db.writer().submit(vec![Write::Setting { key: KEY.to_owned(), value }])
+            (
+                self.db.writer().submit(vec![Write::Setting { key: KEY.to_owned(), value }]),
+                self.undo.begin(&()),
+            )
         };
-        pending.wait().await?;
+        let stored = pending.wait().await;
+        if self.undo.settle(&(), ticket, stored.is_ok()) {
+            // Refused: the switches go back to what the database holds.
+            match self.db.setting(KEY).await {
+                Ok(stored) => {
+                    let mut state = self.state.write();
+                    if !self.undo.busy(&()) {
+                        *state = parse(stored);
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "reading the event configurations back failed"),
+            }
+        }
+        stored?;
         Ok(())
+    }
+}
+
+/// The stored switches (all off when there are none or they are unreadable).
+fn parse(stored: Option<String>) -> EventConfigurations {
+    match stored {
+        Some(json) => serde_json::from_str(&json).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "unreadable event configurations; every event type starts disabled");
+            EventConfigurations::default()
+        }),
+        None => EventConfigurations::default(),
     }
 }

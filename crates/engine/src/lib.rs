@@ -230,12 +230,8 @@ impl Engine {
         let console_token = console_token(&dir)?;
         let events = events::Events::default();
         let retained = storage::retained::load(&pool).await?;
-        let broker = Arc::new(broker::Broker::new(
-            config.broker.clone(),
-            retained,
-            db.writer(),
-            events.console.clone(),
-        ));
+        let broker =
+            Arc::new(broker::Broker::new(config.broker.clone(), retained, &db, events.console.clone()));
         broker.meter.restore(storage::usage::load(&pool).await?);
         let sessions = storage::sessions::load(&pool).await?;
         let restored = broker.restore(sessions, broker::now_ms());
@@ -472,7 +468,10 @@ impl EngineHandle {
 
     /// Answers one API request in process, as the API listener would (from 127.0.0.1): the AWS
     /// services, the console API and its files. The fuzz targets call the API this way.
-    pub async fn call_api(&self, req: axum::http::Request<Vec<u8>>) -> axum::http::Response<bytes::Bytes> {
+    pub async fn call_api(
+        &self,
+        req: axum::http::Request<Vec<u8>>,
+    ) -> Result<axum::http::Response<bytes::Bytes>, axum::Error> {
         use tower::ServiceExt as _;
         let (mut parts, body) = req.into_parts();
         parts.extensions.insert(axum::extract::ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 0))));
@@ -482,9 +481,8 @@ impl EngineHandle {
             Err(never) => match never {},
         };
         let (parts, body) = res.into_parts();
-        // The API's bodies are in memory already; a streamed one that fails ends as what arrived.
-        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
-        axum::http::Response::from_parts(parts, body)
+        let body = axum::body::to_bytes(body, usize::MAX).await?;
+        Ok(axum::http::Response::from_parts(parts, body))
     }
 
     /// Serves `stream` as one MQTT connection to the plain listener (its identity and policies,

@@ -26,6 +26,7 @@ pub use self::message::{Message, Principal, Properties};
 pub use self::session::{Delivery, DisconnectReason, Queued, Session, SubOptions};
 use self::trie::{Entry, Trie};
 use crate::events::Bus;
+use crate::storage::undo::Undo;
 use crate::storage::{Pending, StorageError, Write, Writer};
 use thingbox_api::console::{ConsoleEvent, LifecycleEntry};
 use thingbox_api::trace::{Queueing, Step};
@@ -77,8 +78,13 @@ pub struct Broker {
     trie: RwLock<Trie>,
     sessions: Mutex<HashMap<String, Arc<Session>>>,
     retained: RwLock<BTreeMap<String, Arc<Message>>>,
+    /// The retained topics with writes pending, to put back what the database holds if one is
+    /// refused.
+    retained_undo: Undo<String>,
     next_id: AtomicU64,
     writer: Writer,
+    /// For reading a refused retained topic back.
+    pool: sqlx::SqlitePool,
     /// Counters.
     pub stats: Stats,
     /// The console's live stream (lifecycle events go there too).
@@ -204,23 +210,26 @@ pub fn now_ms() -> i64 {
 }
 
 impl Broker {
-    /// A router whose retained messages are `retained` (loaded from storage) and persisted by
-    /// `writer`.
+    /// A router whose retained messages are `retained` (loaded from storage) and persisted in
+    /// `db`.
     pub fn new(
         config: BrokerConfig,
         retained: Vec<crate::storage::retained::RetainedRow>,
-        writer: Writer,
+        db: &crate::storage::Db,
         console: Bus<ConsoleEvent>,
     ) -> Self {
+        let writer = db.writer();
         Self {
             trie: RwLock::new(Trie::default()),
             sessions: Mutex::new(HashMap::new()),
             retained: RwLock::new(
                 retained.into_iter().map(|r| (r.topic.clone(), Arc::new(Message::from_row(r)))).collect(),
             ),
+            retained_undo: Undo::default(),
             next_id: AtomicU64::new(1),
             meter: Arc::new(crate::usage::Meter::new(writer.clone())),
             writer,
+            pool: db.pool().clone(),
             stats: Stats::default(),
             console,
             recent: Mutex::new(std::collections::VecDeque::with_capacity(RECENT_EVENTS)),
@@ -251,36 +260,30 @@ impl Broker {
                 let action = if msg.payload.is_empty() { "cleared" } else { "stored" };
                 t.step(Step::Retained { action: action.into() });
             }
-            let (write, kept, previous) = if msg.payload.is_empty() {
-                let previous = self.retained.write().remove(&msg.topic);
-                (Write::DeleteRetained(msg.topic.clone()), None, previous)
-            } else {
-                // The retained copy carries no trace: later subscribers get it as a new delivery,
-                // not as a step of a trace that has long left the ring.
-                let kept = match msg.trace {
-                    Some(_) => Arc::new(Message { trace: None, ..(*msg).clone() }),
-                    None => msg.clone(),
-                };
-                let previous = self.retained.write().insert(msg.topic.clone(), kept.clone());
-                (Write::PutRetained(msg.to_row()), Some(kept), previous)
-            };
-            if let Err(e) = self.writer.submit(vec![write]).wait().await {
-                // A refused message is not served either: what was retained before comes back,
-                // unless a later publish to the topic has replaced it meanwhile.
+            // The change and its write are queued under the lock, so the writer's order is the
+            // order of the changes.
+            let (pending, ticket) = {
                 let mut retained = self.retained.write();
-                let ours = match (retained.get(&msg.topic), &kept) {
-                    (Some(now), Some(kept)) => Arc::ptr_eq(now, kept),
-                    (None, None) => true,
-                    _ => false,
-                };
-                if ours {
-                    match previous {
-                        Some(p) => retained.insert(msg.topic.clone(), p),
-                        None => retained.remove(&msg.topic),
+                let write = if msg.payload.is_empty() {
+                    retained.remove(&msg.topic);
+                    Write::DeleteRetained(msg.topic.clone())
+                } else {
+                    // The retained copy carries no trace: later subscribers get it as a new
+                    // delivery, not as a step of a trace that has long left the ring.
+                    let kept = match msg.trace {
+                        Some(_) => Arc::new(Message { trace: None, ..(*msg).clone() }),
+                        None => msg.clone(),
                     };
-                }
-                return Err(e);
+                    retained.insert(msg.topic.clone(), kept);
+                    Write::PutRetained(msg.to_row())
+                };
+                (self.writer.submit(vec![write]), self.retained_undo.begin(&msg.topic))
+            };
+            let stored = pending.wait().await;
+            if self.retained_undo.settle(&msg.topic, ticket, stored.is_ok()) {
+                self.read_back_retained(&msg.topic).await;
             }
+            stored?;
         }
         // What it queued for sessions without a connection is durable before the publisher hears
         // back.
@@ -288,6 +291,26 @@ impl Broker {
             stored.wait().await?;
         }
         Ok(())
+    }
+
+    /// After a refused retained publish, once the topic has no other write pending: a refused
+    /// message is not served, so the topic gets back what the database holds — unless a newer
+    /// publish was made meanwhile, which settles it in its turn.
+    async fn read_back_retained(&self, topic: &str) {
+        let topic = topic.to_owned();
+        match crate::storage::retained::load_one(&self.pool, &topic).await {
+            Ok(stored) => {
+                let mut retained = self.retained.write();
+                if self.retained_undo.busy(&topic) {
+                    return;
+                }
+                match stored {
+                    Some(row) => retained.insert(topic, Arc::new(Message::from_row(row))),
+                    None => retained.remove(&topic),
+                };
+            }
+            Err(e) => tracing::error!(error = %e, topic, "reading a retained message back failed"),
+        }
     }
 
     /// Publishes a message that is not retained, right now (no storage to wait for): the rules

@@ -226,7 +226,7 @@ mod tests {
     async fn sessions_come_back_and_expired_ones_go() {
         let dir = tempfile::tempdir().unwrap();
         let (db, task) = Db::open(dir.path()).await.unwrap();
-        let broker = Broker::new(BrokerConfig::default(), Vec::new(), db.writer(), Default::default());
+        let broker = Broker::new(BrokerConfig::default(), Vec::new(), &db, Default::default());
         for (client, expiry) in [("keeps", 3600), ("short", 60)] {
             let a = broker.connect(client, false, true, expiry);
             let opts = SubOptions { qos: 1, no_local: true, retain_as_published: false };
@@ -247,7 +247,7 @@ mod tests {
 
         // Two minutes later, in a new router: "short" has expired, "keeps" has not.
         let later = crate::broker::now_ms() + 120_000;
-        let again = Broker::new(BrokerConfig::default(), Vec::new(), db.writer(), Default::default());
+        let again = Broker::new(BrokerConfig::default(), Vec::new(), &db, Default::default());
         assert_eq!(again.restore(stored, later), 1);
         assert_eq!(again.session_count(), 1);
         assert!(again.has_offline_sessions());

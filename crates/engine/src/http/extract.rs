@@ -32,6 +32,20 @@ pub fn body_limit(path: &str) -> usize {
     }
 }
 
+/// Runs `work` to its end even if the client goes away (hyper drops the handler of a connection
+/// that closed): a write queued for storage is then always settled, and memory put back if the
+/// write was refused.
+pub async fn to_the_end<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, ApiError>> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::spawn(work).await {
+        Ok(done) => done,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // Only when the runtime stops under it.
+        Err(_) => Err(ApiError(Error::Storage(crate::storage::StorageError::WriterGone))),
+    }
+}
+
 /// A required request member: `None` becomes AWS's "Member must not be null" validation error.
 pub fn required<T>(value: Option<T>, member: &str) -> Result<T, Error> {
     value.ok_or_else(|| {

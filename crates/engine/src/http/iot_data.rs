@@ -17,7 +17,7 @@ use thingbox_model::usage::{MESSAGE_UNIT, Metric, RECORD_UNIT, units};
 
 use super::AppState;
 use super::error::{ApiError, AwsErrorType, aws_message};
-use super::extract::Params;
+use super::extract::{Params, to_the_end};
 use crate::Error;
 use crate::broker::{Message, Principal, Properties, now_ms};
 
@@ -67,7 +67,8 @@ async fn update_shadow(
     let writer = if from_console { "console" } else { "api" };
     s.broker.meter.add(Some(&thing), Metric::ShadowOperations, units(body.len(), RECORD_UNIT));
     throttled(&s, &thing)?;
-    Ok(Json(s.shadows.update(&thing, q.str("name").unwrap_or(""), &body, writer).await?))
+    let name = q.str("name").unwrap_or("").to_owned();
+    to_the_end(async move { Ok(Json(s.shadows.update(&thing, &name, &body, writer).await?)) }).await
 }
 
 async fn delete_shadow(
@@ -77,7 +78,8 @@ async fn delete_shadow(
 ) -> Result<Json<Value>, ApiError> {
     s.broker.meter.add(Some(&thing), Metric::ShadowOperations, 1);
     throttled(&s, &thing)?;
-    Ok(Json(s.shadows.delete(&thing, q.str("name").unwrap_or("")).await?))
+    let name = q.str("name").unwrap_or("").to_owned();
+    to_the_end(async move { Ok(Json(s.shadows.delete(&thing, &name).await?)) }).await
 }
 
 async fn list_named_shadows(
@@ -178,7 +180,8 @@ async fn publish(
     });
     // AWS meters the request's body and the response's, each in 5 KB units.
     s.broker.meter.add(None, Metric::Messages, units(msg.payload.len(), MESSAGE_UNIT) + 1);
-    s.broker.publish(msg).await?;
+    let broker = s.broker.clone();
+    to_the_end(async move { Ok(broker.publish(msg).await?) }).await?;
     let trace = uuid::Uuid::new_v4().to_string();
     let mut res = Json(json!({"message": "OK", "traceId": trace})).into_response();
     if let Ok(v) = HeaderValue::from_str(&trace) {

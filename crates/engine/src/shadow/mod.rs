@@ -16,6 +16,7 @@ use thingbox_model::topic::{Reserved, reserved};
 use tokio::sync::{mpsc, watch};
 
 use crate::broker::{Broker, InternalClient, now_ms};
+use crate::storage::undo::{Ticket, Undo};
 use crate::storage::{Db, Pending, StorageError, Write};
 use thingbox_api::console::ConsoleEvent;
 use thingbox_api::shadows::{ShadowRejection, ShadowSummary};
@@ -41,6 +42,8 @@ pub struct ShadowService {
     keep: i64,
     /// MQTT requests decided but not yet answered, per client id (AWS allows 10 per connection).
     in_flight: Mutex<HashMap<String, usize>>,
+    /// The shadows with writes pending, to put back what the database holds if one is refused.
+    undo: Undo<(String, String)>,
     /// Refused updates and deletes, for the console.
     rejections: Rejections,
 }
@@ -88,11 +91,19 @@ fn check_names(thing: &str, name: &str) -> Result<(), ShadowError> {
     Ok(())
 }
 
+/// A change queued for storage, and its ticket for putting memory back if it is refused.
+struct Queued {
+    pending: Pending,
+    key: (String, String),
+    ticket: Ticket,
+}
+
 /// What a request produced: its reply, the publications to make once durable, and the write.
 struct Decided {
     reply: Result<Value, ShadowError>,
     publish: Vec<(String, Value)>,
-    pending: Pending,
+    /// The change queued for storage, if any.
+    write: Option<Queued>,
     /// For the console, once durable.
     event: Option<ConsoleEvent>,
     /// The request's rule hops, carried by the replies: a rule that republishes into a shadow it
@@ -163,27 +174,44 @@ impl ShadowService {
             broker,
             keep: keep.max(1),
             in_flight: Mutex::new(HashMap::new()),
+            undo: Undo::default(),
             rejections: Rejections::default(),
         }))
     }
 
-    /// After a failed write: memory ran ahead of the database (an update is applied in memory as it
-    /// is queued, so the next one builds on it), so it is read back from the database, where
-    /// every acknowledged change is and no refused one.
-    async fn reload(&self, e: &StorageError) {
-        tracing::error!(error = %e, "shadow write failed; reloading the shadows from the database");
-        match crate::storage::shadows::load(self.db.pool()).await {
-            Ok(rows) => {
-                let (shadows, writers) = by_key(rows);
-                *self.shadows.lock() = shadows;
-                *self.writers.lock() = writers;
+    /// After a refused change, once the shadow has no other write pending: memory ran ahead of
+    /// the database (an update is applied as it is queued, so the next one builds on it), so the
+    /// shadow is read back from the database, which holds every acknowledged change and no refused
+    /// one — unless a newer change was made meanwhile, which settles it in its turn.
+    async fn read_back(&self, key: &(String, String)) {
+        match crate::storage::shadows::load_one(self.db.pool(), &key.0, &key.1).await {
+            Ok(stored) => {
+                let mut shadows = self.shadows.lock();
+                if self.undo.busy(key) {
+                    return;
+                }
+                let mut writers = self.writers.lock();
+                match stored {
+                    Some((_, _, shadow, writer)) => {
+                        shadows.insert(key.clone(), shadow);
+                        writers.insert(key.clone(), writer);
+                    }
+                    None => {
+                        shadows.remove(key);
+                        writers.remove(key);
+                    }
+                }
             }
-            Err(reload) => tracing::error!(error = %reload, "reloading the shadows failed"),
+            Err(e) => {
+                tracing::error!(error = %e, thing = key.0, shadow = key.1, "reading a shadow back failed")
+            }
         }
     }
 
-    fn write(&self, shadow: &Shadow, thing: &str, name: &str, kind: &'static str, writer: &str) -> Pending {
-        self.writers.lock().insert((thing.to_owned(), name.to_owned()), writer.to_owned());
+    /// Queues a change (under the shadows lock, so the writer's order is the order of the changes).
+    fn write(&self, shadow: &Shadow, thing: &str, name: &str, kind: &'static str, writer: &str) -> Queued {
+        let key = (thing.to_owned(), name.to_owned());
+        self.writers.lock().insert(key.clone(), writer.to_owned());
         let entry = HistoryEntry {
             thing: thing.to_owned(),
             name: name.to_owned(),
@@ -193,7 +221,10 @@ impl ShadowService {
             writer: writer.to_owned(),
             ts: shadow.timestamp,
         };
-        self.db.writer().submit(vec![Write::Shadow { entry: Box::new(entry), keep: self.keep }])
+        let pending =
+            self.db.writer().submit(vec![Write::Shadow { entry: Box::new(entry), keep: self.keep }]);
+        let ticket = self.undo.begin(&key);
+        Queued { pending, key, ticket }
     }
 
     fn decide_update(&self, thing: &str, name: &str, payload: &[u8], writer: &str, mqtt: bool) -> Decided {
@@ -209,7 +240,7 @@ impl ShadowService {
             let r =
                 Refused { thing, name, operation: "update", writer, payload, client_token: token.clone() };
             let event = self.refused(r, &e, now);
-            Decided { reply: Err(e), publish, pending: Pending::done(), event, hops: 0, cause: None }
+            Decided { reply: Err(e), publish, write: None, event, hops: 0, cause: None }
         };
         if let Err(e) = check_names(thing, name) {
             return rejected(e);
@@ -224,7 +255,7 @@ impl ShadowService {
             Ok(u) => u,
             Err(e) => return rejected(e),
         };
-        let pending = self.write(&updated.shadow, thing, name, "update", writer);
+        let write = self.write(&updated.shadow, thing, name, "update", writer);
         let event = self.changed(thing, name, &updated.shadow);
         shadows.insert(key, updated.shadow);
         drop(shadows);
@@ -236,7 +267,7 @@ impl ShadowService {
         if mqtt {
             publish.push((format!("{prefix}/update/accepted"), updated.accepted.clone()));
         }
-        Decided { reply: Ok(updated.accepted), publish, pending, event, hops: 0, cause: None }
+        Decided { reply: Ok(updated.accepted), publish, write: Some(write), event, hops: 0, cause: None }
     }
 
     fn decide_get(&self, thing: &str, name: &str, payload: &[u8], mqtt: bool) -> Decided {
@@ -256,14 +287,14 @@ impl ShadowService {
             }
             _ => vec![],
         };
-        Decided { reply, publish, pending: Pending::done(), event: None, hops: 0, cause: None }
+        Decided { reply, publish, write: None, event: None, hops: 0, cause: None }
     }
 
     fn decide_delete(&self, thing: &str, name: &str, payload: &[u8], writer: &str, mqtt: bool) -> Decided {
         let prefix = topic_prefix(thing, name);
         let token = shadow::client_token_of(payload);
         let now = now_secs();
-        let mut pending = Pending::done();
+        let mut write = None;
         let mut event = None;
         let reply = check_names(thing, name).and_then(|()| {
             let mut shadows = self.shadows.lock();
@@ -271,7 +302,7 @@ impl ShadowService {
             match shadows.get(&key).filter(|s| !s.deleted) {
                 Some(s) => {
                     let (gone, doc) = shadow::delete(s, token.as_deref(), now);
-                    pending = self.write(&gone, thing, name, "delete", writer);
+                    write = Some(self.write(&gone, thing, name, "delete", writer));
                     event = self.changed(thing, name, &gone);
                     shadows.insert(key, gone);
                     Ok(doc)
@@ -289,13 +320,19 @@ impl ShadowService {
                 Refused { thing, name, operation: "delete", writer, payload, client_token: token.clone() };
             event = self.refused(r, e, now);
         }
-        Decided { reply, publish, pending, event, hops: 0, cause: None }
+        Decided { reply, publish, write, event, hops: 0, cause: None }
     }
 
     async fn finish(&self, d: Decided) -> Result<Value, ShadowError> {
-        if let Err(e) = d.pending.wait().await {
-            self.reload(&e).await;
-            return Err(ShadowError { code: 500, message: e.refusal() });
+        if let Some(q) = d.write {
+            let stored = q.pending.wait().await;
+            if self.undo.settle(&q.key, q.ticket, stored.is_ok()) {
+                self.read_back(&q.key).await;
+            }
+            if let Err(e) = stored {
+                tracing::error!(error = %e, thing = q.key.0, shadow = q.key.1, "shadow write failed");
+                return Err(ShadowError { code: 500, message: e.refusal() });
+            }
         }
         if let Some(e) = d.event {
             self.broker.console.emit(e);
@@ -470,7 +507,7 @@ impl ShadowService {
                 Decided {
                     publish: vec![(topic, e.document(token.as_deref(), now))],
                     reply: Err(e),
-                    pending: Pending::done(),
+                    write: None,
                     event,
                     hops: 0,
                     cause: None,

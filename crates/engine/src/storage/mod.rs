@@ -19,6 +19,7 @@ pub mod retained;
 pub mod rules;
 pub mod sessions;
 pub mod shadows;
+pub mod undo;
 pub mod usage;
 
 use std::path::{Path, PathBuf};

@@ -81,21 +81,32 @@ pub async fn load(pool: &SqlitePool) -> Result<Vec<RetainedRow>, StorageError> {
         sqlx::query_as("SELECT topic, payload, qos, properties, client_id, principal, ts_ms FROM retained")
             .fetch_all(pool)
             .await?;
-    rows.into_iter()
-        .map(|(topic, payload, qos, props, client_id, principal, ts_ms)| {
-            let properties = serde_json::from_str(&props).map_err(|e| StorageError::Decode {
-                what: format!("retained/{topic}"),
-                detail: e.to_string(),
-            })?;
-            Ok(RetainedRow {
-                topic,
-                payload: payload.into(),
-                qos: qos.clamp(0, 1) as u8,
-                properties,
-                client_id,
-                principal,
-                ts_ms,
-            })
-        })
-        .collect()
+    rows.into_iter().map(from_row).collect()
+}
+
+/// The retained message of `topic`, if one is stored.
+pub async fn load_one(pool: &SqlitePool, topic: &str) -> Result<Option<RetainedRow>, StorageError> {
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT topic, payload, qos, properties, client_id, principal, ts_ms FROM retained WHERE topic = ?1",
+    )
+    .bind(topic)
+    .fetch_optional(pool)
+    .await?;
+    row.map(from_row).transpose()
+}
+
+fn from_row(
+    (topic, payload, qos, props, client_id, principal, ts_ms): Row,
+) -> Result<RetainedRow, StorageError> {
+    let properties = serde_json::from_str(&props)
+        .map_err(|e| StorageError::Decode { what: format!("retained/{topic}"), detail: e.to_string() })?;
+    Ok(RetainedRow {
+        topic,
+        payload: payload.into(),
+        qos: qos.clamp(0, 1) as u8,
+        properties,
+        client_id,
+        principal,
+        ts_ms,
+    })
 }

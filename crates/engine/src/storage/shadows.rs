@@ -26,6 +26,18 @@ pub async fn load(pool: &SqlitePool) -> Result<Vec<Loaded>, StorageError> {
     rows.into_iter().map(|(t, n, d, w)| decode(&t, &n, &d).map(|s| (t, n, s, w))).collect()
 }
 
+/// The current state of one shadow, with its last writer; `None` when it was never written.
+pub async fn load_one(pool: &SqlitePool, thing: &str, name: &str) -> Result<Option<Loaded>, StorageError> {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT shadow, writer FROM shadow_versions WHERE thing = ?1 AND name = ?2 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(thing)
+    .bind(name)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|(d, w)| decode(thing, name, &d).map(|s| (thing.to_owned(), name.to_owned(), s, w))).transpose()
+}
+
 /// Appends one change; every 100 versions (and on delete) trims the shadow's history to `keep`.
 pub async fn put(conn: &mut SqliteConnection, e: &HistoryEntry, keep: i64) -> Result<(), sqlx::Error> {
     put_many(conn, &[(e, keep)]).await

@@ -13,8 +13,8 @@
 //! first use and kept.
 //!
 //! The SDKs are the engine's `forward` feature (on by default). A build without it (the fuzz
-//! targets', which instruments every crate it builds) records forwarded actions as a target-less
-//! engine does, and says why when a target is set.
+//! targets', which would spend minutes building SDK code they never reach) records forwarded
+//! actions as a target-less engine does, and fails them with the reason when a target is set.
 
 #[cfg(feature = "forward")]
 mod sdk;
@@ -45,6 +45,14 @@ impl ForwardTarget {
         }
         (s.starts_with("http://") || s.starts_with("https://"))
             .then(|| Self::Endpoint(s.trim_end_matches('/').to_owned()))
+    }
+
+    /// Where actions go, for people: the URL, or `AWS (<region>)`.
+    pub fn describe(&self, region: &str) -> String {
+        match self {
+            Self::Endpoint(u) => u.clone(),
+            Self::Aws => format!("AWS ({region})"),
+        }
     }
 }
 

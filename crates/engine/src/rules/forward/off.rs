@@ -20,15 +20,14 @@ impl Forwarder {
 
     /// Where actions would go, for people.
     pub fn describe(&self) -> String {
-        match &self.target {
-            ForwardTarget::Endpoint(u) => u.clone(),
-            ForwardTarget::Aws => format!("AWS ({})", self.region),
-        }
+        self.target.describe(&self.region)
     }
 
     /// Always an error: this build has no AWS SDK.
     #[allow(clippy::unused_async)]
     pub async fn send(&self, kind: &str, _body: &Value, _payload: &[u8]) -> Result<String, String> {
-        Err(format!("this build of Thingbox has no AWS SDK (built without the engine's `forward` feature), so {kind} actions cannot be sent"))
+        Err(format!(
+            "this build of Thingbox has no AWS SDK (built without the engine's `forward` feature), so {kind} actions cannot be sent"
+        ))
     }
 }

@@ -123,10 +123,7 @@ impl Forwarder {
 
     /// Where it sends, for messages.
     pub fn describe(&self) -> String {
-        match &self.target {
-            ForwardTarget::Endpoint(u) => u.clone(),
-            ForwardTarget::Aws => format!("AWS ({})", self.region),
-        }
+        self.target.describe(&self.region)
     }
 
     async fn config(&self) -> &SdkConfig {

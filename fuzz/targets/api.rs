@@ -24,10 +24,10 @@ const LEFT_OUT: [&str; 8] = [
 ];
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let Some(req) = request(data) else { return };
     let running = engine::get();
+    let Some(req) = request(data, &running.token) else { return };
     let head = format!("{} {}", req.method(), req.uri());
-    let res = running.runtime.block_on(running.handle.call_api(req)).expect("the answer's body is read");
+    let res = engine::runtime().block_on(running.handle.call_api(req)).expect("the answer's body is read");
     let status = res.status().as_u16();
     let headers = res.headers();
     if !headers.contains_key("x-amzn-requestid") {
@@ -52,7 +52,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     }
 });
 
-fn request(data: &[u8]) -> Option<http::Request<Vec<u8>>> {
+fn request(data: &[u8], token: &str) -> Option<http::Request<Vec<u8>>> {
     let split = data.windows(2).position(|w| w == b"\n\n");
     let (head, body) = match split {
         Some(i) => (&data[..i], data[i + 2..].to_vec()),
@@ -65,7 +65,6 @@ fn request(data: &[u8]) -> Option<http::Request<Vec<u8>>> {
     if LEFT_OUT.iter().any(|p| decoded.contains(p)) {
         return None;
     }
-    let token = &engine::get().token;
     let mut req = http::Request::builder().method(method).uri(target);
     let mut host = false;
     for line in lines {

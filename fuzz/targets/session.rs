@@ -16,9 +16,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Some((&piece, stream)) = data.split_first() else { return };
     let piece = usize::from(piece).max(1);
     let running = engine::get();
-    running.runtime.block_on(async {
+    engine::runtime().block_on(async {
         let (mut client, server) = tokio::io::duplex(64 * 1024);
-        let served = tokio::spawn(async { running.handle.serve_mqtt(server).await });
+        let served = tokio::spawn({
+            let running = running.clone();
+            async move { running.handle.serve_mqtt(server).await }
+        });
         let (mut rd, mut wr) = tokio::io::split(&mut client);
         let send = async {
             for chunk in stream.chunks(piece) {

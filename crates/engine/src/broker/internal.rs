@@ -30,7 +30,7 @@ impl Broker {
             let mut st = session.state.lock();
             st.connection = Some(0);
         }
-        InternalClient { broker: self.clone(), session, principal: Principal::Service(name) }
+        InternalClient { broker: self.clone(), session, principal: Principal::Service(name), spare: Default::default() }
     }
 
     /// Delivers `msg` to the session of `client_id` alone, whether or not it subscribed (AWS's jobs
@@ -79,6 +79,9 @@ pub struct InternalClient {
     broker: Arc<Broker>,
     pub(super) session: Arc<Session>,
     principal: Principal,
+    /// An empty queue to swap with the session's in [`recv_many`](Self::recv_many), its
+    /// allocation kept from one call to the next.
+    spare: parking_lot::Mutex<std::collections::VecDeque<super::Delivery>>,
 }
 
 impl InternalClient {
@@ -136,19 +139,17 @@ impl InternalClient {
         self.session.state.lock().dropped
     }
 
-    /// Waits for messages and moves up to `max` of them into `out`.
-    pub async fn recv_many(&self, out: &mut Vec<Arc<Message>>, max: usize) {
+    /// Waits for messages and moves every one queued into `out`. The queue is swapped out whole
+    /// (its lock held for a swap, not a pass over it): a client on a background-priority thread
+    /// (the rules engine) preempted while holding that lock would stall every publisher routing
+    /// to it until a core fell idle.
+    pub async fn recv_many(&self, out: &mut Vec<Arc<Message>>) {
+        let mut spare = std::mem::take(&mut *self.spare.lock());
         loop {
-            {
-                let mut st = self.session.state.lock();
-                while out.len() < max {
-                    match st.pop_front() {
-                        Some(d) => out.push(d.message),
-                        None => break,
-                    }
-                }
-            }
-            if !out.is_empty() {
+            self.session.state.lock().swap_queue(&mut spare);
+            if !spare.is_empty() {
+                out.extend(spare.drain(..).map(|d| d.message));
+                *self.spare.lock() = spare;
                 return;
             }
             self.session.notify.notified().await;

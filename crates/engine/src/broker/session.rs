@@ -237,6 +237,13 @@ impl SessionState {
         Some(d)
     }
 
+    /// Swaps the queue with `empty` (an empty queue, whose allocation the session then keeps).
+    pub fn swap_queue(&mut self, empty: &mut VecDeque<Delivery>) {
+        debug_assert!(empty.is_empty());
+        std::mem::swap(&mut self.queue, empty);
+        self.queued_bytes = 0;
+    }
+
     /// The first delivery.
     pub fn front(&self) -> Option<&Delivery> {
         self.queue.front()

@@ -66,12 +66,16 @@ impl Tap {
         if !self.enabled.load(Ordering::Relaxed) {
             return;
         }
+        // Copied before the lock and moved in under it: the rules engine's thread, at background
+        // priority, calls this, and must not be preempted in a long hold of the lock every
+        // publisher takes.
+        let mut copies: Vec<Arc<Message>> = msgs.to_vec();
         let mut buf = self.buffer.lock();
-        let room = self.capacity.saturating_sub(buf.len()).min(msgs.len());
-        buf.extend(msgs[..room].iter().cloned());
+        let room = self.capacity.saturating_sub(buf.len()).min(copies.len());
+        buf.extend(copies.drain(..room));
         drop(buf);
-        if room < msgs.len() {
-            self.dropped.fetch_add((msgs.len() - room) as u64, Ordering::Relaxed);
+        if !copies.is_empty() {
+            self.dropped.fetch_add(copies.len() as u64, Ordering::Relaxed);
         }
     }
 

@@ -31,8 +31,6 @@ use crate::broker::{INGEST_PREFIX, Message, now_ms};
 /// client's publish is not evaluated again, so a rule that republishes into its own FROM stops.
 pub const MAX_RULE_HOPS: u8 = 8;
 
-/// Messages taken from the queue at once.
-const BATCH: usize = 256;
 
 /// Payload bytes (input and output) one rule's worker queue may hold, beside its count limit.
 const MAX_RULE_QUEUE_BYTES: usize = 16 * 1024 * 1024;
@@ -111,11 +109,11 @@ impl RulesService {
     }
 
     async fn run_here(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
-        let mut batch = Vec::with_capacity(BATCH);
+        let mut batch = Vec::new();
         let mut republished = Vec::new();
         loop {
             tokio::select! {
-                _ = self.client.recv_many(&mut batch, BATCH) => {}
+                _ = self.client.recv_many(&mut batch) => {}
                 _ = stop.wait_for(|s| *s) => break,
             }
             let active = self.active.read().clone();

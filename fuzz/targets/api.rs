@@ -61,7 +61,7 @@ fn request(data: &[u8], token: &str) -> Option<http::Request<Vec<u8>>> {
     let head = std::str::from_utf8(head).ok()?;
     let mut lines = head.split('\n');
     let (method, target) = lines.next()?.split_once(' ')?;
-    let decoded = percent_decoded(target).to_ascii_lowercase();
+    let decoded = thingbox_wire::sigv4::percent_decode_strict(target).to_ascii_lowercase();
     if LEFT_OUT.iter().any(|p| decoded.contains(p)) {
         return None;
     }
@@ -76,24 +76,4 @@ fn request(data: &[u8], token: &str) -> Option<http::Request<Vec<u8>>> {
         req = req.header("host", "127.0.0.1");
     }
     req.body(body).ok()
-}
-
-/// `%XX` decoded, bytes kept as they are otherwise (for the left-out check only).
-fn percent_decoded(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match (b[i], b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok())) {
-            (b'%', Some(h)) if u8::from_str_radix(h, 16).is_ok() => {
-                out.push(u8::from_str_radix(h, 16).unwrap_or_default());
-                i += 3;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

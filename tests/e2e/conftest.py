@@ -157,6 +157,14 @@ def fresh_server(tmp_path):
         s.stop()
 
 
+def one_attempt_clients(s):
+    """`iot` and `iot-data` clients of `s` that send each call once (botocore's standard mode with
+    one attempt; the legacy mode's `max_attempts: 1` still retries once): no retry hides a failure."""
+    cfg = Config(retries={"mode": "standard", "max_attempts": 1})
+    kw = dict(endpoint_url=s.api, region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b", config=cfg)
+    return boto3.client("iot", **kw), boto3.client("iot-data", **kw)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -11,9 +11,9 @@ import os
 import subprocess
 import uuid
 
-import boto3
 import pytest
-from botocore.config import Config
+
+from conftest import one_attempt_clients
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small tmpfs")
 
@@ -39,15 +39,9 @@ def fill(path):
                 pass
 
 
-def clients(s):
-    cfg = Config(retries={"mode": "standard", "max_attempts": 1})  # one attempt: no retry hides a failure
-    kw = dict(endpoint_url=s.api, region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b", config=cfg)
-    return boto3.client("iot", **kw), boto3.client("iot-data", **kw)
-
-
 def test_a_full_disk_refuses_writes_keeps_reads_and_recovers(fresh_server, small_disk):
     s = fresh_server("--history-messages", "0", data_dir=small_disk / "data").start()
-    iot, data = clients(s)
+    iot, data = one_attempt_clients(s)
     iot.create_thing(thingName="before", attributePayload={"attributes": {"k": "v"}})
     data.update_thing_shadow(thingName="before", payload=b'{"state":{"reported":{"n":0}}}')
     filler = small_disk / "filler"
@@ -78,7 +72,7 @@ def test_a_full_disk_refuses_writes_keeps_reads_and_recovers(fresh_server, small
 
     assert s.stop() == 0
     again = fresh_server("--history-messages", "0", data_dir=small_disk / "data").start()
-    iot, data = clients(again)
+    iot, data = one_attempt_clients(again)
     listed = {t["thingName"] for t in iot.list_things(maxResults=250)["things"]}
     assert set(acked) | {"before", "after"} <= listed
     assert not listed & set(refused)

@@ -11,9 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from conftest import one_attempt_clients
 from mqtt_helpers import Client
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounts an ext4 image on a loop device")
@@ -58,14 +58,6 @@ def disk(tmp_path):
     subprocess.run(["umount", "-l", str(d.mnt)])
 
 
-def clients(s):
-    cfg = Config(retries={"mode": "standard", "max_attempts": 1})  # one attempt: no retry hides a failure
-    kw = dict(endpoint_url=s.api, region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b", config=cfg)
-    import boto3
-
-    return boto3.client("iot", **kw), boto3.client("iot-data", **kw)
-
-
 POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]})
 RULE = {"sql": "SELECT * FROM 'ro/#'", "actions": [{"republish": {"topic": "out", "roleArn": "arn:aws:iam::1:role/r"}}]}
 THING_ARN = "arn:aws:iot:us-east-1:000000000000:thing/before"
@@ -83,7 +75,7 @@ def assert_nothing_refused_is_there(iot):
 
 def test_a_data_dir_that_turns_read_only_refuses_writes_keeps_reads_and_loses_nothing(fresh_server, disk):
     s = fresh_server("--history-messages", "0", data_dir=disk.mnt / "data").start()
-    iot, data = clients(s)
+    iot, data = one_attempt_clients(s)
     iot.create_thing(thingName="before", attributePayload={"attributes": {"k": "v"}})
     data.update_thing_shadow(thingName="before", payload=b'{"state":{"reported":{"n":1}}}')
     data.publish(topic="ro/kept", qos=1, retain=True, payload=b"before")
@@ -127,7 +119,7 @@ def test_a_data_dir_that_turns_read_only_refuses_writes_keeps_reads_and_loses_no
     assert s.stop() == 0
     disk.repair()
     again = fresh_server("--history-messages", "0", data_dir=disk.mnt / "data").start()
-    iot, data = clients(again)
+    iot, data = one_attempt_clients(again)
     assert_nothing_refused_is_there(iot)
     assert json.loads(data.get_thing_shadow(thingName="before")["payload"].read())["version"] == 1
     assert data.get_retained_message(topic="ro/kept")["payload"] == b"before"

@@ -342,7 +342,7 @@ impl Engine {
             sim: sim.clone(),
         });
         let app = http::app(state);
-        let in_process = (app.clone(), gw.clone());
+        let handle_app = app.clone();
 
         let mut tasks = tokio::task::JoinSet::new();
         if let Some(l) = listeners.https {
@@ -409,8 +409,7 @@ impl Engine {
             drop(ca);
             served.map_err(StartError::from)
         });
-        let (app, gateway) = in_process;
-        Ok(EngineHandle { endpoints, api_addr, task, events, app, gateway })
+        Ok(EngineHandle { endpoints, api_addr, task, events, app: handle_app, gateway: gw })
     }
 }
 

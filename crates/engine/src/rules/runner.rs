@@ -31,7 +31,6 @@ use crate::broker::{INGEST_PREFIX, Message, now_ms};
 /// client's publish is not evaluated again, so a rule that republishes into its own FROM stops.
 pub const MAX_RULE_HOPS: u8 = 8;
 
-
 /// Payload bytes (input and output) one rule's worker queue may hold, beside its count limit.
 const MAX_RULE_QUEUE_BYTES: usize = 16 * 1024 * 1024;
 

@@ -55,18 +55,6 @@ fn now_secs() -> i64 {
     now_ms() / 1000
 }
 
-/// Loaded shadows, and their last writers, by (thing, name).
-type ByKey<T> = HashMap<(String, String), T>;
-
-fn by_key(rows: Vec<crate::storage::shadows::Loaded>) -> (ByKey<Shadow>, ByKey<String>) {
-    let (mut shadows, mut writers) = (HashMap::new(), HashMap::new());
-    for (t, n, s, w) in rows {
-        writers.insert((t.clone(), n.clone()), w);
-        shadows.insert((t, n), s);
-    }
-    (shadows, writers)
-}
-
 fn topic_prefix(thing: &str, name: &str) -> String {
     if name.is_empty() {
         format!("$aws/things/{thing}/shadow")
@@ -166,7 +154,12 @@ impl ShadowService {
     /// Loads every shadow.
     /// Loads every shadow; `keep` changes are kept per shadow.
     pub async fn load(db: Db, broker: Arc<Broker>, keep: i64) -> Result<Arc<Self>, StorageError> {
-        let (shadows, writers) = by_key(crate::storage::shadows::load(db.pool()).await?);
+        let mut shadows = HashMap::new();
+        let mut writers = HashMap::new();
+        for (t, n, s, w) in crate::storage::shadows::load(db.pool()).await? {
+            writers.insert((t.clone(), n.clone()), w);
+            shadows.insert((t, n), s);
+        }
         Ok(Arc::new(Self {
             shadows: Mutex::new(shadows),
             writers: Mutex::new(writers),

@@ -533,7 +533,8 @@ fn percent_decode_bytes(s: &str, plus_is_space: bool) -> Vec<u8> {
     out
 }
 
-fn percent_decode_strict(s: &str) -> String {
+/// Percent-decoding as a URI path is decoded (`+` stays `+`); invalid UTF-8 becomes U+FFFD.
+pub fn percent_decode_strict(s: &str) -> String {
     String::from_utf8_lossy(&percent_decode_bytes(s, false)).into_owned()
 }
 

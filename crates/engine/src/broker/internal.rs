@@ -30,7 +30,12 @@ impl Broker {
             let mut st = session.state.lock();
             st.connection = Some(0);
         }
-        InternalClient { broker: self.clone(), session, principal: Principal::Service(name), spare: Default::default() }
+        InternalClient {
+            broker: self.clone(),
+            session,
+            principal: Principal::Service(name),
+            spare: Default::default(),
+        }
     }
 
     /// Delivers `msg` to the session of `client_id` alone, whether or not it subscribed (AWS's jobs
